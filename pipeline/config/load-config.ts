@@ -1,0 +1,142 @@
+// Loads trueup.yaml: read → parse YAML (errors with line and column) → validate with zod (every
+// problem with its path) → resolve secret references → deep-freeze. Everything below the CLI
+// receives the frozen object; nothing else reads the file or process.env.
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { isMap, LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { configSchema, type TrueupConfig } from './schema.js';
+import { resolveRefs } from './secrets.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly file: string,
+    readonly problems: readonly string[],
+  ) {
+    super(
+      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
+  }
+}
+
+export interface LoadedConfig {
+  file: string | null;
+  config: Readonly<TrueupConfig>;
+}
+
+/** Which file: --config, else TRUEUP_CONFIG, else ./trueup.yaml if present, else none (embedded defaults). */
+export function configPath(
+  flag: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  return flag ?? env.TRUEUP_CONFIG ?? undefined;
+}
+
+export async function loadConfigFile(
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<LoadedConfig> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  return { file: path, config: parseConfigText(text, path, env) };
+}
+
+export function parseConfigText(
+  text: string,
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+): Readonly<TrueupConfig> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => {
+        const pos = lineCounter.linePos(e.pos[0]);
+        return `line ${pos.line}, column ${pos.col}: ${e.message.split('\n')[0]}`;
+      }),
+    );
+  }
+  const raw = doc.contents === null ? {} : doc.toJS();
+  if (doc.contents !== null && !isMap(doc.contents))
+    throw new ConfigError(file, ['the top level must be a mapping (staging:, tenants:, …)']);
+  return validateConfig(raw, file, env, (path) => {
+    const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+    return node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
+  });
+}
+
+export function validateConfig(
+  raw: unknown,
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+  lineOf: (path: (string | number)[]) => number | undefined = () => undefined,
+): Readonly<TrueupConfig> {
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(file, formatIssues(parsed.error, lineOf));
+  const problems: string[] = [];
+  const resolved = resolveAll(parsed.data, [], env, problems);
+  if (problems.length) throw new ConfigError(file, problems);
+  return deepFreeze(resolved as TrueupConfig);
+}
+
+export function formatIssues(
+  error: z.ZodError,
+  lineOf: (path: (string | number)[]) => number | undefined = () => undefined,
+): string[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.map(String);
+    let message = issue.message;
+    if (issue.code === 'invalid_union' && 'discriminator' in issue)
+      message = `unknown kind; expected one of the connector kinds`;
+    if (issue.code === 'unrecognized_keys')
+      message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    const line = lineOf(issue.path as (string | number)[]);
+    const where = path.length ? path.join('.') : '(top level)';
+    return `${where}: ${message}${line ? ` (line ${line})` : ''}`;
+  });
+}
+
+function resolveAll(
+  value: unknown,
+  path: string[],
+  env: Readonly<Record<string, string | undefined>>,
+  problems: string[],
+): unknown {
+  if (typeof value === 'string') {
+    try {
+      return resolveRefs(value, path.join('.'), env);
+    } catch (err) {
+      problems.push((err as Error).message);
+      return value;
+    }
+  }
+  if (Array.isArray(value)) return value.map((v, i) => resolveAll(v, [...path, String(i)], env, problems));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, resolveAll(v, [...path, k], env, problems)]),
+    );
+  }
+  return value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** JSON Schema of trueup.yaml, for editors. */
+export function configJsonSchema(): unknown {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+}
+
+export const EMPTY_CONFIG: Readonly<TrueupConfig> = deepFreeze(configSchema.parse({}));

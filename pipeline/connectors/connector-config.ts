@@ -1,0 +1,42 @@
+// Building blocks for connector config schemas: each connector validates its own part of
+// `tenants.<id>.systems.<name>` with a zod schema built from these.
+import { z } from 'zod';
+import { WHOLE_SECRET_REF } from '../config/secrets.js';
+
+/** A secret: must be a `${env:NAME}` or `${file:/path}` reference, never literal text. */
+export const secretRef = () =>
+  z
+    .string()
+    .regex(
+      WHOLE_SECRET_REF,
+      'secrets must be references such as ${env:NAME} or ${file:/path}, never literal values',
+    );
+
+/** A URL that may embed a password only as a reference (postgres://u:${env:PW}@host/db). */
+export const connectionUrl = () =>
+  z.string().refine((s) => {
+    const m = /^[a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]+:([^@]+)@/i.exec(s);
+    return !m || WHOLE_SECRET_REF.test(m[1]!) || /^\$\{(env|file):[^}]+\}$/.test(s);
+  }, 'the password in a connection URL must be a reference such as ${env:PGPASSWORD}');
+
+/** An http(s) base URL; references allowed (resolved at load). */
+export const baseUrl = () =>
+  z.string().refine((s) => WHOLE_SECRET_REF.test(s) || /^https?:\/\/[^\s]+$/.test(s), 'expected URL');
+
+/** Client limits every API connector accepts. */
+export const clientLimits = z
+  .strictObject({
+    requestsPerSecond: z.number().positive().default(10),
+    concurrency: z.number().int().positive().max(64).default(4),
+    maxRetries: z.number().int().min(0).max(20).default(6),
+    timeoutMs: z.number().int().positive().default(60_000),
+  })
+  .prefault({});
+
+/** Per-system field-mapping overrides: canonical field ← source field, and value maps for enums. */
+export const mappingOverrides = z
+  .strictObject({
+    fields: z.record(z.string(), z.string()).optional(),
+    valueMaps: z.record(z.string(), z.record(z.string(), z.string())).optional(),
+  })
+  .optional();

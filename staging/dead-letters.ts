@@ -1,0 +1,148 @@
+// The dead-letter table: records that could not be staged, with their reason. The same record
+// failing the same way again bumps `attempts` and `last_seen` instead of adding a row.
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { Db } from './database.js';
+import type { DeadLetterStatus } from './tables/dead-letter.table.js';
+
+export interface NewDeadLetter {
+  tenant: string;
+  system: string;
+  entity: string;
+  sourceId: string | null;
+  /** What was received: `{change}` for a mapped change, `{raw}` for a record that failed mapping. */
+  record: unknown;
+  /** invalid_record, mapping, parse, schema_change, write_rejected, … */
+  errorKind: string;
+  errorMessage: string;
+  /** Where: "drops/acme/customer/2024-01.csv line 17", "slot trueup_acme lsn 0/16B3748". */
+  location?: string | null;
+}
+
+export interface DeadLetter {
+  id: string;
+  tenant: string;
+  system: string;
+  entity: string;
+  sourceId: string | null;
+  record: unknown;
+  errorKind: string;
+  errorMessage: string;
+  location: string | null;
+  status: DeadLetterStatus;
+  attempts: number;
+  firstSeen: Date;
+  lastSeen: Date;
+}
+
+function fingerprint(d: NewDeadLetter): string {
+  return createHash('sha256')
+    .update(JSON.stringify([d.system, d.entity, d.sourceId, d.errorKind, d.record]))
+    .digest('hex');
+}
+
+/** Adds dead letters in the caller's transaction (so they commit with the batch they came from). */
+export async function addDeadLetters(
+  client: pg.ClientBase,
+  letters: readonly NewDeadLetter[],
+): Promise<void> {
+  if (!letters.length) return;
+  await client.query(
+    `INSERT INTO control.dead_letters AS d
+       (tenant_id, system, entity, source_id, record, error_kind, error_message, location, fingerprint)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::text[], $9::text[])
+     ON CONFLICT (tenant_id, fingerprint) WHERE status = 'open' DO UPDATE SET
+       attempts = d.attempts + 1, last_seen = now(), error_message = EXCLUDED.error_message, location = EXCLUDED.location`,
+    [
+      letters.map((d) => d.tenant),
+      letters.map((d) => d.system),
+      letters.map((d) => d.entity),
+      letters.map((d) => d.sourceId),
+      letters.map((d) => JSON.stringify(d.record ?? null)),
+      letters.map((d) => d.errorKind),
+      letters.map((d) => d.errorMessage),
+      letters.map((d) => d.location ?? null),
+      letters.map(fingerprint),
+    ],
+  );
+}
+
+export interface DeadLetterFilter {
+  tenant?: string;
+  system?: string;
+  entity?: string;
+  status?: DeadLetterStatus | 'all';
+  ids?: readonly string[];
+  limit?: number;
+}
+
+export async function listDeadLetters(db: Db, filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+  let q = db.selectFrom('control.dead_letters').selectAll().orderBy('tenant_id').orderBy('id');
+  if (filter.tenant) q = q.where('tenant_id', '=', filter.tenant);
+  if (filter.system) q = q.where('system', '=', filter.system);
+  if (filter.entity) q = q.where('entity', '=', filter.entity);
+  if (filter.ids?.length) q = q.where('id', 'in', [...filter.ids]);
+  const status = filter.status ?? 'open';
+  if (status !== 'all') q = q.where('status', '=', status);
+  if (filter.limit) q = q.limit(filter.limit);
+  const rows = await q.execute();
+  return rows.map((r) => ({
+    id: String(r.id),
+    tenant: r.tenant_id,
+    system: r.system,
+    entity: r.entity,
+    sourceId: r.source_id,
+    record: r.record,
+    errorKind: r.error_kind,
+    errorMessage: r.error_message,
+    location: r.location,
+    status: r.status,
+    attempts: r.attempts,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+  }));
+}
+
+export async function countOpenDeadLetters(
+  db: Db,
+): Promise<{ tenant: string; system: string; entity: string; count: number }[]> {
+  const rows = await db
+    .selectFrom('control.dead_letters')
+    .select(['tenant_id', 'system', 'entity', db.fn.countAll<string>().as('n')])
+    .where('status', '=', 'open')
+    .groupBy(['tenant_id', 'system', 'entity'])
+    .orderBy('tenant_id')
+    .execute();
+  return rows.map((r) => ({ tenant: r.tenant_id, system: r.system, entity: r.entity, count: Number(r.n) }));
+}
+
+/** Marks dead letters discarded (kept for audit, no longer open). Returns how many changed. */
+export async function discardDeadLetters(db: Db, tenant: string, ids: readonly string[]): Promise<number> {
+  if (!ids.length) return 0;
+  const res = await db
+    .updateTable('control.dead_letters')
+    .set({ status: 'discarded', resolved_at: new Date() })
+    .where('tenant_id', '=', tenant)
+    .where('id', 'in', [...ids])
+    .where('status', '=', 'open')
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
+/** Marks one dead letter replayed, in the transaction that staged its record again. */
+export async function markReplayed(client: pg.ClientBase, tenant: string, id: string): Promise<void> {
+  await client.query(
+    `UPDATE control.dead_letters SET status = 'replayed', resolved_at = now() WHERE tenant_id = $1 AND id = $2 AND status = 'open'`,
+    [tenant, id],
+  );
+}
+
+/** Bumps attempts of a dead letter whose replay failed again. */
+export async function markReplayFailed(db: Db, tenant: string, id: string, message: string): Promise<void> {
+  await db
+    .updateTable('control.dead_letters')
+    .set((eb) => ({ attempts: eb('attempts', '+', 1), last_seen: new Date(), error_message: message }))
+    .where('tenant_id', '=', tenant)
+    .where('id', '=', id)
+    .execute();
+}

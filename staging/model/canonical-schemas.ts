@@ -1,0 +1,136 @@
+// zod schemas of the canonical objects, derived from ENTITY_FIELDS so that there is one list.
+// Every canonical field is optional and nullable: sources know different subsets, and a
+// record's absence of a field is itself something reconciliation reports.
+import { z } from 'zod';
+import { ENTITIES, ENTITY_FIELDS, type Entity, type FieldType } from './entities.js';
+import { CURRENCY_PATTERN, DECIMAL_PATTERN } from './money.js';
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+const FIELD_SCHEMAS: Record<FieldType, z.ZodType> = {
+  text: z.string().max(1_000_000),
+  decimal: z.string().regex(DECIMAL_PATTERN, 'expected a decimal string such as "1234.50" (never a float)'),
+  currency: z.string().regex(CURRENCY_PATTERN, 'expected an ISO 4217 code such as "EUR"'),
+  date: z
+    .string()
+    .regex(DATE, 'expected a date YYYY-MM-DD')
+    .refine((s) => !Number.isNaN(Date.parse(s)), 'not a real date'),
+  timestamp: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO 8601 timestamp'),
+  boolean: z.boolean(),
+  json: z.unknown(),
+};
+
+function schemaFor(entity: Entity) {
+  const shape: Record<string, z.ZodType> = {};
+  for (const def of ENTITY_FIELDS[entity]) shape[def.name] = FIELD_SCHEMAS[def.type].nullable().optional();
+  return z.strictObject(shape);
+}
+
+export const CANONICAL_SCHEMAS: Readonly<Record<Entity, z.ZodType<CanonicalFields>>> = Object.freeze(
+  Object.fromEntries(ENTITIES.map((e) => [e, schemaFor(e)])) as unknown as Record<
+    Entity,
+    z.ZodType<CanonicalFields>
+  >,
+);
+
+/** Canonical field values of one record: strings for text/decimal/date, booleans, JSON for json fields. */
+export type CanonicalFields = Record<string, string | boolean | null | unknown>;
+
+export type Customer = Partial<{
+  crm_ref: string | null;
+  erp_ref: string | null;
+  name: string | null;
+  legal_name: string | null;
+  website: string | null;
+  email: string | null;
+  phone: string | null;
+  billing_street: string | null;
+  billing_city: string | null;
+  billing_postal_code: string | null;
+  billing_country: string | null;
+  owner: string | null;
+  lifecycle_stage: string | null;
+  erp_customer_number: string | null;
+  tax_id: string | null;
+  currency: string | null;
+  payment_terms: string | null;
+  credit_limit: string | null;
+  company: string | null;
+  ar_balance: string | null;
+}>;
+export type Product = Partial<{
+  crm_ref: string | null;
+  erp_ref: string | null;
+  sku: string | null;
+  name: string | null;
+  type: string | null;
+  uom: string | null;
+  list_price: string | null;
+  currency: string | null;
+  active: boolean | null;
+}>;
+export type Order = Partial<{
+  crm_ref: string | null;
+  erp_ref: string | null;
+  number: string | null;
+  customer_ref: string | null;
+  order_date: string | null;
+  status: string | null;
+  currency: string | null;
+  amount_untaxed: string | null;
+  amount_tax: string | null;
+  amount_total: string | null;
+  invoice_status: string | null;
+}>;
+export type Invoice = Partial<{
+  crm_ref: string | null;
+  erp_ref: string | null;
+  number: string | null;
+  customer_ref: string | null;
+  issue_date: string | null;
+  due_date: string | null;
+  currency: string | null;
+  total: string | null;
+  tax: string | null;
+  balance: string | null;
+  status: string | null;
+  order_ref: string | null;
+}>;
+export type Payment = Partial<{
+  crm_ref: string | null;
+  erp_ref: string | null;
+  number: string | null;
+  customer_ref: string | null;
+  payment_date: string | null;
+  amount: string | null;
+  currency: string | null;
+  method: string | null;
+  applied_invoices: string[] | null;
+}>;
+export type Subscription = Partial<{
+  crm_ref: string | null;
+  erp_ref: string | null;
+  customer_ref: string | null;
+  status: string | null;
+  plan_items: unknown;
+  currency: string | null;
+  current_period_start: string | null;
+  current_period_end: string | null;
+  mrr: string | null;
+}>;
+
+export interface CanonicalByEntity {
+  customer: Customer;
+  product: Product;
+  order: Order;
+  invoice: Invoice;
+  payment: Payment;
+  subscription: Subscription;
+}
+
+/** Validates one record's canonical fields; returns a message naming the field, or null when valid. */
+export function validateCanonical(entity: Entity, fields: unknown): string | null {
+  const result = CANONICAL_SCHEMAS[entity].safeParse(fields);
+  if (result.success) return null;
+  return result.error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; ');
+}

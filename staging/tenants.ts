@@ -1,0 +1,74 @@
+// Tenants known to the staging database and the database roles scoped to them (RLS).
+import type pg from 'pg';
+import type { Db } from './database.js';
+import { quoteIdent } from './identifiers.js';
+
+export async function upsertTenants(
+  db: Db,
+  tenants: readonly { id: string; displayName?: string; configHash?: string }[],
+): Promise<void> {
+  if (!tenants.length) return;
+  await db
+    .insertInto('control.tenants')
+    .values(
+      tenants.map((t) => ({
+        tenant_id: t.id,
+        display_name: t.displayName ?? null,
+        config_hash: t.configHash ?? null,
+      })),
+    )
+    .onConflict((oc) =>
+      oc.column('tenant_id').doUpdateSet((eb) => ({
+        display_name: eb.ref('excluded.display_name'),
+        config_hash: eb.ref('excluded.config_hash'),
+        updated_at: new Date(),
+      })),
+    )
+    .execute();
+}
+
+export async function listTenants(db: Db): Promise<{ id: string; displayName: string | null }[]> {
+  const rows = await db
+    .selectFrom('control.tenants')
+    .select(['tenant_id', 'display_name'])
+    .orderBy('tenant_id')
+    .execute();
+  return rows.map((r) => ({ id: r.tenant_id, displayName: r.display_name }));
+}
+
+/**
+ * Scopes a database role to one tenant: with row-level security the role then reads and writes
+ * only that tenant's staging and control rows. The role must exist (created by an administrator,
+ * or by `createTenantRole`).
+ */
+export async function grantTenantScope(pool: pg.Pool, role: string, tenant: string): Promise<void> {
+  const r = quoteIdent(role);
+  await pool.query(
+    'INSERT INTO control.tenant_roles (role_name, tenant_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+    [role, tenant],
+  );
+  await pool.query(`GRANT USAGE ON SCHEMA staging, control TO ${r}`);
+  await pool.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA staging TO ${r}`);
+  await pool.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA control TO ${r}`);
+  await pool.query(`REVOKE ALL ON control.tenant_roles FROM ${r}`);
+  await pool.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA staging, control TO ${r}`);
+}
+
+/** Creates a login role scoped to one tenant (for workers, BI tools, or tests). */
+export async function createTenantRole(
+  pool: pg.Pool,
+  role: string,
+  password: string,
+  tenant: string,
+): Promise<void> {
+  const exists = await pool.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+  if (!exists.rowCount) {
+    // CREATE ROLE takes no parameters: the password goes through format() with %L on the server.
+    const { rows } = await pool.query<{ stmt: string }>(
+      `SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text) AS stmt`,
+      [role, password],
+    );
+    await pool.query(rows[0]!.stmt);
+  }
+  await grantTenantScope(pool, role, tenant);
+}

@@ -1,0 +1,232 @@
+// The one write path of every source into the staging mirror.
+//
+// A batch of canonical changes for one tenant × system × entity is validated (bad records go
+// to the dead-letter table, the rest goes on), bulk-loaded into a temporary table with COPY,
+// and merged with one INSERT … ON CONFLICT per kind of change under a version guard:
+//   - an upsert applies only if its version is newer than the staged one, or equal with
+//     different content (replaying a batch changes nothing, an older version is ignored);
+//   - a delete becomes a tombstone (deleted_at set, last values kept) and wins version ties,
+//     so a delete followed by an older or equal upsert stays deleted;
+//   - an upsert with `keepFields` (unchanged TOAST) leaves those columns as staged.
+// Every applied write takes a new staged_seq. Writers of one tenant × entity are serialised by a
+// transaction advisory lock, so staged_seq order equals commit order within a tenant × entity.
+// The caller owns the transaction: checkpoints written beside it commit or roll back together.
+import type pg from 'pg';
+import { type CopyValue, copyRows } from './copy-csv.js';
+import { addDeadLetters, type NewDeadLetter } from './dead-letters.js';
+import { quoteIdent } from './identifiers.js';
+import { validateCanonical } from './model/canonical-schemas.js';
+import type { Change } from './model/change.js';
+import { ENTITY_FIELDS, type Entity, type FieldDef } from './model/entities.js';
+
+export interface WriteInput {
+  tenant: string;
+  system: string;
+  entity: Entity;
+  changes: readonly Change[];
+  /** Where the batch came from, for dead letters ("file.csv", "slot trueup_acme"). */
+  location?: string;
+}
+
+export interface WriteResult {
+  received: number;
+  inserted: number;
+  updated: number;
+  /** Older or identical versions: nothing changed. */
+  ignored: number;
+  deadLettered: number;
+}
+
+let tempCounter = 0;
+
+export function stagingTable(entity: Entity): string {
+  return `staging.${quoteIdent(entity)}`;
+}
+
+export async function writeChanges(client: pg.ClientBase, input: WriteInput): Promise<WriteResult> {
+  const { tenant, system, entity } = input;
+  const defs = ENTITY_FIELDS[entity];
+  const dead: NewDeadLetter[] = [];
+  const valid: Change[] = [];
+  input.changes.forEach((change, index) => {
+    const problem = checkChange(entity, change);
+    if (problem) {
+      dead.push({
+        tenant,
+        system,
+        entity,
+        sourceId: typeof change.sourceId === 'string' ? change.sourceId : null,
+        record: { change: serialisableChange(change) },
+        errorKind: 'invalid_record',
+        errorMessage: `${entity} ${JSON.stringify(change.sourceId)}: ${problem}`,
+        location: input.location ? `${input.location} #${index + 1}` : `batch item ${index + 1}`,
+      });
+    } else valid.push(change);
+  });
+  const changes = collapse(valid);
+
+  const result: WriteResult = {
+    received: input.changes.length,
+    inserted: 0,
+    updated: 0,
+    ignored: 0,
+    deadLettered: dead.length,
+  };
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [tenant, entity]);
+  if (dead.length) await addDeadLetters(client, dead);
+  if (!changes.length) return result;
+
+  const temp = `trueup_in_${entity}_${++tempCounter}`;
+  const cols = defs.map((d) => quoteIdent(d.name));
+  await client.query(
+    `CREATE TEMP TABLE ${temp} ON COMMIT DROP AS
+       SELECT source_id, ${cols.join(', ')}, raw, version, source_updated_at, mapping_version,
+              false AS is_delete, NULL::text[] AS keep
+         FROM ${stagingTable(entity)} WITH NO DATA`,
+  );
+  await copyRows(
+    client,
+    temp,
+    ['source_id', ...cols, 'raw', 'version', 'source_updated_at', 'mapping_version', 'is_delete', 'keep'],
+    changes.map((c) => toCopyRow(defs, c)),
+  );
+
+  const table = stagingTable(entity);
+  for (const sql of mergeStatements(table, temp, defs)) {
+    const res = await client.query<{ inserted: boolean }>(sql, [tenant, system]);
+    for (const row of res.rows) row.inserted ? result.inserted++ : result.updated++;
+  }
+  result.ignored = changes.length - result.inserted - result.updated + (valid.length - changes.length);
+  return result;
+}
+
+function quoteLiteralName(name: string): string {
+  return `'${name.replaceAll("'", "''")}'`;
+}
+
+/** The three merge statements (full upserts, partial upserts, deletes); see the file header. */
+function mergeStatements(table: string, temp: string, defs: readonly FieldDef[]): string[] {
+  const cols = defs.map((d) => quoteIdent(d.name));
+  const insertCols = [
+    'tenant_id',
+    'system',
+    'source_id',
+    ...cols,
+    'raw',
+    'version',
+    'source_updated_at',
+    'deleted_at',
+    'mapping_version',
+    'staged_seq',
+  ];
+  const select = (where: string) =>
+    `SELECT $1, $2, source_id, ${cols.join(', ')}, raw, version, source_updated_at,
+            CASE WHEN is_delete THEN now() END, mapping_version, nextval('staging.staged_seq')
+       FROM ${temp} WHERE ${where}`;
+  const common = `version = EXCLUDED.version, staged_seq = EXCLUDED.staged_seq, staged_at = now()`;
+  const upsertGuard = `WHERE EXCLUDED.version > t.version
+        OR (EXCLUDED.version = t.version AND t.deleted_at IS NULL
+            AND (t.raw, t.mapping_version) IS DISTINCT FROM (EXCLUDED.raw, EXCLUDED.mapping_version))`;
+  return [
+    `INSERT INTO ${table} AS t (${insertCols.join(', ')}) ${select('NOT is_delete AND keep IS NULL')}
+     ON CONFLICT (tenant_id, system, source_id) DO UPDATE SET
+       ${cols.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}, raw = EXCLUDED.raw,
+       source_updated_at = EXCLUDED.source_updated_at, deleted_at = NULL,
+       mapping_version = EXCLUDED.mapping_version, ${common}
+     ${upsertGuard}
+     RETURNING (xmax = 0) AS inserted`,
+    // Partial rows are few (unchanged TOAST); EXCLUDED cannot see `keep`, so look it up by key.
+    `INSERT INTO ${table} AS t (${insertCols.join(', ')}) ${select('NOT is_delete AND keep IS NOT NULL')}
+     ON CONFLICT (tenant_id, system, source_id) DO UPDATE SET
+       ${defs
+         .map((d) => {
+           const c = quoteIdent(d.name);
+           return `${c} = CASE WHEN ${quoteLiteralName(d.name)} = ANY (coalesce((SELECT keep FROM ${temp} k WHERE k.source_id = EXCLUDED.source_id), '{}'::text[]))
+                         THEN t.${c} ELSE EXCLUDED.${c} END`;
+         })
+         .join(',\n       ')},
+       raw = t.raw || EXCLUDED.raw, source_updated_at = EXCLUDED.source_updated_at, deleted_at = NULL,
+       mapping_version = EXCLUDED.mapping_version, ${common}
+     ${upsertGuard}
+     RETURNING (xmax = 0) AS inserted`,
+    `INSERT INTO ${table} AS t (${insertCols.join(', ')}) ${select('is_delete')}
+     ON CONFLICT (tenant_id, system, source_id) DO UPDATE SET
+       source_updated_at = coalesce(EXCLUDED.source_updated_at, t.source_updated_at),
+       deleted_at = coalesce(t.deleted_at, now()), ${common}
+     WHERE EXCLUDED.version > t.version OR (EXCLUDED.version = t.version AND t.deleted_at IS NULL)
+     RETURNING (xmax = 0) AS inserted`,
+  ];
+}
+
+function checkChange(entity: Entity, c: Change): string | null {
+  if (typeof c.sourceId !== 'string' || c.sourceId.length === 0) return 'sourceId must be a non-empty string';
+  if (c.sourceId.includes('\0')) return 'sourceId contains a NUL byte';
+  if (typeof c.version !== 'bigint' || c.version < 0n || c.version > 9_223_372_036_854_775_807n)
+    return 'version must be a non-negative 64-bit integer (bigint)';
+  if (c.op !== 'upsert' && c.op !== 'delete')
+    return `op must be "upsert" or "delete", got ${JSON.stringify(c.op)}`;
+  if (c.sourceUpdatedAt != null && Number.isNaN(Date.parse(c.sourceUpdatedAt)))
+    return `sourceUpdatedAt ${JSON.stringify(c.sourceUpdatedAt)} is not a timestamp`;
+  if (c.op === 'delete') return null;
+  const problem = validateCanonical(entity, c.fields ?? {});
+  if (problem) return problem;
+  if (c.keepFields?.some((k) => !ENTITY_FIELDS[entity].some((d) => d.name === k)))
+    return `keepFields names an unknown field of ${entity}`;
+  if (JSON.stringify(c.raw ?? {}).includes('\\u0000'))
+    return 'raw contains a NUL character, which Postgres jsonb cannot store';
+  return null;
+}
+
+/**
+ * One row per sourceId: ON CONFLICT cannot touch a row twice in one statement. The newest
+ * version wins (the later one on ties); a partial winner borrows the values it lacks from the
+ * change it replaces.
+ */
+function collapse(changes: readonly Change[]): Change[] {
+  const byId = new Map<string, Change>();
+  for (const c of changes) {
+    const prev = byId.get(c.sourceId);
+    if (!prev) {
+      byId.set(c.sourceId, c);
+      continue;
+    }
+    if (c.version < prev.version) continue;
+    if (c.op === 'upsert' && c.keepFields?.length && prev.op === 'upsert') {
+      const prevKeep = new Set(prev.keepFields ?? []);
+      const fields = { ...c.fields };
+      const keep: string[] = [];
+      for (const k of c.keepFields) {
+        if (prevKeep.has(k)) keep.push(k);
+        else fields[k] = prev.fields?.[k] ?? null;
+      }
+      const raw = { ...(prev.raw as object), ...(c.raw as object) };
+      byId.set(c.sourceId, { ...c, fields, raw, keepFields: keep.length ? keep : undefined });
+    } else byId.set(c.sourceId, c);
+  }
+  return [...byId.values()];
+}
+
+function toCopyRow(defs: readonly FieldDef[], c: Change): CopyValue[] {
+  const row: CopyValue[] = [c.sourceId];
+  const fields = c.op === 'delete' ? {} : (c.fields ?? {});
+  for (const d of defs) {
+    const v = fields[d.name];
+    if (v === undefined || v === null) row.push(null);
+    else if (d.type === 'json') row.push(JSON.stringify(v));
+    else if (d.type === 'boolean') row.push(Boolean(v));
+    else row.push(String(v));
+  }
+  row.push(
+    JSON.stringify(c.raw ?? {}),
+    c.version,
+    c.sourceUpdatedAt ?? null,
+    c.mappingVersion ?? 1,
+    c.op === 'delete',
+    c.keepFields?.length ? `{${c.keepFields.map((k) => `"${k}"`).join(',')}}` : null,
+  );
+  return row;
+}
+
+function serialisableChange(c: Change): unknown {
+  return JSON.parse(JSON.stringify(c, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+}

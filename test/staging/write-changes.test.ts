@@ -1,0 +1,225 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../../staging/checkpoints.js';
+import { inTransaction } from '../../staging/database.js';
+import { listDeadLetters } from '../../staging/dead-letters.js';
+import type { Change } from '../../staging/model/change.js';
+import { stageUnit } from '../../staging/stage.js';
+import { writeChanges } from '../../staging/write-changes.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase('write');
+});
+afterAll(async () => t?.drop());
+
+const up = (
+  sourceId: string,
+  version: bigint,
+  fields: Record<string, unknown>,
+  raw: unknown = fields,
+): Change => ({
+  sourceId,
+  version,
+  op: 'upsert',
+  fields,
+  raw,
+});
+const del = (sourceId: string, version: bigint): Change => ({ sourceId, version, op: 'delete' });
+
+async function rows(tenant: string, table = 'customer') {
+  const res = await t.staging.pool.query(
+    table === 'customer'
+      ? `SELECT source_id, name, credit_limit, currency, version, deleted_at IS NOT NULL AS deleted, staged_seq
+           FROM staging.customer WHERE tenant_id = $1 ORDER BY source_id`
+      : `SELECT source_id, version, deleted_at IS NOT NULL AS deleted, staged_seq
+           FROM staging."${table}" WHERE tenant_id = $1 ORDER BY source_id`,
+    [tenant],
+  );
+  return res.rows;
+}
+
+describe('the staging write path', () => {
+  it('inserts, then ignores an identical replay without bumping staged_seq', async () => {
+    const batch = {
+      tenant: 'replay',
+      system: 'crm',
+      batches: [
+        {
+          entity: 'customer' as const,
+          changes: [
+            up('a', 10n, { name: 'Acme', credit_limit: '100.50', currency: 'EUR' }),
+            up('b', 10n, { name: 'Beta' }),
+          ],
+        },
+      ],
+      checkpoints: [{ stream: 'accounts', position: { cursor: 10 } }],
+    };
+    const first = await stageUnit(t.staging.pool, batch);
+    expect(first.customer).toMatchObject({ inserted: 2, updated: 0, ignored: 0 });
+    const before = await rows('replay');
+    const again = await stageUnit(t.staging.pool, batch);
+    expect(again.customer).toMatchObject({ inserted: 0, updated: 0, ignored: 2 });
+    expect(await rows('replay')).toEqual(before);
+    expect(before[0]).toMatchObject({
+      source_id: 'a',
+      credit_limit: '100.50',
+      currency: 'EUR',
+      version: '10',
+    });
+  });
+
+  it('ignores an older version after a newer one and applies a newer one', async () => {
+    const pool = t.staging.pool;
+    const w = (c: Change[]) =>
+      stageUnit(pool, { tenant: 'guard', system: 'erp', batches: [{ entity: 'customer', changes: c }] });
+    await w([up('x', 5n, { name: 'v5' })]);
+    await w([up('x', 3n, { name: 'v3' })]);
+    expect((await rows('guard'))[0].name).toBe('v5');
+    await w([up('x', 7n, { name: 'v7' })]);
+    expect((await rows('guard'))[0].name).toBe('v7');
+    // Equal version with different content: the later arrival wins (same-millisecond edits).
+    await w([up('x', 7n, { name: 'v7b' })]);
+    expect((await rows('guard'))[0].name).toBe('v7b');
+  });
+
+  it('keeps a tombstone against an older or equal upsert and resurrects on a newer one', async () => {
+    const pool = t.staging.pool;
+    const w = (c: Change[]) =>
+      stageUnit(pool, { tenant: 'tomb', system: 'erp', batches: [{ entity: 'invoice', changes: c }] });
+    await w([up('i1', 1n, { number: 'INV-1', total: '10.00', currency: 'USD' })]);
+    await w([del('i1', 2n)]);
+    await w([up('i1', 1n, { number: 'INV-1', total: '99.00', currency: 'USD' })]);
+    await w([up('i1', 2n, { number: 'INV-1', total: '98.00', currency: 'USD' })]);
+    let r = (await rows('tomb', 'invoice'))[0];
+    expect(r.deleted).toBe(true);
+    // A delete for a record never seen leaves a tombstone, so its older upsert cannot appear later.
+    await w([del('i2', 5n)]);
+    await w([up('i2', 4n, { number: 'INV-2' })]);
+    r = (await rows('tomb', 'invoice'))[1];
+    expect(r).toMatchObject({ source_id: 'i2', deleted: true });
+    await w([up('i1', 3n, { number: 'INV-1', total: '11.00', currency: 'USD' })]);
+    r = (await rows('tomb', 'invoice'))[0];
+    expect(r.deleted).toBe(false);
+  });
+
+  it('keeps unchanged-TOAST columns as staged and merges raw', async () => {
+    const pool = t.staging.pool;
+    const w = (c: Change[]) =>
+      stageUnit(pool, { tenant: 'toast', system: 'erp', batches: [{ entity: 'customer', changes: c }] });
+    await w([
+      up(
+        'c',
+        1n,
+        { name: 'Long', email: 'a@b.c' },
+        { name: 'Long', email: 'a@b.c', notes: 'x'.repeat(10_000) },
+      ),
+    ]);
+    await w([
+      {
+        sourceId: 'c',
+        version: 2n,
+        op: 'upsert',
+        fields: { email: 'new@b.c' },
+        raw: { email: 'new@b.c' },
+        keepFields: ['name'],
+      },
+    ]);
+    const res = await pool.query(
+      `SELECT name, email, raw->>'notes' AS notes FROM staging.customer WHERE tenant_id = 'toast'`,
+    );
+    expect(res.rows[0]).toEqual({ name: 'Long', email: 'new@b.c', notes: 'x'.repeat(10_000) });
+  });
+
+  it('dead-letters invalid records with their reason and stages the rest', async () => {
+    const res = await stageUnit(t.staging.pool, {
+      tenant: 'bad',
+      system: 'crm',
+      location: 'accounts.csv',
+      batches: [
+        {
+          entity: 'customer',
+          changes: [
+            up('ok', 1n, { name: 'Fine' }),
+            up('float', 1n, { name: 'Float', credit_limit: 12.5 as unknown as string }),
+            up('cur', 1n, { currency: 'euro' }),
+            up('', 1n, { name: 'no id' }),
+            up('unknown', 1n, { nickname: 'x' }),
+          ],
+        },
+      ],
+    });
+    expect(res.customer).toMatchObject({ received: 5, inserted: 1, deadLettered: 4 });
+    const dl = await listDeadLetters(t.staging.db, { tenant: 'bad' });
+    expect(dl.map((d) => d.errorMessage).sort()).toEqual([
+      'customer "": sourceId must be a non-empty string',
+      expect.stringMatching(/^customer "cur": currency: expected an ISO 4217 code/),
+      expect.stringMatching(/^customer "float": credit_limit: /),
+      expect.stringMatching(/^customer "unknown": .*nickname/),
+    ]);
+    expect(dl.find((d) => d.sourceId === 'float')?.location).toBe('accounts.csv #2');
+  });
+
+  it('writes neither rows nor checkpoint when the transaction fails mid-batch', async () => {
+    const pool = t.staging.pool;
+    await expect(
+      inTransaction(pool, async (client) => {
+        await writeChanges(client, {
+          tenant: 'atomic',
+          system: 'crm',
+          entity: 'customer',
+          changes: [up('a', 1n, { name: 'A' })],
+        });
+        await client.query(
+          `INSERT INTO control.checkpoints (tenant_id, system, stream, position) VALUES ('atomic', 'crm', 's', '{"at":1}')`,
+        );
+        throw new Error('crash after the rows, before commit');
+      }),
+    ).rejects.toThrow('crash');
+    expect(await rows('atomic')).toEqual([]);
+    expect(await loadCheckpoint(pool, { tenant: 'atomic', system: 'crm', stream: 's' })).toBeUndefined();
+  });
+
+  it('stages a 100k-row batch and then updates every row', async () => {
+    const n = 100_000;
+    const make = (v: bigint) =>
+      Array.from({ length: n }, (_, i) =>
+        up(`c${i}`, v, {
+          name: `Customer ${i} ${v}`,
+          email: `c${i}@example.com`,
+          credit_limit: `${i}.25`,
+          currency: 'USD',
+        }),
+      );
+    const a = await stageUnit(t.staging.pool, {
+      tenant: 'big',
+      system: 'crm',
+      batches: [{ entity: 'customer', changes: make(1n) }],
+    });
+    expect(a.customer?.inserted).toBe(n);
+    const b = await stageUnit(t.staging.pool, {
+      tenant: 'big',
+      system: 'crm',
+      batches: [{ entity: 'customer', changes: make(2n) }],
+    });
+    expect(b.customer?.updated).toBe(n);
+    const res = await t.staging.pool.query(
+      `SELECT count(*)::int AS n, count(DISTINCT staged_seq)::int AS seqs FROM staging.customer WHERE tenant_id = 'big' AND version = 2`,
+    );
+    expect(res.rows[0]).toEqual({ n, seqs: n });
+  });
+
+  it('takes values, never SQL: hostile tenant ids and source ids are stored as given', async () => {
+    const tenant = `o'brien"; DROP TABLE staging.customer; -- ünï 名`;
+    await stageUnit(t.staging.pool, {
+      tenant,
+      system: `sys "q"`,
+      batches: [{ entity: 'order', changes: [up(`id'1"`, 1n, { number: `N°'"1` })] }],
+    });
+    const res = await t.staging.pool.query(
+      `SELECT tenant_id, system, source_id, number FROM staging."order" WHERE tenant_id = $1`,
+      [tenant],
+    );
+    expect(res.rows).toEqual([{ tenant_id: tenant, system: `sys "q"`, source_id: `id'1"`, number: `N°'"1` }]);
+  });
+});
