@@ -27,8 +27,11 @@ export interface RuntimeOptions {
   logger: Logger;
   /** Process environment, read only here at the edge. */
   env: Readonly<Record<string, string | undefined>>;
-  /** Apply pending migrations on open (default: only on the embedded cluster). */
-  autoMigrate?: boolean;
+  /**
+   * Pending migrations: 'auto' applies them, 'require' fails naming `trueup migrate`, 'skip'
+   * leaves them (the migrate command itself). Default: auto on the embedded cluster, else require.
+   */
+  migrations?: 'auto' | 'require' | 'skip';
 }
 
 export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
@@ -44,9 +47,10 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
   });
   const staging = openStaging(server.url, { max: config.staging.poolSize });
   try {
-    const pending = await pendingMigrations(staging);
+    const policy = opts.migrations ?? (server.embedded ? 'auto' : 'require');
+    const pending = policy === 'skip' ? [] : await pendingMigrations(staging);
     if (pending.length) {
-      if (opts.autoMigrate ?? server.embedded) {
+      if (policy === 'auto') {
         const res = await migrate(staging.pool);
         if (res.applied.length) logger.info({ applied: res.applied }, 'applied migrations');
       } else {

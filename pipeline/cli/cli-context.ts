@@ -1,0 +1,86 @@
+// What every command gets from the CLI entry point: config loading, the runtime, output and the
+// exit-code discipline (0 ok, 1 runtime failure, 2 usage or config error).
+import type { Command } from 'commander';
+import { ConfigError, EMPTY_CONFIG, type LoadedConfig, loadConfigFile } from '../config/load-config.js';
+import { redact } from '../config/secrets.js';
+import { createLogger, type Logger, setRootLogger } from '../log/logger.js';
+import { openRuntime, type Runtime } from '../runtime.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** An error the user can fix by changing how they called trueup or their config (exit 2). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface GlobalOptions {
+  config?: string;
+  logLevel: string;
+}
+
+export interface CliContext {
+  env: Readonly<Record<string, string | undefined>>;
+  out: (text: string) => void;
+  globals(cmd: Command): GlobalOptions;
+  logger(cmd: Command): Logger;
+  loadConfig(cmd: Command): Promise<LoadedConfig>;
+  /** Opens the runtime (config, Postgres, staging) around `fn` and closes it after. */
+  withRuntime<T>(
+    cmd: Command,
+    fn: (rt: Runtime) => Promise<T>,
+    opts?: { migrations?: 'auto' | 'require' | 'skip' },
+  ): Promise<T>;
+}
+
+export function createCliContext(
+  env: Readonly<Record<string, string | undefined>>,
+  out: (text: string) => void,
+): CliContext {
+  let logger: Logger | undefined;
+  const ctx: CliContext = {
+    env,
+    out,
+    globals(cmd) {
+      return cmd.optsWithGlobals() as GlobalOptions;
+    },
+    logger(cmd) {
+      if (!logger) {
+        logger = createLogger({ level: ctx.globals(cmd).logLevel });
+        setRootLogger(logger);
+      }
+      return logger;
+    },
+    async loadConfig(cmd) {
+      const file = ctx.globals(cmd).config ?? env.TRUEUP_CONFIG;
+      if (file) return loadConfigFile(file, env);
+      return { file: null, config: EMPTY_CONFIG };
+    },
+    async withRuntime(cmd, fn, opts) {
+      const { config } = await ctx.loadConfig(cmd);
+      const rt = await openRuntime({ config, logger: ctx.logger(cmd), env, ...opts });
+      try {
+        return await fn(rt);
+      } finally {
+        await rt.close();
+      }
+    },
+  };
+  return ctx;
+}
+
+/** Maps an error to its exit code and prints it (secrets redacted). */
+export function reportError(err: unknown, write: (text: string) => void): number {
+  if (err instanceof ConfigError) {
+    write(redact(`trueup: config error in ${err.message}\n`));
+    return EXIT_USAGE;
+  }
+  if (err instanceof UsageError) {
+    write(redact(`trueup: ${err.message}\n`));
+    return EXIT_USAGE;
+  }
+  const e = err as Error;
+  write(redact(`trueup: ${e?.message ?? String(err)}\n`));
+  return EXIT_FAILURE;
+}

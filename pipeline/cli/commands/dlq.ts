@@ -1,0 +1,112 @@
+import type { Command } from 'commander';
+import { discardDeadLetters, listDeadLetters } from '../../../staging/dead-letters.js';
+import { replayDeadLetters } from '../../../staging/replay-dead-letters.js';
+import { type CliContext, EXIT_FAILURE, UsageError } from '../cli-context.js';
+import { formatTable } from '../format-table.js';
+
+function ids(list: string[]): string[] {
+  for (const id of list)
+    if (!/^\d+$/.test(id)) throw new UsageError(`dead-letter ids are numbers; got "${id}"`);
+  return list;
+}
+
+export function registerDlqCommands(program: Command, ctx: CliContext): void {
+  const dlq = program.command('dlq').description('list, replay or discard dead-lettered records');
+
+  dlq
+    .command('list')
+    .description('list dead letters (open by default)')
+    .option('--tenant <id>', 'only this tenant')
+    .option('--system <name>', 'only this system')
+    .option('--entity <entity>', 'only this entity')
+    .option('--status <status>', 'open, replayed, discarded or all', 'open')
+    .option('--limit <n>', 'at most this many', '100')
+    .option('--json', 'print JSON lines with the full record')
+    .addHelpText('after', '\nExample:\n  $ trueup dlq list --tenant acme --entity customer')
+    .action(
+      async (
+        opts: {
+          tenant?: string;
+          system?: string;
+          entity?: string;
+          status: string;
+          limit: string;
+          json?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        if (!['open', 'replayed', 'discarded', 'all'].includes(opts.status))
+          throw new UsageError(`--status must be open, replayed, discarded or all`);
+        await ctx.withRuntime(cmd, async (rt) => {
+          const rows = await listDeadLetters(rt.staging.db, {
+            ...opts,
+            status: opts.status as 'open',
+            limit: Number(opts.limit),
+          });
+          if (opts.json) {
+            for (const r of rows) ctx.out(`${JSON.stringify(r)}\n`);
+            return;
+          }
+          ctx.out(
+            `${formatTable(
+              [
+                'id',
+                'tenant',
+                'system',
+                'entity',
+                'record',
+                'kind',
+                'attempts',
+                'last seen',
+                'where',
+                'error',
+              ],
+              rows.map((r) => [
+                r.id,
+                r.tenant,
+                r.system,
+                r.entity,
+                r.sourceId ?? '-',
+                r.errorKind,
+                String(r.attempts),
+                r.lastSeen.toISOString(),
+                r.location ?? '-',
+                r.errorMessage,
+              ]),
+            )}\n`,
+          );
+        });
+      },
+    );
+
+  dlq
+    .command('replay')
+    .description('stage dead-lettered records again (those still invalid stay open with attempts + 1)')
+    .requiredOption('--tenant <id>', 'tenant whose dead letters to replay')
+    .argument('[ids...]', 'dead-letter ids (default: all open ones of the tenant)')
+    .addHelpText('after', '\nExample:\n  $ trueup dlq replay --tenant acme 12 13')
+    .action(async (list: string[], opts: { tenant: string }, cmd: Command) => {
+      await ctx.withRuntime(cmd, async (rt) => {
+        const res = await replayDeadLetters(rt.staging, {
+          tenant: opts.tenant,
+          ...(list.length ? { ids: ids(list) } : {}),
+        });
+        ctx.out(`replayed ${res.replayed.length}, still failing ${res.failed.length}\n`);
+        for (const f of res.failed) ctx.out(`  ${f.id}: ${f.message}\n`);
+        if (res.failed.length) process.exitCode = EXIT_FAILURE;
+      });
+    });
+
+  dlq
+    .command('discard')
+    .description('mark dead letters discarded (kept for audit, no longer open)')
+    .requiredOption('--tenant <id>', 'tenant')
+    .argument('<ids...>', 'dead-letter ids')
+    .addHelpText('after', '\nExample:\n  $ trueup dlq discard --tenant acme 12')
+    .action(async (list: string[], opts: { tenant: string }, cmd: Command) => {
+      await ctx.withRuntime(cmd, async (rt) => {
+        const n = await discardDeadLetters(rt.staging.db, opts.tenant, ids(list));
+        ctx.out(`discarded ${n}\n`);
+      });
+    });
+}

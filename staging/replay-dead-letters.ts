@@ -1,0 +1,76 @@
+// Replays dead letters through the one write path. A dead letter that holds a mapped change is
+// staged again as it is; one that holds only the raw record needs the connector's mapper
+// (`remap`). A record that fails again stays open with attempts + 1; a success is marked
+// replayed in the same transaction that staged it.
+import type { Staging } from './database.js';
+import { inTransaction } from './database.js';
+import { type DeadLetter, listDeadLetters, markReplayed, markReplayFailed } from './dead-letters.js';
+import type { Change } from './model/change.js';
+import { isEntity } from './model/entities.js';
+import { writeChanges } from './write-changes.js';
+
+export type Remapper = (dl: DeadLetter) => Change | null;
+
+export interface ReplayResult {
+  replayed: string[];
+  failed: { id: string; message: string }[];
+}
+
+export async function replayDeadLetters(
+  staging: Staging,
+  filter: { tenant: string; ids?: readonly string[]; system?: string; entity?: string },
+  remap?: Remapper,
+): Promise<ReplayResult> {
+  const letters = await listDeadLetters(staging.db, { ...filter, status: 'open' });
+  const result: ReplayResult = { replayed: [], failed: [] };
+  for (const dl of letters) {
+    const change = toChange(dl) ?? remap?.(dl) ?? null;
+    const fail = async (message: string) => {
+      result.failed.push({ id: dl.id, message });
+      await markReplayFailed(staging.db, dl.tenant, dl.id, message);
+    };
+    if (!change) {
+      await fail(
+        `dead letter ${dl.id} holds no mapped change and no mapper for system "${dl.system}" was given`,
+      );
+      continue;
+    }
+    if (!isEntity(dl.entity)) {
+      await fail(`unknown entity "${dl.entity}"`);
+      continue;
+    }
+    const entity = dl.entity;
+    // Dry-validate inside a transaction: if the record is dead-lettered again, roll back and count a failure.
+    const outcome = await inTransaction(staging.pool, async (client) => {
+      const w = await writeChanges(client, {
+        tenant: dl.tenant,
+        system: dl.system,
+        entity,
+        changes: [change],
+      });
+      if (w.deadLettered) throw new ReplayRejected();
+      await markReplayed(client, dl.tenant, dl.id);
+      return 'ok' as const;
+    }).catch((err: unknown) => (err instanceof ReplayRejected ? ('rejected' as const) : Promise.reject(err)));
+    if (outcome === 'ok') result.replayed.push(dl.id);
+    else await fail(`record ${dl.id} is still invalid: ${dl.errorMessage}`);
+  }
+  return result;
+}
+
+class ReplayRejected extends Error {}
+
+function toChange(dl: DeadLetter): Change | null {
+  const c = (dl.record as { change?: Record<string, unknown> } | null)?.change;
+  if (
+    !c ||
+    typeof c.sourceId !== 'string' ||
+    (typeof c.version !== 'string' && typeof c.version !== 'number')
+  )
+    return null;
+  try {
+    return { ...(c as unknown as Change), version: BigInt(c.version) };
+  } catch {
+    return null;
+  }
+}
