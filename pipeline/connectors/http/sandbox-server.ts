@@ -1,0 +1,223 @@
+// The base every vendor sandbox builds on: a local HTTP server (node:http) with bearer-token
+// auth, simple routing, and configurable fault injection — rate-limit windows answered with the
+// vendor's own 429 body and headers, an exhausted daily limit, 5xx, slow responses, dropped
+// connections. Faults are drawn from a seeded PRNG so a test run is repeatable.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FaultConfig {
+  /** Probability (0-1) that a request is answered with the vendor's rate-limit response. */
+  rateLimitRate?: number;
+  /** Probability of a 5xx. */
+  serverErrorRate?: number;
+  /** Probability that the connection is destroyed without a response. */
+  dropRate?: number;
+  /** Probability and delay of a slow response. */
+  slowRate?: number;
+  slowMs?: number;
+  /** After this many requests every request gets the vendor's daily-limit response. */
+  dailyLimit?: number;
+  /** Requests whose path matches are never faulted (e.g. auth endpoints). */
+  exempt?: RegExp;
+  seed?: number;
+}
+
+export interface SandboxResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+  /** Raw text body (CSV); `body` is JSON-encoded otherwise. */
+  text?: string;
+  /** A body produced piece by piece (large CSV results), written with backpressure. */
+  stream?: AsyncIterable<string | Buffer>;
+}
+
+export interface SandboxRequest {
+  method: string;
+  url: URL;
+  headers: IncomingMessage['headers'];
+  body: string;
+  json<T = unknown>(): T;
+}
+
+export type Handler = (
+  req: SandboxRequest,
+  params: Record<string, string>,
+) => SandboxResponse | Promise<SandboxResponse>;
+
+export interface VendorFaults {
+  rateLimited(): SandboxResponse;
+  dailyLimited(): SandboxResponse;
+  serverError(): SandboxResponse;
+  unauthorized(): SandboxResponse;
+}
+
+export interface SandboxOptions {
+  /** Accepted bearer tokens; empty → no auth check. */
+  tokens?: string[];
+  faults?: FaultConfig;
+  vendor: VendorFaults;
+}
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  names: string[];
+  handler: Handler;
+}
+
+/** mulberry32: a tiny seeded PRNG, good enough for fault injection. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class SandboxServer {
+  private readonly routes: Route[] = [];
+  private server: Server | undefined;
+  private random: () => number;
+  faults: FaultConfig;
+  readonly counters = { requests: 0, faulted: 0 };
+
+  constructor(private readonly opts: SandboxOptions) {
+    this.faults = { ...opts.faults };
+    this.random = prng(opts.faults?.seed ?? 1);
+  }
+
+  setFaults(f: FaultConfig): void {
+    this.faults = { ...f };
+    this.random = prng(f.seed ?? 1);
+    this.counters.requests = 0;
+  }
+
+  /** Registers a route; `:name` segments become params. */
+  route(method: string, path: string, handler: Handler): this {
+    const names: string[] = [];
+    const pattern = new RegExp(
+      `^${path
+        .replace(/[.*+?^${}()|[\]\\]/g, (c) => (c === ':' ? c : `\\${c}`))
+        .replace(/:([a-zA-Z]+)/g, (_m, n: string) => {
+          names.push(n);
+          return '([^/]+)';
+        })}$`,
+    );
+    this.routes.push({ method, pattern, names, handler });
+    return this;
+  }
+
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    this.server = createServer((req, res) => {
+      void this.handle(req, res);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
+    const addr = this.server.address() as AddressInfo;
+    return `http://${host}:${addr.port}`;
+  }
+
+  async close(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const url = new URL(req.url ?? '/', 'http://sandbox');
+    const body = Buffer.concat(chunks).toString('utf8');
+    const sreq: SandboxRequest = {
+      method: req.method ?? 'GET',
+      url,
+      headers: req.headers,
+      body,
+      json: () => JSON.parse(body),
+    };
+    this.counters.requests++;
+    try {
+      const fault = this.drawFault(url.pathname);
+      if (fault === 'drop') {
+        req.socket.destroy();
+        return;
+      }
+      if (fault === 'slow') await new Promise((r) => setTimeout(r, this.faults.slowMs ?? 200));
+      let out: SandboxResponse;
+      if (!this.authorised(req)) out = this.opts.vendor.unauthorized();
+      else if (fault === 'daily') out = this.opts.vendor.dailyLimited();
+      else if (fault === 'rate') out = this.opts.vendor.rateLimited();
+      else if (fault === '5xx') out = this.opts.vendor.serverError();
+      else out = await this.dispatch(sreq);
+      await send(res, out);
+    } catch (err) {
+      if (!res.headersSent)
+        await send(res, { status: 500, body: { message: `sandbox error: ${(err as Error).message}` } });
+    }
+  }
+
+  private authorised(req: IncomingMessage): boolean {
+    const tokens = this.opts.tokens ?? [];
+    if (!tokens.length) return true;
+    const auth = req.headers.authorization ?? '';
+    return tokens.some((t) => auth === `Bearer ${t}`);
+  }
+
+  private drawFault(path: string): 'drop' | 'slow' | 'daily' | 'rate' | '5xx' | null {
+    const f = this.faults;
+    if (f.exempt?.test(path)) return null;
+    if (f.dailyLimit !== undefined && this.counters.requests > f.dailyLimit) return 'daily';
+    const r = this.random();
+    let edge = 0;
+    for (const [kind, rate] of [
+      ['drop', f.dropRate],
+      ['rate', f.rateLimitRate],
+      ['5xx', f.serverErrorRate],
+      ['slow', f.slowRate],
+    ] as const) {
+      edge += rate ?? 0;
+      if (r < edge) {
+        this.counters.faulted++;
+        return kind;
+      }
+    }
+    return null;
+  }
+
+  private async dispatch(req: SandboxRequest): Promise<SandboxResponse> {
+    for (const route of this.routes) {
+      if (route.method !== req.method) continue;
+      const m = route.pattern.exec(req.url.pathname);
+      if (!m) continue;
+      const params: Record<string, string> = {};
+      route.names.forEach((n, i) => {
+        params[n] = decodeURIComponent(m[i + 1] ?? '');
+      });
+      return route.handler(req, params);
+    }
+    return { status: 404, body: { message: `no route for ${req.method} ${req.url.pathname}` } };
+  }
+}
+
+async function send(res: ServerResponse, out: SandboxResponse): Promise<void> {
+  const headers = { ...out.headers };
+  if (out.stream) {
+    res.writeHead(out.status, headers);
+    for await (const piece of out.stream) {
+      if (!res.write(piece)) await new Promise((r) => res.once('drain', r));
+    }
+    res.end();
+    return;
+  }
+  let payload = '';
+  if (out.text !== undefined) payload = out.text;
+  else if (out.body !== undefined) {
+    payload = JSON.stringify(out.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  res.writeHead(out.status, headers);
+  res.end(payload);
+}
