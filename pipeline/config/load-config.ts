@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { CONNECTOR_KINDS } from '../connectors/registry.js';
 import { configSchema, type TrueupConfig } from './schema.js';
 import { resolveRefs } from './secrets.js';
 
@@ -93,8 +94,11 @@ export function formatIssues(
   return error.issues.map((issue) => {
     const path = issue.path.map(String);
     let message = issue.message;
-    if (issue.code === 'invalid_union' && 'discriminator' in issue)
-      message = `unknown kind; expected one of the connector kinds`;
+    if (issue.code === 'invalid_union' && 'discriminator' in issue) {
+      const key = String(issue.discriminator);
+      message = `unknown ${key}; expected one of: ${(DISCRIMINATOR_CHOICES[key] ?? []).join(', ')}`;
+    }
+    if (issue.code === 'invalid_key') message = issue.issues.map((i) => i.message).join('; ');
     if (issue.code === 'unrecognized_keys')
       message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     const line = lineOf(issue.path as (string | number)[]);
@@ -102,6 +106,13 @@ export function formatIssues(
     return `${where}: ${message}${line ? ` (line ${line})` : ''}`;
   });
 }
+
+/** The choices of each discriminated union in the schema, for messages that list them. */
+const DISCRIMINATOR_CHOICES: Record<string, readonly string[]> = {
+  kind: CONNECTOR_KINDS,
+  rule: ['owner', 'most_recent', 'most_complete', 'max', 'min', 'report_only'],
+  type: ['exact', 'text', 'numeric', 'money', 'date', 'enum'],
+};
 
 function resolveAll(
   value: unknown,

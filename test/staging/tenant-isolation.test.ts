@@ -1,0 +1,84 @@
+// Row-level security: a connection of a role scoped to one tenant cannot read or write another
+// tenant's rows, in staging or in the control tables.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withDatabase } from '../../staging/postgres-server.js';
+import { stageUnit } from '../../staging/stage.js';
+import { createTenantRole } from '../../staging/tenants.js';
+import { createTestDatabase, serverUrl, type TestDatabase } from '../support/database.js';
+
+let t: TestDatabase;
+let scoped: pg.Client;
+const role = `acme_reader_${Math.random().toString(36).slice(2, 8)}`;
+
+beforeAll(async () => {
+  t = await createTestDatabase('rls');
+  for (const tenant of ['acme', 'globex']) {
+    await stageUnit(t.staging.pool, {
+      tenant,
+      system: 'crm',
+      batches: [
+        {
+          entity: 'customer',
+          changes: [{ sourceId: `${tenant}-1`, version: 1n, op: 'upsert', fields: { name: tenant } }],
+        },
+      ],
+      checkpoints: [{ stream: 'accounts', position: { at: tenant } }],
+    });
+    await t.staging.pool.query(
+      `INSERT INTO control.dead_letters (tenant_id, system, entity, record, error_kind, error_message, fingerprint)
+       VALUES ($1, 'crm', 'customer', '{}', 'invalid_record', 'bad', $1)`,
+      [tenant],
+    );
+  }
+  await createTenantRole(t.staging.pool, role, 'pw-scoped-1', 'acme');
+  const url = new URL(withDatabase(t.url, t.name));
+  url.username = role;
+  url.password = 'pw-scoped-1';
+  scoped = new pg.Client({ connectionString: url.toString() });
+  await scoped.connect();
+});
+
+afterAll(async () => {
+  await scoped?.end();
+  await t.staging.pool.query(`DROP OWNED BY ${role}`);
+  await t.drop();
+  const admin = new pg.Client({ connectionString: serverUrl() });
+  await admin.connect();
+  await admin.query(`DROP ROLE IF EXISTS ${role}`);
+  await admin.end();
+});
+
+describe('tenant isolation', () => {
+  it('shows a scoped role only its tenant in staging and control tables', async () => {
+    expect((await scoped.query('SELECT tenant_id FROM staging.customer')).rows).toEqual([
+      { tenant_id: 'acme' },
+    ]);
+    expect((await scoped.query('SELECT tenant_id FROM control.checkpoints')).rows).toEqual([
+      { tenant_id: 'acme' },
+    ]);
+    expect((await scoped.query('SELECT tenant_id FROM control.dead_letters')).rows).toEqual([
+      { tenant_id: 'acme' },
+    ]);
+    // Asking for the other tenant explicitly returns nothing.
+    expect((await scoped.query(`SELECT * FROM staging.customer WHERE tenant_id = 'globex'`)).rowCount).toBe(
+      0,
+    );
+  });
+
+  it('refuses writes into another tenant and cannot widen its own scope', async () => {
+    await expect(
+      scoped.query(
+        `INSERT INTO staging.customer (tenant_id, system, source_id, version, staged_seq) VALUES ('globex', 'crm', 'x', 1, 1)`,
+      ),
+    ).rejects.toThrow(/row-level security/);
+    expect(
+      (await scoped.query(`UPDATE staging.customer SET name = 'hacked' WHERE tenant_id = 'globex'`)).rowCount,
+    ).toBe(0);
+    await expect(
+      scoped.query(`INSERT INTO control.tenant_roles VALUES (current_user, 'globex')`),
+    ).rejects.toThrow(/permission denied/);
+    const admin = await t.staging.pool.query(`SELECT name FROM staging.customer WHERE tenant_id = 'globex'`);
+    expect(admin.rows).toEqual([{ name: 'globex' }]);
+  });
+});
