@@ -7,6 +7,7 @@ import { registerDbCommands } from './commands/db.js';
 import { registerDlqCommands } from './commands/dlq.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerStatusCommand } from './commands/status.js';
+import { registerSyncCommand } from './commands/sync.js';
 
 export function buildProgram(ctx = createCliContext(process.env, (t) => process.stdout.write(t))): Command {
   const program = new Command('trueup')
@@ -41,6 +42,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.`,
   registerStatusCommand(program, ctx);
   registerDlqCommands(program, ctx);
   registerDbCommands(program, ctx);
+  registerSyncCommand(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

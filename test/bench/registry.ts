@@ -1,5 +1,6 @@
 // Every benchmark `npm run bench` knows, in the order they run.
 import type { BenchDefinition } from './harness.js';
+import { cdcBench } from './cdc.bench.js';
 import { stagingBench } from './staging.bench.js';
 
-export const BENCHMARKS: BenchDefinition[] = [stagingBench];
+export const BENCHMARKS: BenchDefinition[] = [stagingBench, cdcBench];

@@ -1,0 +1,43 @@
+// Errors of the postgres CDC connector. Each says which tenant, system and slot it is about and
+// whether a retry can cure it (transient: reconnect with backoff) or not (terminal: stop, tell
+// the user what to run).
+import type { ErrorKind } from '../../../staging/errors.js';
+
+export interface CdcErrorDetail {
+  tenant: string;
+  system: string;
+  slot?: string;
+  table?: string;
+  lsn?: string;
+}
+
+export class CdcError extends Error {
+  override name = 'CdcError';
+  constructor(
+    message: string,
+    readonly kind: ErrorKind,
+    readonly detail: CdcErrorDetail,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The command that rebuilds a tenant's staged rows of one source from a fresh snapshot. */
+export function resnapshotCommand(tenant: string, system: string): string {
+  return `trueup sync --tenant ${tenant} --system ${system} --resnapshot`;
+}
+
+/** The slot is gone or invalidated: the changes since the checkpoint cannot be streamed any more. */
+export class SlotLostError extends CdcError {
+  override name = 'SlotLostError';
+  constructor(reason: string, detail: CdcErrorDetail & { slot: string }) {
+    super(
+      `tenant ${detail.tenant}, system ${detail.system}: replication slot "${detail.slot}" ${reason}; ` +
+        `changes since the last checkpoint${detail.lsn ? ` (${detail.lsn})` : ''} cannot be streamed. ` +
+        `Recover with a re-snapshot of this source: \`${resnapshotCommand(detail.tenant, detail.system)}\``,
+      'terminal',
+      detail,
+    );
+  }
+}

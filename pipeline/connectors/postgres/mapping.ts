@@ -1,0 +1,257 @@
+// Maps rows of one source table onto changes of one canonical entity.
+//
+// Rows are handled in their text form on both paths (snapshot query with text-only type parsers,
+// pgoutput with text-only column parsers), so a value means the same whether it was read by
+// the snapshot or streamed. Plain-column fields are mapped here in process; SQL-expression
+// fields, row filters and soft-delete conditions are evaluated by the source Postgres:
+//   - snapshot rows: in the snapshot query itself (`SELECT t.*, (expr)::text … FROM table AS t`);
+//   - streamed rows: a batch of rows is sent back as text arrays and re-typed with the column
+//     types of the relation: `SELECT (expr)::text … FROM (SELECT u.c0::type0 AS "col0", … FROM
+//     unnest($1::text[], …) WITH ORDINALITY u) AS t`, so the same expression text sees the same
+//     kind of row (alias `t`) in both places. Scalar subqueries in expressions are evaluated
+//     against the source's current state when streamed (document: prefer row-local expressions).
+import type pg from 'pg';
+import { quoteIdent, quoteQualified } from '../../../staging/identifiers.js';
+import type { Change } from '../../../staging/model/change.js';
+import { ENTITY_FIELDS, type Entity, type FieldType } from '../../../staging/model/entities.js';
+import type { FieldSource, TableMapping } from './config.js';
+
+/** A row as text: null is SQL NULL; undefined is an unchanged TOAST value (unknown). */
+export type TextRow = Record<string, string | null | undefined>;
+
+export interface RelationColumn {
+  name: string;
+  /** SQL type as format_type() prints it, e.g. `numeric(12,2)`. */
+  type: string;
+}
+
+/** What a mapped row asks the writer to do. `delete_if_staged`: out of scope, delete only a staged row. */
+export type MappedOp = 'upsert' | 'delete' | 'delete_if_staged' | 'skip';
+export interface Mapped {
+  op: MappedOp;
+  change: Change;
+}
+
+interface FieldPlan {
+  name: string;
+  type: FieldType;
+  source: FieldSource;
+  alias: string;
+}
+
+const ALIAS = '__trueup_';
+
+export class TableMapper {
+  readonly entity: Entity;
+  readonly qualified: string;
+  readonly label: string;
+  private readonly fields: FieldPlan[];
+  private readonly sqlFields: FieldPlan[];
+  private readonly updatedAt: FieldPlan | undefined;
+
+  constructor(readonly mapping: TableMapping) {
+    this.entity = mapping.entity;
+    this.qualified = quoteQualified(mapping.schema, mapping.table);
+    this.label = `${mapping.schema}.${mapping.table}`;
+    const types = new Map(ENTITY_FIELDS[mapping.entity].map((f) => [f.name, f.type]));
+    this.fields = Object.entries(mapping.fields).map(([name, source], i) => ({
+      name,
+      type: types.get(name) ?? 'text',
+      source: source as FieldSource,
+      alias: `${ALIAS}f${i}`,
+    }));
+    this.updatedAt = mapping.updatedAt
+      ? {
+          name: 'updated_at',
+          type: 'timestamp',
+          source: mapping.updatedAt as FieldSource,
+          alias: `${ALIAS}upd`,
+        }
+      : undefined;
+    this.sqlFields = [...this.fields, ...(this.updatedAt ? [this.updatedAt] : [])].filter(
+      (f) => 'sql' in f.source,
+    );
+    // Quoting is checked here, once, so a bad name fails at startup rather than mid-stream.
+    for (const k of mapping.key) quoteIdent(k);
+    for (const c of this.columnRefs()) quoteIdent(c);
+  }
+
+  /** Columns referenced by name (keys and plain-column fields): a drop or retype of one stops the table. */
+  columnRefs(): string[] {
+    const cols = new Set(this.mapping.key);
+    for (const f of [...this.fields, ...(this.updatedAt ? [this.updatedAt] : [])])
+      if ('column' in f.source) cols.add(f.source.column);
+    return [...cols];
+  }
+
+  /** True when streamed rows need the source to evaluate something (expressions, filter, soft delete). */
+  get needsEval(): boolean {
+    return this.sqlFields.length > 0 || !!this.mapping.filter || !!this.mapping.softDelete;
+  }
+
+  get hasFilter(): boolean {
+    return !!this.mapping.filter;
+  }
+
+  private evalList(withFilter: boolean): string[] {
+    const list = this.sqlFields.map(
+      (f) => `(${(f.source as { sql: string }).sql})::text AS ${quoteIdent(f.alias)}`,
+    );
+    if (withFilter && this.mapping.filter)
+      list.push(`coalesce((${this.mapping.filter}), false) AS ${ALIAS}in`);
+    if (this.mapping.softDelete) list.push(`coalesce((${this.mapping.softDelete}), false) AS ${ALIAS}del`);
+    return list;
+  }
+
+  /** The snapshot query of this table (or of one block range of it, for parallel readers). */
+  snapshotSql(blocks?: { from: number; to: number }): string {
+    const where: string[] = [];
+    if (this.mapping.filter) where.push(`(${this.mapping.filter})`);
+    if (blocks) where.push(`t.ctid >= '(${blocks.from},0)'::tid AND t.ctid < '(${blocks.to},0)'::tid`);
+    return `SELECT t.*${this.evalList(false)
+      .map((e) => `, ${e}`)
+      .join('')} FROM ${this.qualified} AS t${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+  }
+
+  /** A query that checks the mapping against a relation's columns without reading any row. */
+  probeSql(columns: readonly RelationColumn[]): string {
+    return `${this.evalSql(columns)} LIMIT 0`;
+  }
+
+  private evalSql(columns: readonly RelationColumn[]): string {
+    const args = columns.map((_c, i) => `$${i + 1}::text[]`).join(', ');
+    const names = columns.map((_c, i) => `c${i}`).join(', ');
+    const typed = columns.map((c, i) => `u.c${i}::${c.type} AS ${quoteIdent(c.name)}`).join(', ');
+    const list = this.evalList(true);
+    return `SELECT ${list.length ? list.join(', ') : '1'} FROM (SELECT ${typed || '1 AS x'}, u.ord FROM unnest(${args || "'{}'::text[]"}) WITH ORDINALITY AS u(${names ? `${names}, ` : ''}ord)) AS t ORDER BY t.ord`;
+  }
+
+  /** Maps one snapshot row (t.* as text plus the evaluated aliases). */
+  fromSnapshotRow(row: Record<string, string | boolean | null>, version: bigint): Change {
+    const raw: Record<string, string | null> = {};
+    const evals: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(row)) {
+      if (k.startsWith(ALIAS)) evals[k] = v;
+      else raw[k] = v as string | null;
+    }
+    return this.build(raw, evals, version, true).change;
+  }
+
+  /** Maps streamed rows; the source evaluates expressions/filters in one query for the batch. */
+  async mapStreamed(
+    source: pg.ClientBase | pg.Pool,
+    columns: readonly RelationColumn[],
+    rows: readonly { values: TextRow; version: bigint }[],
+  ): Promise<Mapped[]> {
+    if (!rows.length) return [];
+    let evals: Record<string, unknown>[] = rows.map(() => ({}));
+    if (this.needsEval) {
+      const params = columns.map((c) => rows.map((r) => r.values[c.name] ?? null));
+      const res = await source.query(this.evalSql(columns), params);
+      evals = res.rows as Record<string, unknown>[];
+    }
+    return rows.map((r, i) => {
+      const keep = this.unknownFields(r.values);
+      return this.build(r.values, evals[i] ?? {}, r.version, false, keep);
+    });
+  }
+
+  /** Fields whose value cannot be known because a column they read is an unchanged TOAST value. */
+  private unknownFields(values: TextRow): string[] {
+    const missing = Object.keys(values).filter((k) => values[k] === undefined);
+    if (!missing.length) return [];
+    return this.fields
+      .filter((f) =>
+        'column' in f.source
+          ? missing.includes(f.source.column)
+          : // Conservative: an expression mentioning the column's name may read it.
+            missing.some((m) => (f.source as { sql: string }).sql.includes(m)),
+      )
+      .map((f) => f.name);
+  }
+
+  private build(
+    values: TextRow,
+    evals: Record<string, unknown>,
+    version: bigint,
+    fromSnapshot: boolean,
+    keep: readonly string[] = [],
+  ): Mapped {
+    const sourceId = this.sourceIdOf(values);
+    const raw: Record<string, string | null> = {};
+    for (const [k, v] of Object.entries(values)) if (v !== undefined) raw[k] = v;
+    const inScope = fromSnapshot || !this.mapping.filter || isTrue(evals[`${ALIAS}in`]);
+    if (!inScope) return { op: 'delete_if_staged', change: { sourceId, version, op: 'delete', raw } };
+    if (this.mapping.softDelete && isTrue(evals[`${ALIAS}del`]))
+      return { op: 'delete', change: { sourceId, version, op: 'delete', raw } };
+    const fields: Record<string, unknown> = {};
+    for (const f of this.fields) {
+      if (keep.includes(f.name)) continue;
+      const text =
+        'column' in f.source ? values[f.source.column] : (evals[f.alias] as string | null | undefined);
+      fields[f.name] = this.toCanonical(f, text ?? null);
+    }
+    let sourceUpdatedAt: string | null = null;
+    if (this.updatedAt) {
+      const t =
+        'column' in this.updatedAt.source
+          ? values[this.updatedAt.source.column]
+          : (evals[this.updatedAt.alias] as string | null | undefined);
+      sourceUpdatedAt = t ? toIsoTimestamp(t) : null;
+    }
+    const change: Change = { sourceId, version, op: 'upsert', fields, raw, sourceUpdatedAt };
+    if (keep.length) change.keepFields = keep;
+    return { op: 'upsert', change };
+  }
+
+  sourceIdOf(values: TextRow): string {
+    const parts = this.mapping.key.map((k) => values[k]);
+    if (parts.some((p) => p === null || p === undefined))
+      throw new Error(`${this.label}: a key column (${this.mapping.key.join(', ')}) is null or missing`);
+    return parts.length === 1 ? (parts[0] as string) : JSON.stringify(parts);
+  }
+
+  private toCanonical(f: FieldPlan, text: string | null): unknown {
+    if (text === null) return null;
+    const mapped = this.mapping.valueMaps[f.name]?.[text] ?? text;
+    return coerce(mapped, f.type);
+  }
+}
+
+/** Text (Postgres output form) → canonical value. Values that do not fit are left for validation to reject. */
+export function coerce(text: string, type: FieldType): unknown {
+  switch (type) {
+    case 'boolean': {
+      const t = text.toLowerCase();
+      if (t === 't' || t === 'true' || t === '1' || t === 'yes') return true;
+      if (t === 'f' || t === 'false' || t === '0' || t === 'no') return false;
+      return text;
+    }
+    case 'json':
+      try {
+        return JSON.parse(text);
+      } catch {
+        return text;
+      }
+    case 'date':
+      // A timestamp mapped to a date field keeps its date part (as the source prints it).
+      return /^\d{4}-\d{2}-\d{2}[ T]/.test(text) ? text.slice(0, 10) : text;
+    case 'decimal':
+      return text.trim();
+    default:
+      return text;
+  }
+}
+
+/** Postgres timestamp text → ISO 8601 ("2024-01-02 03:04:05.123456+00" → "2024-01-02T03:04:05.123456+00:00"). */
+export function toIsoTimestamp(text: string): string {
+  let s = text.replace(' ', 'T');
+  s = s.replace(/([+-]\d{2})$/, '$1:00');
+  if (!/[zZ]|[+-]\d{2}:\d{2}$/.test(s) && /T/.test(s)) s += 'Z';
+  return s;
+}
+
+/** Booleans arrive as text ('t') from text-only connections. */
+function isTrue(v: unknown): boolean {
+  return v === true || v === 't' || v === 'true';
+}

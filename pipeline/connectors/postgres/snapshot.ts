@@ -1,0 +1,184 @@
+// Initial snapshot consistent with the slot.
+//
+// The slot is created on a replication connection with an exported snapshot; readers import
+// that snapshot (REPEATABLE READ + SET TRANSACTION SNAPSHOT) and read the mapped tables — large
+// tables split into block ranges read in parallel — while the replication connection stays
+// open. The snapshot holds exactly the transactions committed before the slot's consistent
+// point and the stream holds exactly those after, so the seam neither loses nor doubles a change.
+// Snapshot rows are staged with version = consistent point, so any streamed change is newer.
+//
+// Crash safety: a `{phase: "snapshotting"}` checkpoint is written before the slot exists; a
+// restart that finds it drops the half-made slot and starts over. When a snapshot completes,
+// staged rows of this source older than the consistent point that the snapshot did not see are
+// tombstoned (the sweep), so a restarted or repeated snapshot also removes rows deleted meanwhile.
+import type pg from 'pg';
+import { saveCheckpoint } from '../../../staging/checkpoints.js';
+import type { Staging } from '../../../staging/database.js';
+import { inTransaction } from '../../../staging/database.js';
+import { quoteIdent } from '../../../staging/identifiers.js';
+import type { Change } from '../../../staging/model/change.js';
+import { stageUnit, stageUnitIn } from '../../../staging/stage.js';
+import type { Logger } from '../../log/logger.js';
+import { lsnToBigInt } from './lsn.js';
+import type { TableMapper } from './mapping.js';
+import { connectReplication, connectSource, createSlotWithSnapshot } from './source-admin.js';
+
+export interface SnapshotOptions {
+  tenant: string;
+  system: string;
+  slot: string;
+  sourceUrl: string;
+  staging: Staging;
+  mappers: readonly TableMapper[];
+  readers: number;
+  batchRows: number;
+  logger: Logger;
+}
+
+export interface SnapshotResult {
+  lsn: string;
+  rows: number;
+}
+
+interface Piece {
+  mapper: TableMapper;
+  blocks?: { from: number; to: number };
+}
+
+/** Pieces of at least this many blocks (8 KiB) are worth a reader of their own. */
+const MIN_BLOCKS_PER_PIECE = 256;
+
+export async function markSnapshotting(
+  staging: Staging,
+  o: { tenant: string; system: string; slot: string },
+) {
+  await inTransaction(staging.pool, (c) =>
+    saveCheckpoint(c, {
+      tenant: o.tenant,
+      system: o.system,
+      stream: o.slot,
+      position: { phase: 'snapshotting' },
+    }),
+  );
+}
+
+export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotResult> {
+  const log = o.logger.child({ slot: o.slot, phase: 'snapshot' });
+  await markSnapshotting(o.staging, o);
+  const repl = await connectReplication(o.sourceUrl);
+  try {
+    const { consistentPoint, snapshotName } = await createSlotWithSnapshot(repl, o.slot);
+    log.info({ lsn: consistentPoint, snapshot: snapshotName }, 'slot created with exported snapshot');
+    const version = lsnToBigInt(consistentPoint);
+    const pieces = await planPieces(o, snapshotName);
+    let next = 0;
+    let rows = 0;
+    const reader = async () => {
+      const client = await connectSource(o.sourceUrl, 'trueup-cdc-snapshot-reader');
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+        await client.query(`SET TRANSACTION SNAPSHOT '${snapshotName.replaceAll("'", "''")}'`);
+        for (let p = pieces[next++]; p; p = pieces[next++]) rows += await readPiece(client, p, version, o);
+        await client.query('COMMIT');
+      } finally {
+        await client.end().catch(() => {});
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(o.readers, Math.max(1, pieces.length)) }, reader));
+    const swept = await sweep(o, version);
+    await inTransaction(o.staging.pool, (c) =>
+      stageUnitIn(c, {
+        tenant: o.tenant,
+        system: o.system,
+        batches: [],
+        checkpoints: [{ stream: o.slot, position: { lsn: consistentPoint } }],
+      }),
+    );
+    log.info({ rows, swept, lsn: consistentPoint }, 'snapshot staged');
+    return { lsn: consistentPoint, rows };
+  } finally {
+    await repl.end().catch(() => {});
+  }
+}
+
+async function planPieces(o: SnapshotOptions, snapshotName: string): Promise<Piece[]> {
+  const client = await connectSource(o.sourceUrl);
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    await client.query(`SET TRANSACTION SNAPSHOT '${snapshotName.replaceAll("'", "''")}'`);
+    const pieces: Piece[] = [];
+    for (const mapper of o.mappers) {
+      const res = await client.query(
+        `SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::int)::text AS blocks`,
+        [mapper.qualified],
+      );
+      const blocks = Number(res.rows[0]?.blocks ?? 0);
+      const n = Math.min(o.readers * 2, Math.floor(blocks / MIN_BLOCKS_PER_PIECE));
+      if (n <= 1) {
+        pieces.push({ mapper });
+        continue;
+      }
+      const step = Math.ceil(blocks / n);
+      for (let from = 0; from < blocks; from += step)
+        // The last range is open-ended: the table may have grown since the size was read.
+        pieces.push({ mapper, blocks: { from, to: from + step >= blocks ? 2 ** 31 - 1 : from + step } });
+    }
+    await client.query('COMMIT');
+    return pieces;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function readPiece(
+  client: pg.Client,
+  piece: Piece,
+  version: bigint,
+  o: SnapshotOptions,
+): Promise<number> {
+  const cursor = quoteIdent(`trueup_snap_${piece.mapper.entity}_${piece.blocks?.from ?? 0}`);
+  await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${piece.mapper.snapshotSql(piece.blocks)}`);
+  let total = 0;
+  for (;;) {
+    const res = await client.query(`FETCH ${o.batchRows} FROM ${cursor}`);
+    if (!res.rows.length) break;
+    const changes: Change[] = res.rows.map((r) => piece.mapper.fromSnapshotRow(r, version));
+    await stageUnit(o.staging.pool, {
+      tenant: o.tenant,
+      system: o.system,
+      batches: [{ entity: piece.mapper.entity, changes }],
+      location: `snapshot of ${piece.mapper.label} (slot ${o.slot})`,
+    });
+    total += changes.length;
+  }
+  await client.query(`CLOSE ${cursor}`);
+  return total;
+}
+
+/** Tombstones staged rows of this source that are older than the snapshot: the snapshot did not see them. */
+async function sweep(o: SnapshotOptions, version: bigint): Promise<number> {
+  let swept = 0;
+  for (const mapper of o.mappers) {
+    for (;;) {
+      const res = await o.staging.pool.query<{ source_id: string }>(
+        `SELECT source_id FROM staging.${quoteIdent(mapper.entity)}
+          WHERE tenant_id = $1 AND system = $2 AND version < $3 AND deleted_at IS NULL LIMIT 10000`,
+        [o.tenant, o.system, version.toString()],
+      );
+      if (!res.rows.length) break;
+      await stageUnit(o.staging.pool, {
+        tenant: o.tenant,
+        system: o.system,
+        batches: [
+          {
+            entity: mapper.entity,
+            changes: res.rows.map((r) => ({ sourceId: r.source_id, version, op: 'delete' as const })),
+          },
+        ],
+        location: `snapshot sweep of ${mapper.label} (slot ${o.slot})`,
+      });
+      swept += res.rows.length;
+    }
+  }
+  return swept;
+}
