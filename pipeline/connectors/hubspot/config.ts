@@ -1,6 +1,11 @@
-// Config of a `hubspot` system (CRM v3). Issue #4 fleshes this out.
+// Config of a `hubspot` system (CRM v3 objects): which object types to extract, page sizes, the
+// search-result cap, the overlap applied when a full load hands over to incremental search, and
+// per-object mapping overrides.
 import { z } from 'zod';
-import { baseUrl, clientLimits, secretRef } from '../connector-config.js';
+import { baseUrl, clientLimits, mappingOverrides, secretRef } from '../connector-config.js';
+
+export const HUBSPOT_OBJECT_TYPES = ['companies', 'contacts', 'products', 'deals', 'invoices'] as const;
+export type HubspotObjectType = (typeof HUBSPOT_OBJECT_TYPES)[number];
 
 export const hubspotSystemConfig = z.looseObject({
   kind: z.literal('hubspot'),
@@ -8,4 +13,27 @@ export const hubspotSystemConfig = z.looseObject({
   baseUrl: baseUrl().default('https://api.hubapi.com'),
   accessToken: secretRef(),
   limits: clientLimits,
+  /** Object types to extract; each maps to one canonical entity (hubspot-mapping.ts). */
+  objects: z
+    .array(z.enum(HUBSPOT_OBJECT_TYPES))
+    .min(1)
+    .default(['companies', 'products', 'deals', 'invoices']),
+  /** Page size of the list endpoint (HubSpot allows at most 100). */
+  listPageSize: z.number().int().min(1).max(100).default(100),
+  /** Page size of the search endpoint (HubSpot allows at most 200). */
+  searchPageSize: z.number().int().min(1).max(200).default(200),
+  /** Search cannot page past this many results; the extractor restarts before reaching it. */
+  searchResultCap: z.number().int().min(1).default(10_000),
+  /** How far before the full load's start the first incremental search begins (clock safety). */
+  overlapMs: z.number().int().min(0).default(300_000),
+  /** Rows gathered before one staging transaction (a checkpoint per transaction). */
+  stageBatchRows: z.number().int().min(1).max(50_000).default(1000),
+  /** Property holding the ERP's id on CRM records (direct match key, upsert idProperty). */
+  erpIdProperty: z.string().min(1).default('erp_id'),
+  /** Per object type: canonical field ← HubSpot property, and value maps. */
+  mapping: z.partialRecord(z.enum(HUBSPOT_OBJECT_TYPES), mappingOverrides).default({}),
 });
+
+/** The same after secret references were resolved (what `runHubspotSync` receives). */
+export const hubspotResolvedConfig = hubspotSystemConfig.extend({ accessToken: z.string().min(1) });
+export type HubspotSystemConfig = z.infer<typeof hubspotResolvedConfig>;

@@ -1,0 +1,142 @@
+// Runs one HubSpot system of one tenant: for each configured object type, its upsert stream
+// (full list load, then incremental search) and its delete stream (archived list). A daily limit
+// pauses the tenant's remaining streams with a status and returns; a failing stream is marked
+// failed and the next one runs. Called by `trueup sync` and the scheduler.
+import { loadCheckpoint } from '../../../staging/checkpoints.js';
+import { ApiClient, DailyLimitError } from '../http/api-client.js';
+import {
+  emptyStreamReport,
+  finishReport,
+  mergeLimits,
+  pauseStreams,
+  runStream,
+  type StreamReport,
+  type SyncDeps,
+  type SyncOptions,
+  type SyncReport,
+} from './api-sync-support.js';
+import { type HubspotObjectType, type HubspotSystemConfig, hubspotResolvedConfig } from './config.js';
+import {
+  type ArchivedPosition,
+  type ExtractContext,
+  extractArchived,
+  extractFull,
+  extractIncremental,
+  type HubspotPosition,
+} from './hubspot-extractor.js';
+import { hubspotObjectMapping } from './hubspot-mapping.js';
+import { hubspotPolicy } from './hubspot-policy.js';
+
+export async function runHubspotSync(
+  deps: SyncDeps,
+  tenant: string,
+  systemName: string,
+  systemConfig: unknown,
+  opts: SyncOptions = {},
+): Promise<SyncReport> {
+  const startedAt = Date.now();
+  const config: HubspotSystemConfig = hubspotResolvedConfig.parse(systemConfig);
+  const now = opts.now ?? Date.now;
+  const logger = deps.logger.child({ tenant, system: systemName, connector: 'hubspot' });
+  let token = config.accessToken;
+  const refresh = opts.refreshAuth;
+  const client = new ApiClient({
+    baseUrl: config.baseUrl,
+    policy: hubspotPolicy({
+      token: () => token,
+      ...(refresh
+        ? {
+            refreshAuth: async () => {
+              const fresh = await refresh();
+              if (typeof fresh === 'string' && fresh) token = fresh;
+            },
+          }
+        : {}),
+      now,
+    }),
+    limits: mergeLimits(config.limits, opts.limits),
+    tenant,
+    system: systemName,
+    logger,
+  });
+  const types = config.objects.filter((t) => !opts.streams || opts.streams.includes(t));
+  const streams: StreamReport[] = [];
+  let paused: DailyLimitError | null = null;
+  try {
+    for (let i = 0; i < types.length; i++) {
+      const type = types[i] as HubspotObjectType;
+      const mapping = hubspotObjectMapping(type, config);
+      try {
+        const key = { tenant, system: systemName, stream: type };
+        const saved = (await loadCheckpoint(deps.staging.pool, key)) as HubspotPosition | null | undefined;
+        const start = startPosition(saved, opts.mode ?? 'auto', now() - config.overlapMs);
+        const report = emptyStreamReport(
+          type,
+          mapping.entity,
+          start.phase === 'full' ? 'full' : 'incremental',
+        );
+        streams.push(report);
+        const ctx: ExtractContext = {
+          deps,
+          client,
+          tenant,
+          system: systemName,
+          config,
+          type,
+          mapping,
+          report,
+          now,
+          ...(opts.onUnitStaged ? { onUnitStaged: opts.onUnitStaged } : {}),
+        };
+        await runStream(deps.staging.db, key, report, logger, () =>
+          start.phase === 'full' ? extractFull(ctx, start) : extractIncremental(ctx, start),
+        );
+
+        const archivedKey = { ...key, stream: `${type}:archived` };
+        const savedArchived = (await loadCheckpoint(deps.staging.pool, archivedKey)) as
+          | ArchivedPosition
+          | null
+          | undefined;
+        // A first archived pass starts where the full load's incremental watermark starts.
+        const archivedStart: ArchivedPosition = savedArchived ?? {
+          since: start.phase === 'full' ? start.watermark : now() - config.overlapMs,
+          after: null,
+          runStartedAt: null,
+        };
+        const archivedReport = emptyStreamReport(archivedKey.stream, mapping.entity, report.mode);
+        streams.push(archivedReport);
+        await runStream(deps.staging.db, archivedKey, archivedReport, logger, () =>
+          extractArchived({ ...ctx, report: archivedReport }, archivedStart),
+        );
+      } catch (err) {
+        if (!(err instanceof DailyLimitError)) throw err;
+        paused = err;
+        const stopped = streams.at(-1)?.stream ?? type;
+        const remaining = [stopped, ...types.slice(i + 1).flatMap((t) => [t, `${t}:archived`])];
+        if (stopped === type) remaining.push(`${type}:archived`);
+        await pauseStreams(deps.staging.db, tenant, systemName, remaining, err);
+        logger.warn({ err, resumeAt: err.resumeAt }, 'HubSpot daily limit reached; tenant paused');
+        break;
+      }
+    }
+  } finally {
+    await client.close();
+  }
+  return finishReport(
+    { tenant, system: systemName, kind: 'hubspot', streams, ...client.stats },
+    startedAt,
+    paused,
+  );
+}
+
+function startPosition(
+  saved: HubspotPosition | null | undefined,
+  mode: 'auto' | 'full' | 'incremental',
+  watermark: number,
+): HubspotPosition {
+  if (mode === 'full' || !saved || saved.phase === undefined)
+    return { phase: 'full', after: null, watermark };
+  if (saved.phase === 'full' && mode === 'incremental')
+    return { phase: 'incremental', since: saved.watermark };
+  return saved;
+}

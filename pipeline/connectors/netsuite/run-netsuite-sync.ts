@@ -1,0 +1,131 @@
+// Runs one NetSuite system of one tenant: each configured record stream (full load by id, then
+// incremental on lastmodifieddate), then the deletedrecord stream. A daily/request limit pauses
+// the tenant's remaining streams with a status; a failing stream is marked failed and the next
+// one runs. Called by `trueup sync` and the scheduler.
+import { loadCheckpoint } from '../../../staging/checkpoints.js';
+import { ApiClient, DailyLimitError } from '../http/api-client.js';
+import {
+  emptyStreamReport,
+  finishReport,
+  mergeLimits,
+  pauseStreams,
+  runStream,
+  type StreamReport,
+  type SyncDeps,
+  type SyncOptions,
+  type SyncReport,
+} from '../hubspot/api-sync-support.js';
+import { type NetsuiteSystemConfig, netsuiteResolvedConfig } from './config.js';
+import {
+  type DeletedPosition,
+  extractDeletes,
+  extractStream,
+  type NetsuiteContext,
+  type NetsuitePosition,
+  toStamp,
+} from './netsuite-extractor.js';
+import { netsuiteStreamSpec } from './netsuite-mapping.js';
+import { bearerSigner, type NetsuiteSigner, netsuitePolicy, oauth1Signer } from './netsuite-policy.js';
+
+export async function runNetsuiteSync(
+  deps: SyncDeps,
+  tenant: string,
+  systemName: string,
+  systemConfig: unknown,
+  opts: SyncOptions = {},
+): Promise<SyncReport> {
+  const startedAt = Date.now();
+  const config: NetsuiteSystemConfig = netsuiteResolvedConfig.parse(systemConfig);
+  const now = opts.now ?? Date.now;
+  const logger = deps.logger.child({ tenant, system: systemName, connector: 'netsuite' });
+  let token = config.accessToken ?? '';
+  const signer: NetsuiteSigner = config.oauth1 ? oauth1Signer(config.oauth1) : bearerSigner(() => token);
+  const refresh = opts.refreshAuth;
+  const client = new ApiClient({
+    baseUrl: config.baseUrl,
+    policy: netsuitePolicy({
+      signer,
+      ...(refresh
+        ? {
+            refreshAuth: async () => {
+              const fresh = await refresh();
+              if (typeof fresh === 'string' && fresh) token = fresh;
+            },
+          }
+        : {}),
+    }),
+    limits: mergeLimits(config.limits, opts.limits),
+    tenant,
+    system: systemName,
+    logger,
+  });
+  // One watermark for the run: full loads hand over to incremental here, and a first delete pass starts here.
+  const watermark = toStamp(now() - config.overlapMs);
+  const streams = config.streams.filter((s) => !opts.streams || opts.streams.includes(s));
+  const planned: string[] = [...streams, ...(config.deletes ? ['deletedrecord'] : [])];
+  const reports: StreamReport[] = [];
+  let paused: DailyLimitError | null = null;
+  const base = (report: StreamReport): NetsuiteContext => ({
+    deps,
+    client,
+    tenant,
+    system: systemName,
+    config,
+    report,
+    ...(opts.onUnitStaged ? { onUnitStaged: opts.onUnitStaged } : {}),
+  });
+  try {
+    for (const [i, stream] of planned.entries()) {
+      const key = { tenant, system: systemName, stream };
+      const saved = await loadCheckpoint(deps.staging.pool, key);
+      try {
+        if (stream === 'deletedrecord') {
+          const report = emptyStreamReport(stream, 'customer', saved ? 'incremental' : 'full');
+          reports.push(report);
+          const start = (saved as DeletedPosition | null | undefined) ?? { since: watermark, lastId: 0 };
+          await runStream(deps.staging.db, key, report, logger, () =>
+            extractDeletes(base(report), streams, start),
+          );
+          continue;
+        }
+        const s = stream as (typeof streams)[number];
+        const start = startPosition(
+          saved as NetsuitePosition | null | undefined,
+          opts.mode ?? 'auto',
+          watermark,
+        );
+        const report = emptyStreamReport(
+          stream,
+          netsuiteStreamSpec(s, config).entity,
+          start.phase === 'full' ? 'full' : 'incremental',
+        );
+        reports.push(report);
+        await runStream(deps.staging.db, key, report, logger, () => extractStream(base(report), s, start));
+      } catch (err) {
+        if (!(err instanceof DailyLimitError)) throw err;
+        paused = err;
+        await pauseStreams(deps.staging.db, tenant, systemName, planned.slice(i), err);
+        logger.warn({ err }, 'NetSuite request limit reached; tenant paused');
+        break;
+      }
+    }
+  } finally {
+    await client.close();
+  }
+  return finishReport(
+    { tenant, system: systemName, kind: 'netsuite', streams: reports, ...client.stats },
+    startedAt,
+    paused,
+  );
+}
+
+function startPosition(
+  saved: NetsuitePosition | null | undefined,
+  mode: 'auto' | 'full' | 'incremental',
+  watermark: string,
+): NetsuitePosition {
+  if (mode === 'full' || !saved || saved.phase === undefined) return { phase: 'full', lastId: 0, watermark };
+  if (saved.phase === 'full' && mode === 'incremental')
+    return { phase: 'incremental', since: saved.watermark, lastId: 0 };
+  return saved;
+}

@@ -1,0 +1,202 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NetsuiteSandbox } from '../../../pipeline/connectors/netsuite/netsuite-sandbox.js';
+import { runNetsuiteSync } from '../../../pipeline/connectors/netsuite/run-netsuite-sync.js';
+import { createLogger } from '../../../pipeline/log/logger.js';
+import { listCheckpoints } from '../../../staging/checkpoints.js';
+import { listDeadLetters } from '../../../staging/dead-letters.js';
+import { createTestDatabase, type TestDatabase } from '../../support/database.js';
+import { FAST_BACKOFF, netsuiteConfig, sandboxSnapshot, stagingSnapshot } from './netsuite-test-support.js';
+
+let t: TestDatabase;
+const logger = createLogger({ level: 'silent' });
+beforeAll(async () => {
+  t = await createTestDatabase('netsuite');
+});
+afterAll(async () => t?.drop());
+
+const deps = () => ({ staging: t.staging, logger });
+
+describe('NetSuite extraction against the sandbox', () => {
+  it('full load, then incremental after inserts, updates and deletes, equals the sandbox', async () => {
+    const sb = new NetsuiteSandbox({
+      seed: 4,
+      counts: { customer: 120, item: 40, salesorder: 90, invoice: 80, payment: 30 },
+      tokens: ['ns-token'],
+    });
+    const url = await sb.listen();
+    try {
+      const config = netsuiteConfig(url, { pageSize: 50, stageBatchRows: 100 });
+      const full = await runNetsuiteSync(deps(), 'acme', 'netsuite', config, { limits: FAST_BACKOFF });
+      expect(full.status).toBe('completed');
+      expect(await stagingSnapshot(t, 'acme')).toEqual(sandboxSnapshot(sb));
+      const row = await t.staging.pool.query(
+        `SELECT erp_ref, erp_customer_number, credit_limit FROM staging.customer WHERE tenant_id = 'acme' ORDER BY source_id::int LIMIT 1`,
+      );
+      expect(row.rows[0].erp_ref).toBe(String([...sb.table('customer').keys()][0]));
+      expect(row.rows[0].erp_customer_number).toBe('C000001');
+
+      const later = Date.now() + 5000;
+      const [c1, c2] = [...sb.table('customer').keys()];
+      sb.update('customer', c1!, { companyname: 'Renamed SA', creditlimit: 5000 }, later);
+      sb.remove('customer', c2!, later);
+      const inv = [...sb.table('transaction').values()].find((r) => r.type === 'CustInvc')!;
+      sb.update('transaction', inv.id as number, { status: 'B', foreignamountremaining: 0 }, later);
+      const so = [...sb.table('transaction').values()].find((r) => r.type === 'SalesOrd')!;
+      sb.remove('transaction', so.id as number, later + 1000);
+      sb.insert(
+        'item',
+        {
+          itemid: 'SKU-NEW',
+          displayname: 'New',
+          itemtype: 'InvtPart',
+          baseprice: 10,
+          isinactive: 'F',
+          externalid: null,
+        },
+        later,
+      );
+
+      const inc = await runNetsuiteSync(deps(), 'acme', 'netsuite', config, { limits: FAST_BACKOFF });
+      expect(inc.status).toBe('completed');
+      expect(inc.streams.map((s) => s.mode)).toEqual([
+        'incremental',
+        'incremental',
+        'incremental',
+        'incremental',
+        'incremental',
+        'incremental',
+      ]);
+      expect(await stagingSnapshot(t, 'acme')).toEqual(sandboxSnapshot(sb));
+      const paid = await t.staging.pool.query(
+        `SELECT status, balance FROM staging.invoice WHERE tenant_id = 'acme' AND source_id = $1`,
+        [String(inv.id)],
+      );
+      expect(paid.rows[0]).toEqual({ status: 'paid', balance: '0' });
+      expect(inc.streams.find((s) => s.stream === 'deletedrecord')!.deleted).toBe(2);
+      // Incremental reads only what changed.
+      expect(inc.streams.reduce((n, s) => n + s.received, 0)).toBeLessThan(10);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it('resumes a crashed full load from the committed keyset without repeats', async () => {
+    const sb = new NetsuiteSandbox({
+      seed: 8,
+      counts: { customer: 1000, item: 0, salesorder: 0, invoice: 0, payment: 0 },
+    });
+    const url = await sb.listen();
+    try {
+      const config = netsuiteConfig(url, { streams: ['customer'], pageSize: 100, stageBatchRows: 200 });
+      let units = 0;
+      const crashed = await runNetsuiteSync(deps(), 'resume', 'netsuite', config, {
+        limits: FAST_BACKOFF,
+        onUnitStaged: () => {
+          if (++units === 2) throw new Error('simulated crash');
+        },
+      });
+      expect(crashed.status).toBe('failed');
+      const again = await runNetsuiteSync(deps(), 'resume', 'netsuite', config, { limits: FAST_BACKOFF });
+      expect(again.status).toBe('completed');
+      const customer = again.streams.find((s) => s.stream === 'customer')!;
+      expect(customer.received).toBe(600);
+      expect(customer.ignored).toBe(0);
+      expect(await stagingSnapshot(t, 'resume')).toEqual(sandboxSnapshot(sb));
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it('dead-letters malformed rows and stages the rest', async () => {
+    const sb = new NetsuiteSandbox({
+      seed: 2,
+      counts: { customer: 30, item: 0, salesorder: 0, invoice: 0, payment: 0 },
+    });
+    const [a, b] = [...sb.table('customer').keys()];
+    sb.table('customer').get(a!)!.creditlimit = 'lots';
+    sb.table('customer').get(b!)!.lastmodifieddate = null;
+    const url = await sb.listen();
+    try {
+      const report = await runNetsuiteSync(
+        deps(),
+        'bad',
+        'netsuite',
+        netsuiteConfig(url, { streams: ['customer'] }),
+        {
+          limits: FAST_BACKOFF,
+        },
+      );
+      expect(report.status).toBe('completed');
+      const dead = await listDeadLetters(t.staging.db, { tenant: 'bad' });
+      expect(dead.map((d) => d.sourceId).sort()).toEqual([String(a), String(b)].sort());
+      expect(dead.find((d) => d.sourceId === String(a))!.errorMessage).toMatch(/credit_limit/);
+      const n = await t.staging.pool.query(
+        `SELECT count(*)::int AS n FROM staging.customer WHERE tenant_id = 'bad'`,
+      );
+      expect(n.rows[0].n).toBe(28);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it('pauses a tenant on the request limit while another tenant completes', async () => {
+    const limited = new NetsuiteSandbox({ seed: 1, counts: { customer: 500 }, faults: { dailyLimit: 2 } });
+    const healthy = new NetsuiteSandbox({ seed: 2, counts: { customer: 300 } });
+    const [u1, u2] = await Promise.all([limited.listen(), healthy.listen()]);
+    try {
+      const [a, b] = await Promise.all([
+        runNetsuiteSync(
+          deps(),
+          'ns_limited',
+          'netsuite',
+          netsuiteConfig(u1, { pageSize: 100, stageBatchRows: 100 }),
+          { limits: FAST_BACKOFF },
+        ),
+        runNetsuiteSync(deps(), 'ns_healthy', 'netsuite', netsuiteConfig(u2, { pageSize: 100 }), {
+          limits: FAST_BACKOFF,
+        }),
+      ]);
+      expect(a.status).toBe('paused');
+      expect(a.error).toMatch(/REQUEST_LIMIT_EXCEEDED/);
+      expect(b.status).toBe('completed');
+      expect(await stagingSnapshot(t, 'ns_healthy')).toEqual(sandboxSnapshot(healthy));
+      const cps = await listCheckpoints(t.staging.db, 'ns_limited');
+      expect(cps.find((c) => c.stream === 'customer')!.state).toBe('paused');
+      expect(cps.find((c) => c.stream === 'deletedrecord')!.state).toBe('paused');
+      limited.server.setFaults({});
+      const resumed = await runNetsuiteSync(
+        deps(),
+        'ns_limited',
+        'netsuite',
+        netsuiteConfig(u1, { pageSize: 100, stageBatchRows: 100 }),
+        { limits: FAST_BACKOFF },
+      );
+      expect(resumed.status).toBe('completed');
+      expect(await stagingSnapshot(t, 'ns_limited')).toEqual(sandboxSnapshot(limited));
+    } finally {
+      await Promise.all([limited.close(), healthy.close()]);
+    }
+  });
+
+  it('completes through a 30 % storm of 429s, 5xx and dropped connections', async () => {
+    const sb = new NetsuiteSandbox({
+      seed: 6,
+      counts: { customer: 400, item: 50, salesorder: 100, invoice: 100, payment: 50 },
+      faults: { rateLimitRate: 0.12, serverErrorRate: 0.1, dropRate: 0.08, seed: 23 },
+    });
+    const url = await sb.listen();
+    try {
+      const config = netsuiteConfig(url, { pageSize: 50, stageBatchRows: 100 });
+      const full = await runNetsuiteSync(deps(), 'ns_storm', 'netsuite', config, { limits: FAST_BACKOFF });
+      expect(full.status).toBe('completed');
+      expect(full.throttled).toBeGreaterThan(0);
+      expect(full.retries).toBeLessThan(full.requests);
+      sb.update('customer', [...sb.table('customer').keys()][5]!, { phone: '0' }, Date.now() + 3000);
+      const inc = await runNetsuiteSync(deps(), 'ns_storm', 'netsuite', config, { limits: FAST_BACKOFF });
+      expect(inc.status).toBe('completed');
+      expect(await stagingSnapshot(t, 'ns_storm')).toEqual(sandboxSnapshot(sb));
+    } finally {
+      await sb.close();
+    }
+  });
+});
