@@ -8,6 +8,8 @@ import { registerDlqCommands } from './commands/dlq.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerSyncCommand } from './commands/sync.js';
+import { registerReconcileCommand } from './commands/reconcile.js';
+import { registerXrefCommands } from './commands/xref.js';
 
 export function buildProgram(ctx = createCliContext(process.env, (t) => process.stdout.write(t))): Command {
   const program = new Command('trueup')
@@ -43,6 +45,8 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.`,
   registerDlqCommands(program, ctx);
   registerDbCommands(program, ctx);
   registerSyncCommand(program, ctx);
+  registerReconcileCommand(program, ctx);
+  registerXrefCommands(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

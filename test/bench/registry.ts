@@ -1,6 +1,7 @@
 // Every benchmark `npm run bench` knows, in the order they run.
 import type { BenchDefinition } from './harness.js';
 import { cdcBench } from './cdc.bench.js';
+import { reconcileBench } from './reconcile.bench.js';
 import { stagingBench } from './staging.bench.js';
 
-export const BENCHMARKS: BenchDefinition[] = [stagingBench, cdcBench];
+export const BENCHMARKS: BenchDefinition[] = [stagingBench, cdcBench, reconcileBench];

@@ -1,0 +1,162 @@
+// `trueup reconcile`: reconciles one tenant (or all) — one job per entity on the worker pool —
+// prints a summary table and writes summary.json into the run's output folder.
+import type { Command } from 'commander';
+import { createReconcilePool } from '../../../reconcilers/pool.js';
+import { type RunSummary, reconcileTenant } from '../../../reconcilers/run-reconcile.js';
+import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
+import { type CliContext, UsageError } from '../cli-context.js';
+import { formatTable } from '../format-table.js';
+
+const CLASSES = ['missing_in_erp', 'missing_in_crm', 'field_mismatch', 'duplicate_match', 'deleted_in_one'];
+
+interface Options {
+  tenant?: string;
+  allTenants?: boolean;
+  entity?: string[];
+  full?: boolean;
+  rebuildMirror?: boolean;
+  failOn?: 'material' | 'any';
+  confirmWait: string;
+  json?: boolean;
+}
+
+export function registerReconcileCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('reconcile')
+    .description('compare CRM and ERP data of a tenant, record discrepancies and propose corrections')
+    .option('--tenant <id>', 'the tenant to reconcile')
+    .option('--all-tenants', 'reconcile every configured tenant (one failure does not stop the others)')
+    .option('--entity <name...>', `only these entities (${ENTITIES.join(', ')})`)
+    .option('--full', 'compare everything, not only what changed since the last run')
+    .option('--rebuild-mirror', 'rebuild the local mirrors from staging (implies --full)')
+    .option(
+      '--fail-on <threshold>',
+      'exit 1 when there is a material discrepancy ("material") or any ("any")',
+    )
+    .option(
+      '--confirm-wait <ms>',
+      'how long in-flight confirmation waits for live sources to catch up',
+      '10000',
+    )
+    .option('--json', 'print the run summaries as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ trueup reconcile --tenant acme
+  $ trueup reconcile --tenant acme --entity invoice payment --full --fail-on material
+  $ trueup reconcile --all-tenants --fail-on any
+
+Each run writes <dataDir>/runs/<tenant>/<run id>/summary.json. Exit codes: 0 ok, 1 a tenant
+failed or --fail-on was crossed, 2 usage error.`,
+    )
+    .action(async (opts: Options, cmd: Command) => {
+      if (!opts.tenant === !opts.allTenants)
+        throw new UsageError('give either --tenant <id> or --all-tenants');
+      if (opts.failOn && opts.failOn !== 'material' && opts.failOn !== 'any')
+        throw new UsageError(`--fail-on must be "material" or "any", not ${JSON.stringify(opts.failOn)}`);
+      const entities = opts.entity?.map((e) => {
+        if (!isEntity(e)) throw new UsageError(`unknown entity "${e}" (known: ${ENTITIES.join(', ')})`);
+        return e as Entity;
+      });
+      const confirmWait = Number(opts.confirmWait);
+      if (!Number.isInteger(confirmWait) || confirmWait < 0)
+        throw new UsageError('--confirm-wait must be a whole number of milliseconds');
+      await ctx.withRuntime(cmd, async (rt) => {
+        const tenants = opts.allTenants ? Object.keys(rt.config.tenants) : [opts.tenant!];
+        for (const t of tenants)
+          if (!rt.config.tenants[t])
+            throw new UsageError(
+              `no tenant "${t}" in the config (known: ${Object.keys(rt.config.tenants).join(', ') || 'none'})`,
+            );
+        const pool = createReconcilePool({
+          ...(rt.config.workers.threads ? { threads: rt.config.workers.threads } : {}),
+        });
+        const summaries: RunSummary[] = [];
+        const failures: { tenant: string; message: string }[] = [];
+        try {
+          for (const tenant of tenants) {
+            const log = rt.logger.child({ tenant, component: 'reconcile' });
+            try {
+              const s = await reconcileTenant({
+                tenant,
+                tenantConfig: rt.config.tenants[tenant]!,
+                staging: rt.staging,
+                stagingUrl: rt.server.url,
+                dataDir: rt.dataDir,
+                pool,
+                ...(entities ? { entities } : {}),
+                mode: opts.full || opts.rebuildMirror ? 'full' : 'incremental',
+                rebuildMirror: opts.rebuildMirror ?? false,
+                confirm: { waitMs: confirmWait },
+              });
+              summaries.push(s);
+              for (const e of s.errors) failures.push({ tenant, message: `${e.entity}: ${e.message}` });
+              log.info({ runId: s.runId, totals: s.totals, status: s.status }, 'reconcile finished');
+            } catch (err) {
+              log.error({ err }, 'reconcile failed');
+              failures.push({ tenant, message: (err as Error).message });
+            }
+          }
+        } finally {
+          await pool.close();
+        }
+        if (opts.json) ctx.out(`${JSON.stringify(summaries, null, 2)}\n`);
+        else printSummaries(ctx, summaries);
+        for (const f of failures) ctx.out(`FAILED ${f.tenant}: ${f.message}\n`);
+        const crossed = summaries.some((s) =>
+          opts.failOn === 'material'
+            ? s.totals.material > 0
+            : opts.failOn === 'any'
+              ? s.totals.discrepancies > 0
+              : false,
+        );
+        if (failures.length || crossed) process.exitCode = 1;
+      });
+    });
+}
+
+function printSummaries(ctx: CliContext, summaries: RunSummary[]): void {
+  const rows: string[][] = [];
+  for (const s of summaries)
+    for (const e of s.entities)
+      rows.push([
+        s.tenant,
+        e.entity,
+        e.mode,
+        ...CLASSES.map((c) => String(e.counts[c] ?? 0)),
+        String(e.material),
+        String(e.actions),
+        String(e.resolved),
+        `${e.timings.totalMs} ms`,
+      ]);
+  ctx.out(
+    `${formatTable(
+      [
+        'tenant',
+        'entity',
+        'mode',
+        'miss_erp',
+        'miss_crm',
+        'field',
+        'dup',
+        'deleted',
+        'material',
+        'actions',
+        'resolved',
+        'time',
+      ],
+      rows,
+    )}\n`,
+  );
+  for (const s of summaries) {
+    const money = Object.entries(s.moneyVariance)
+      .map(([c, v]) => `${c} ${v}`)
+      .join(', ');
+    ctx.out(
+      `\n${s.tenant}: run ${s.runId} ${s.status} — ${s.totals.discrepancies} discrepancies (${s.totals.material} material), ` +
+        `${s.totals.actions} actions, ${s.totals.resolved} resolved, ${s.totals.resolvedInFlight} resolved in flight` +
+        `${money ? `\n  money variance: ${money}` : ''}\n  summary: ${s.outputDir}/summary.json\n`,
+    );
+  }
+}

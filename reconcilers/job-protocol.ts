@@ -1,0 +1,74 @@
+// The typed protocol between the main side (pool.ts, run-reconcile.ts) and a reconcile worker
+// thread (reconcile-worker.ts): a small serialisable job description in, a small result out.
+// Large data never crosses the thread boundary: discrepancies and actions go to Postgres, the
+// mirror lives in files.
+import type { EntityConfig } from '../pipeline/config/schema.js';
+import type { Entity } from '../staging/model/entities.js';
+
+export type ReconcileMode = 'full' | 'incremental';
+
+/** The slice of a tenant's frozen config one job needs (plain data, structured-clone safe). */
+export interface TenantSlice {
+  systems: { crm: string; erp: string };
+  entity: EntityConfig;
+  materiality: { threshold: string; byCurrency: Record<string, string> };
+  actions: { policy: 'propose' | 'auto_approve' | 'disabled'; createMissing: boolean };
+}
+
+export interface StreamPosition {
+  system: string;
+  stream: string;
+  position: unknown;
+  state: string;
+  /** ISO time of the checkpoint's last update. */
+  updatedAt: string;
+}
+
+export interface ReconcileJob {
+  stagingUrl: string;
+  tenant: string;
+  entity: Entity;
+  runId: string;
+  config: TenantSlice;
+  /** Folder holding this tenant's mirrors (<dataDir>/mirrors/<tenant>). */
+  mirrorDir: string;
+  /** `full` rebuilds nothing but compares everything; `incremental` falls back to full when it must. */
+  mode: ReconcileMode;
+  /** Drop and rebuild the mirror from staging (cold path). */
+  rebuildMirror?: boolean;
+  /** ISO time the run started and the sources' positions then (for in-flight confirmation). */
+  runStartedAt: string;
+  positions: StreamPosition[];
+  confirm: { waitMs: number; pollMs: number; liveWindowMs: number };
+  /** DuckDB threads for this job. */
+  duckdbThreads?: number;
+  /** Parallel COPY ranges for the cold path. */
+  copyRanges?: number;
+}
+
+export interface JobTimings {
+  refreshMs: number;
+  matchMs: number;
+  compareMs: number;
+  confirmMs: number;
+  writeMs: number;
+  totalMs: number;
+}
+
+export interface JobResult {
+  tenant: string;
+  entity: Entity;
+  mode: ReconcileMode;
+  mirror: { cold: boolean; rowsCopied: number; rows: number; lastSeq: string };
+  scope: { crm: number; erp: number };
+  counts: Record<string, number>;
+  discrepancies: number;
+  material: number;
+  /** Sum of money impact per currency (decimal strings). */
+  moneyVariance: Record<string, string>;
+  actions: number;
+  resolved: number;
+  resolvedInFlight: number;
+  confirmation: 'not_needed' | 'confirmed' | 'timed_out';
+  timings: JobTimings;
+}

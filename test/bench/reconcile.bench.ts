@@ -1,0 +1,161 @@
+// Benchmark `reconcile`: 2M × 2M customers (TRUEUP_BENCH_SCALE scales it), 0.25 % differing,
+// all on the same staged data: (a) full reconcile with a cold mirror, (b) full with a warm
+// mirror, (c) incremental after 1 % churn, against (d) a hand-written Postgres FULL OUTER JOIN
+// diff over the same staging rows. Wall time and peak RSS for each; ratios to (d).
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { validateConfig } from '../../pipeline/config/load-config.js';
+import {
+  type GenerateOptions,
+  generateEntityChunks,
+  generatorTenantConfig,
+} from '../../pipeline/generator/ground-truth.js';
+import { stageGeneratedTenant, toUpsert } from '../../pipeline/generator/stage-generated.js';
+import { createReconcilePool } from '../../reconcilers/pool.js';
+import { reconcileTenant } from '../../reconcilers/run-reconcile.js';
+import { stageUnit } from '../../staging/stage.js';
+import { type BenchDefinition, peakRss, timed } from './harness.js';
+
+const NONE = {
+  missing_in_erp: 0.0005,
+  missing_in_crm: 0.0005,
+  field_mismatch: 0.0015,
+  duplicate_match: 0,
+  deleted_in_one: 0,
+  edge_cases: 0,
+  business_key_only: 0,
+  xref_only: 0,
+  both_deleted: 0,
+  lone_deleted: 0,
+};
+
+const COMPARED = [
+  'name',
+  'legal_name',
+  'website',
+  'email',
+  'phone',
+  'billing_street',
+  'billing_city',
+  'billing_postal_code',
+  'billing_country',
+  'owner',
+  'lifecycle_stage',
+  'erp_customer_number',
+  'tax_id',
+  'currency',
+  'payment_terms',
+  'credit_limit',
+  'company',
+  'ar_balance',
+];
+
+export const reconcileBench: BenchDefinition = {
+  name: 'reconcile',
+  description:
+    'reconcile 2M × 2M customers (cold mirror, warm mirror, incremental after 1% churn) vs a Postgres FULL OUTER JOIN diff',
+  async run(ctx) {
+    const n = Math.max(1000, Math.round(2_000_000 * ctx.scale));
+    const { url, staging } = await ctx.freshDatabase('reconcile');
+    const tenant = 'bench';
+    const gen: GenerateOptions = {
+      tenant,
+      seed: 1,
+      counts: { customer: n },
+      rates: NONE,
+      currencies: ['USD', 'EUR'],
+      overrides: { valueMaps: false },
+    };
+    await stageGeneratedTenant(staging.pool, gen, { entities: ['customer'], chunkSize: 20_000 });
+    await staging.pool.query('ANALYZE staging.customer');
+    const cfg = validateConfig({ tenants: { [tenant]: generatorTenantConfig(gen) } }, 'bench', {}).tenants[
+      tenant
+    ]!;
+    const dataDir = join(ctx.workDir, 'data');
+    await mkdir(dataDir, { recursive: true });
+    const pool = createReconcilePool({ threads: 1 });
+    const run = (mode: 'full' | 'incremental', rebuildMirror: boolean) =>
+      peakRss(() =>
+        timed(() =>
+          reconcileTenant({
+            tenant,
+            tenantConfig: cfg,
+            staging,
+            stagingUrl: url,
+            dataDir,
+            pool,
+            entities: ['customer'],
+            mode,
+            rebuildMirror,
+            confirm: { waitMs: 0 },
+            duckdbThreads: 2,
+          }),
+        ),
+      );
+
+    // (d) baseline: the diff a careful engineer writes by hand in Postgres.
+    const norm = (a: string, f: string) => `lower(trim(${a}.${f}::text))`;
+    const baseline = await peakRss(() =>
+      timed(() =>
+        staging.pool.query(
+          `SELECT count(*) FROM (SELECT * FROM staging.customer WHERE tenant_id = $1 AND system = 'crm' AND deleted_at IS NULL) c
+             FULL OUTER JOIN (SELECT * FROM staging.customer WHERE tenant_id = $1 AND system = 'erp' AND deleted_at IS NULL) e
+               ON lower(trim(c.email)) = lower(trim(e.email))
+            WHERE c.source_id IS NULL OR e.source_id IS NULL
+               OR (${COMPARED.map((f) => norm('c', f)).join(', ')}) IS DISTINCT FROM (${COMPARED.map((f) => norm('e', f)).join(', ')})`,
+          [tenant],
+        ),
+      ),
+    );
+    const d = baseline.result.ms;
+    const emit = (metric: string, r: Awaited<ReturnType<typeof run>>, extra: Record<string, unknown> = {}) =>
+      ctx.emit({
+        metric,
+        value: Math.round(r.result.ms),
+        unit: 'ms',
+        baseline: 'Postgres FULL OUTER JOIN diff of the same staging rows',
+        baseline_value: Math.round(d),
+        better: 'lower',
+        rows_per_side: n,
+        peak_rss_mib: Math.round(r.peakMiB),
+        baseline_peak_rss_mib: Math.round(baseline.peakMiB),
+        discrepancies: r.result.result.totals.discrepancies,
+        timings: r.result.result.entities[0]?.timings,
+        ...extra,
+      });
+    try {
+      const cold = await run('full', true);
+      emit('full_cold_mirror_ms', cold);
+      const warm = await run('full', false);
+      emit('full_warm_mirror_ms', warm);
+      // 1 % churn: a new version of 1 % of the CRM customers, half of them with a changed credit limit.
+      const churn = Math.max(1, Math.round(n / 100));
+      const stride = Math.floor(n / churn);
+      for (const chunk of generateEntityChunks(gen, 'customer', { chunkSize: 50_000 })) {
+        const changes = chunk.crm
+          .filter((r) => Number(r.sourceId.slice(r.sourceId.lastIndexOf('-') + 1)) % stride === 0)
+          .map((r, i) => {
+            const c = toUpsert(r);
+            return {
+              ...c,
+              version: c.version + 10n,
+              fields: { ...r.fields, ...(i % 2 ? { credit_limit: '1.00' } : { owner: `churned ${i}` }) },
+            };
+          });
+        if (changes.length)
+          await stageUnit(staging.pool, {
+            tenant,
+            system: 'crm',
+            batches: [{ entity: 'customer', changes }],
+          });
+      }
+      const inc = await run('incremental', false);
+      emit('incremental_after_1pct_churn_ms', inc, {
+        churned_rows: churn,
+        speedup_vs_warm_full: Number((warm.result.ms / inc.result.ms).toFixed(2)),
+      });
+    } finally {
+      await pool.close();
+    }
+  },
+};

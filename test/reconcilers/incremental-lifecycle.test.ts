@@ -1,0 +1,162 @@
+// Incremental runs equal full runs; discrepancy lifecycle across runs; in-flight confirmation.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GeneratedTenant, generateTenant } from '../../pipeline/generator/ground-truth.js';
+import { stageTenant, toUpsert } from '../../pipeline/generator/stage-generated.js';
+import { inFlightHooks } from '../../reconcilers/confirm.js';
+import type { Entity } from '../../staging/model/entities.js';
+import { stageUnit } from '../../staging/stage.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { dataDir, keyOf, openDiscrepancies, reconcile, tenantConfigOf } from './helpers.js';
+
+const COUNTS = { customer: 200, product: 40, order: 100, invoice: 100, payment: 60, subscription: 50 };
+let db: TestDatabase;
+let dir: string;
+beforeAll(async () => {
+  db = await createTestDatabase('recon_inc');
+  dir = await dataDir();
+});
+afterAll(async () => db?.drop());
+
+async function update(
+  tenant: string,
+  system: string,
+  entity: Entity,
+  rec: GeneratedTenant['entities'][Entity]['crm'][number],
+  fields: Record<string, unknown>,
+  op: 'upsert' | 'delete' = 'upsert',
+) {
+  const base = toUpsert(rec);
+  await stageUnit(db.staging.pool, {
+    tenant,
+    system,
+    batches: [
+      {
+        entity,
+        changes: [{ ...base, op, version: rec.version + 100n, fields: { ...rec.fields, ...fields } }],
+      },
+    ],
+    checkpoints: [{ stream: 'generator', position: { change: Date.now() } }],
+  });
+}
+
+describe('incremental reconcile', () => {
+  it('after a small change set equals a full run', async () => {
+    const tenant = 'inc';
+    const opts = { tenant, seed: 42, counts: COUNTS };
+    const gen = generateTenant(opts);
+    await stageTenant(db.staging.pool, gen);
+    const cfg = tenantConfigOf(opts);
+    const first = await reconcile(db, dir, tenant, cfg);
+    expect(first.entities.every((e) => e.mode === 'full' && e.mirror.cold)).toBe(true);
+
+    const cus = gen.entities.customer;
+    const mismatch = gen.truth.find((t) => t.entity === 'customer' && t.class === 'field_mismatch')!;
+    const erpRec = cus.erp.find((r) => r.sourceId === mismatch.erpId)!;
+    const crmRec = cus.crm.find((r) => r.sourceId === mismatch.crmId)!;
+    // Fix one mismatch at the source, break a clean pair, move an e-mail (business key), delete one
+    // side of a pair, add a new lone record, and link two records by hand.
+    await update(tenant, 'erp', 'customer', erpRec, { [mismatch.field]: crmRec.fields[mismatch.field] });
+    const clean = cus.crm.filter((r) => r.fields.erp_ref && !r.deleted).slice(-3);
+    await update(tenant, 'crm', 'customer', clean[0]!, { credit_limit: '999999.00' });
+    await update(tenant, 'crm', 'customer', clean[1]!, {}, 'delete');
+    const bkey = cus.crm.find((r) => !r.fields.erp_ref && String(r.fields.email).startsWith('  '));
+    if (bkey) await update(tenant, 'crm', 'customer', bkey, { email: 'moved@example.com' });
+    await update(
+      tenant,
+      'erp',
+      'customer',
+      { ...erpRec, sourceId: 'E-new-1', version: 1n },
+      { crm_ref: null, email: 'new@example.com' },
+    );
+    await update(tenant, 'crm', 'invoice', gen.entities.invoice.crm[5]!, { total: '1.00' });
+
+    const inc = await reconcile(db, dir, tenant, cfg);
+    expect(inc.entities.every((e) => e.mode === 'incremental' && !e.mirror.cold)).toBe(true);
+    const customer = inc.entities.find((e) => e.entity === 'customer')!;
+    expect(customer.scope.crm).toBeLessThan(COUNTS.customer / 2);
+    const afterIncremental = new Set((await openDiscrepancies(db, tenant)).map(keyOf));
+
+    const full = await reconcile(db, dir, tenant, cfg, { mode: 'full', rebuildMirror: true });
+    expect(full.entities.every((e) => e.mode === 'full' && e.mirror.cold)).toBe(true);
+    const afterFull = new Set((await openDiscrepancies(db, tenant)).map(keyOf));
+    expect([...afterIncremental].sort()).toEqual([...afterFull].sort());
+    expect(afterFull.has(keyOf({ ...mismatch, matchKey: mismatch.matchKey }))).toBe(false);
+    expect(full.totals.resolved).toBe(0);
+  });
+});
+
+describe('discrepancy lifecycle', () => {
+  it('counts runs open, keeps the first-seen run, and resolves once fixed at the source', async () => {
+    const tenant = 'life';
+    const opts = { tenant, seed: 7, counts: { ...COUNTS, customer: 80 } };
+    const gen = generateTenant(opts);
+    await stageTenant(db.staging.pool, gen);
+    const cfg = tenantConfigOf(opts);
+    const runs = [];
+    for (let i = 0; i < 3; i++) runs.push(await reconcile(db, dir, tenant, cfg, { entities: ['customer'] }));
+    const t = gen.truth.find((x) => x.entity === 'customer' && x.class === 'field_mismatch')!;
+    const read = async () =>
+      (
+        await db.staging.pool.query(
+          `SELECT status, runs_open, first_seen_run, last_seen_run FROM control.discrepancies
+            WHERE tenant_id = $1 AND entity = 'customer' AND match_key = $2 AND class = $3 AND field = $4`,
+          [tenant, t.matchKey, t.class, t.field],
+        )
+      ).rows[0];
+    expect(await read()).toMatchObject({
+      status: 'open',
+      runs_open: 3,
+      first_seen_run: runs[0]!.runId,
+      last_seen_run: runs[2]!.runId,
+    });
+    const crm = gen.entities.customer.crm.find((r) => r.sourceId === t.crmId)!;
+    const erp = gen.entities.customer.erp.find((r) => r.sourceId === t.erpId)!;
+    await update(tenant, 'crm', 'customer', crm, { [t.field]: erp.fields[t.field] });
+    await reconcile(db, dir, tenant, cfg, { entities: ['customer'] });
+    expect((await read()).status).toBe('resolved');
+    const actions = await db.staging.pool.query(
+      `SELECT kind, status, fields, explanation, observed_version FROM control.actions WHERE tenant_id = $1`,
+      [tenant],
+    );
+    expect(actions.rows.length).toBeGreaterThan(0);
+    expect(actions.rows.every((a) => a.kind === 'create' || a.observed_version !== null)).toBe(true);
+  });
+});
+
+describe('in-flight confirmation', () => {
+  it('does not report a mismatch that CDC stages before confirmation', async () => {
+    const tenant = 'flight';
+    const opts = { tenant, seed: 9, counts: { ...COUNTS, customer: 80 } };
+    const gen = generateTenant(opts);
+    await stageTenant(db.staging.pool, gen);
+    const cfg = tenantConfigOf(opts);
+    const t = gen.truth.find((x) => x.entity === 'customer' && x.class === 'field_mismatch')!;
+    const crm = gen.entities.customer.crm.find((r) => r.sourceId === t.crmId)!;
+    const erp = gen.entities.customer.erp.find((r) => r.sourceId === t.erpId)!;
+    inFlightHooks.beforeWait = async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      await update(tenant, 'crm', 'customer', crm, { [t.field]: erp.fields[t.field] });
+      // The ERP stream checkpoints too (a CDC heartbeat) — confirmation waits for every live stream.
+      await stageUnit(db.staging.pool, {
+        tenant,
+        system: 'erp',
+        batches: [],
+        checkpoints: [{ stream: 'generator', position: { heartbeat: Date.now() } }],
+      });
+    };
+    try {
+      const s = await reconcile(db, dir, tenant, cfg, {
+        entities: ['customer'],
+        confirm: { waitMs: 5_000, pollMs: 50 },
+      });
+      expect(s.entities[0]!.confirmation).toBe('confirmed');
+      expect(s.totals.resolvedInFlight).toBeGreaterThanOrEqual(1);
+    } finally {
+      inFlightHooks.beforeWait = undefined;
+    }
+    const open = new Set((await openDiscrepancies(db, tenant)).map(keyOf));
+    expect(open.has(keyOf(t))).toBe(false);
+    const others = gen.truth.filter((x) => x.entity === 'customer' && keyOf(x) !== keyOf(t));
+    for (const o of others) expect(open.has(keyOf(o))).toBe(true);
+  });
+});
