@@ -8,6 +8,7 @@ import { registerDlqCommands } from './commands/dlq.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerSyncCommand } from './commands/sync.js';
+import { registerSandboxCommand } from './commands/sandbox.js';
 import { registerReconcileCommand } from './commands/reconcile.js';
 import { registerXrefCommands } from './commands/xref.js';
 
@@ -45,6 +46,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.`,
   registerDlqCommands(program, ctx);
   registerDbCommands(program, ctx);
   registerSyncCommand(program, ctx);
+  registerSandboxCommand(program, ctx);
   registerReconcileCommand(program, ctx);
   registerXrefCommands(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride();

@@ -156,6 +156,9 @@ export class SandboxServer {
     } catch (err) {
       if (!res.headersSent)
         await send(res, { status: 500, body: { message: `sandbox error: ${(err as Error).message}` } });
+      // A streamed body that fails half-way (or a fault that drops it) must end the connection,
+      // not leave the client waiting for bytes that never come.
+      else res.destroy();
     }
   }
 

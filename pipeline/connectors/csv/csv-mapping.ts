@@ -1,0 +1,123 @@
+// Header mapping of dropped CSV files: which column feeds which canonical field, and the
+// conversion of one row into a validated canonical Change. Problems are raised per row with a
+// kind (parse, mapping, invalid_record) so the caller dead-letters that row with its file and
+// line and goes on with the rest of the file.
+import { validateCanonical } from '../../../staging/model/canonical-schemas.js';
+import type { Change } from '../../../staging/model/change.js';
+import { ENTITY_FIELDS, type Entity, type FieldType } from '../../../staging/model/entities.js';
+import type { CsvEntityConfig } from './config.js';
+
+export class CsvRowError extends Error {
+  override name = 'CsvRowError';
+  constructor(
+    readonly errorKind: 'parse' | 'mapping' | 'invalid_record',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The file cannot be read as this entity at all (no id column): one dead letter for the file. */
+export class CsvHeaderError extends Error {
+  override name = 'CsvHeaderError';
+  readonly kind = 'terminal' as const;
+}
+
+export interface FileContext {
+  /** Version of rows without a version column: the file's mtime in epoch µs. */
+  fileVersion: bigint;
+  fileTime: string;
+}
+
+export type CsvRowMapper = (cells: readonly string[], file: FileContext) => Change;
+
+const TRUE = new Set(['true', '1', 'yes', 'y', 'x', 't']);
+const FALSE = new Set(['false', '0', 'no', 'n', '', 'f']);
+
+export function compileCsvMapper(
+  entity: Entity,
+  cfg: CsvEntityConfig,
+  header: readonly string[],
+  extraColumns: Readonly<Record<string, string>> = {},
+): CsvRowMapper {
+  const names = header.map((h, i) => (i === 0 ? h.replace(/^\uFEFF/, '') : h).trim());
+  const pos = new Map(names.map((h, i) => [h, i]));
+  const col = (name: string, what: string) => {
+    const i = pos.get(name);
+    if (i === undefined)
+      throw new CsvHeaderError(`the header has no ${what} column "${name}" (found: ${names.join(', ')})`);
+    return i;
+  };
+  const idAt = col(cfg.idColumn, 'id');
+  const versionAt = cfg.versionColumn ? col(cfg.versionColumn, 'version') : undefined;
+  const deleteAt = cfg.deleteColumn ? col(cfg.deleteColumn, 'delete') : undefined;
+  const mapped: Record<string, string> = { ...cfg.columns, ...extraColumns };
+  const plan: { field: string; at: number; type: FieldType; map: Record<string, string> | undefined }[] = [];
+  for (const def of ENTITY_FIELDS[entity]) {
+    const source = mapped[def.name] ?? (pos.has(def.name) ? def.name : undefined);
+    if (source === undefined || source === '') continue;
+    plan.push({ field: def.name, at: col(source, def.name), type: def.type, map: cfg.valueMaps[def.name] });
+  }
+  for (const field of Object.keys(mapped))
+    if (!ENTITY_FIELDS[entity].some((d) => d.name === field))
+      throw new CsvHeaderError(`columns maps unknown ${entity} field "${field}"`);
+
+  return (cells, file) => {
+    if (cells.length !== names.length)
+      throw new CsvRowError('parse', `row has ${cells.length} cells, the header has ${names.length}`);
+    const id = cells[idAt]!.trim();
+    if (!id) throw new CsvRowError('mapping', `empty id column "${cfg.idColumn}"`);
+    let version = file.fileVersion;
+    let sourceUpdatedAt = file.fileTime;
+    if (versionAt !== undefined) {
+      const v = cells[versionAt]!.trim();
+      if (/^\d{1,18}$/.test(v)) version = BigInt(v);
+      else {
+        const ms = Date.parse(v);
+        if (Number.isNaN(ms))
+          throw new CsvRowError('mapping', `version "${v}" is neither an integer nor a timestamp`);
+        version = BigInt(ms) * 1000n;
+        sourceUpdatedAt = new Date(ms).toISOString();
+      }
+    }
+    const raw: Record<string, string | null> = {};
+    for (let i = 0; i < names.length; i++) raw[names[i]!] = cells[i] === '' ? null : cells[i]!;
+    if (deleteAt !== undefined && TRUE.has(cells[deleteAt]!.trim().toLowerCase()))
+      return { sourceId: id, version, op: 'delete', raw, sourceUpdatedAt };
+    const fields: Record<string, unknown> = {};
+    for (const p of plan) fields[p.field] = convert(p.field, p.type, cells[p.at]!, p.map);
+    const problem = validateCanonical(entity, fields);
+    if (problem) throw new CsvRowError('invalid_record', `${entity} ${id}: ${problem}`);
+    return { sourceId: id, version, op: 'upsert', fields, raw, sourceUpdatedAt };
+  };
+}
+
+function convert(
+  field: string,
+  type: FieldType,
+  cell: string,
+  map: Record<string, string> | undefined,
+): unknown {
+  const v = cell.trim();
+  if (v === '') return null;
+  const value = map?.[v] ?? v;
+  switch (type) {
+    case 'boolean': {
+      const l = value.toLowerCase();
+      if (TRUE.has(l)) return true;
+      if (FALSE.has(l)) return false;
+      throw new CsvRowError('mapping', `${field} "${value}" is not a boolean`);
+    }
+    case 'decimal':
+      // Thousands separators are common in finance exports; a comma decimal is ambiguous, so refuse it.
+      return /^-?\d{1,3}(,\d{3})+(\.\d+)?$/.test(value) ? value.replaceAll(',', '') : value;
+    case 'json':
+      try {
+        return JSON.parse(value);
+      } catch {
+        throw new CsvRowError('mapping', `${field} is not JSON`);
+      }
+    default:
+      return value;
+  }
+}

@@ -1,0 +1,192 @@
+// Runs one Salesforce system of one tenant: each configured SObject is its own stream (checkpoint
+// name = the SObject), extracted by Bulk API 2.0 queryAll windows (extractor.ts). A daily limit
+// (403 REQUEST_LIMIT_EXCEEDED) pauses this tenant's remaining streams with a status and returns;
+// a failing stream is marked failed and the next one runs. Other tenants have their own client,
+// limiter and streams, so nothing here touches them. Called by `trueup sync` and the scheduler.
+import { loadCheckpoint } from '../../../staging/checkpoints.js';
+import type { Entity } from '../../../staging/model/entities.js';
+import type { EntityConfig } from '../../config/schema.js';
+import { ApiClient, DailyLimitError } from '../http/api-client.js';
+import {
+  emptyStreamReport,
+  finishReport,
+  mergeLimits,
+  pauseStreams,
+  runStream,
+  type StreamReport,
+  type SyncDeps,
+  type SyncOptions,
+  type SyncReport,
+} from '../hubspot/api-sync-support.js';
+import { BulkQueryClient } from './bulk-query.js';
+import {
+  type SalesforceSystemConfig,
+  salesforceMappingOverrides,
+  salesforceResolvedConfig,
+} from './config.js';
+import { extractObject, type SalesforcePosition } from './extractor.js';
+import { type EntityOverrides, type ObjectMapping, resolveMappings } from './mapping.js';
+import { SalesforcePolicy } from './policy.js';
+
+export interface SalesforceSyncOptions extends SyncOptions {
+  /** The tenant's entity configs, for field overrides (`entities.<e>.mapping.<system>`) and mappingVersion. */
+  entities?: Readonly<Partial<Record<Entity, EntityConfig>>>;
+  /** Returns a fresh access token after a 401 (OAuth refresh flow). */
+  refreshToken?: () => Promise<string>;
+  /** Bulk settings overrides (tests shorten polling). */
+  bulk?: Partial<SalesforceSystemConfig['bulk']>;
+}
+
+export async function runSalesforceSync(
+  deps: SyncDeps,
+  tenant: string,
+  systemName: string,
+  systemConfig: unknown,
+  opts: SalesforceSyncOptions = {},
+): Promise<SyncReport> {
+  const startedAt = Date.now();
+  const logger = deps.logger.child({ tenant, system: systemName, connector: 'salesforce' });
+  let config: SalesforceSystemConfig;
+  let mappings: ObjectMapping[];
+  try {
+    const parsed = salesforceResolvedConfig.parse(systemConfig);
+    config = { ...parsed, bulk: { ...parsed.bulk, ...opts.bulk } };
+    mappings = resolveMappings({
+      role: config.role,
+      ...(config.objects ? { objects: config.objects } : {}),
+      entityOverrides: (entity) => {
+        const e = opts.entities?.[entity];
+        const raw = e?.mapping?.[systemName];
+        const overrides =
+          raw === undefined
+            ? undefined
+            : (salesforceMappingOverrides.parse(raw) as EntityOverrides | undefined);
+        return {
+          ...(overrides ? { overrides } : {}),
+          ...(e?.mappingVersion ? { mappingVersion: e.mappingVersion } : {}),
+        };
+      },
+    }).filter((m) => !opts.streams || opts.streams.includes(m.sobject));
+  } catch (err) {
+    // A bad config or mapping fails this system with a report; it never throws at the caller,
+    // who is looping over tenants.
+    logger.error({ err }, 'salesforce system config or mapping is invalid');
+    return configFailure(tenant, systemName, 'salesforce', startedAt, err);
+  }
+  const now = opts.now ?? Date.now;
+  const policy = new SalesforcePolicy(config.accessToken, opts.refreshToken);
+  const limits = mergeLimits(config.limits, opts.limits);
+  const api = new ApiClient({ baseUrl: config.baseUrl, policy, limits, tenant, system: systemName, logger });
+  const bulk = new BulkQueryClient(api, config.apiVersion, {
+    minMs: config.bulk.pollMinMs,
+    maxMs: config.bulk.pollMaxMs,
+    timeoutMs: config.bulk.jobTimeoutMs,
+  });
+  const streams: StreamReport[] = [];
+  let paused: DailyLimitError | null = null;
+  try {
+    // One cheap call first: the daily budget for the log, and Salesforce's clock (Date header)
+    // before the first window is cut.
+    try {
+      const info = await api.json<{ DailyApiRequests?: { Max: number; Remaining: number } }>(
+        'GET',
+        `/services/data/v${config.apiVersion}/limits`,
+      );
+      if (info?.DailyApiRequests)
+        logger.info({ dailyApiRequests: info.DailyApiRequests }, 'salesforce API budget');
+    } catch (err) {
+      if (!(err instanceof DailyLimitError)) logger.debug({ err }, 'could not read /limits; carrying on');
+      else {
+        paused = err;
+        await pauseStreams(
+          deps.staging.db,
+          tenant,
+          systemName,
+          mappings.map((m) => m.sobject),
+          err,
+        );
+        logger.warn({ err }, 'Salesforce daily API limit reached; tenant paused');
+      }
+    }
+    for (let i = 0; i < mappings.length && !paused; i++) {
+      const mapping = mappings[i]!;
+      const key = { tenant, system: systemName, stream: mapping.sobject };
+      const saved = (await loadCheckpoint(deps.staging.pool, key)) as SalesforcePosition | null | undefined;
+      const start: SalesforcePosition =
+        opts.mode === 'full' || !saved || saved.since === undefined ? { since: null } : saved;
+      const report = emptyStreamReport(mapping.sobject, mapping.entity, start.since ? 'incremental' : 'full');
+      streams.push(report);
+      try {
+        await runStream(deps.staging.db, key, report, logger, () =>
+          extractObject(
+            {
+              deps,
+              api,
+              bulk,
+              tenant,
+              system: systemName,
+              config,
+              mapping,
+              report,
+              now,
+              policy,
+              maxStreamRetries: limits.maxRetries,
+              ...(opts.onUnitStaged ? { onUnitStaged: opts.onUnitStaged } : {}),
+            },
+            start,
+          ),
+        );
+      } catch (err) {
+        if (!(err instanceof DailyLimitError)) throw err;
+        paused = err;
+        await pauseStreams(
+          deps.staging.db,
+          tenant,
+          systemName,
+          mappings.slice(i).map((m) => m.sobject),
+          err,
+        );
+        logger.warn({ err, apiUsage: policy.apiUsage }, 'Salesforce daily API limit reached; tenant paused');
+        break;
+      }
+    }
+  } finally {
+    await api.close();
+  }
+  const report = finishReport(
+    { tenant, system: systemName, kind: 'salesforce', streams, ...api.stats },
+    startedAt,
+    paused,
+  );
+  logger.info(
+    { status: report.status, requests: report.requests, retries: report.retries, apiUsage: policy.apiUsage },
+    'salesforce sync finished',
+  );
+  return report;
+}
+
+/** The report of a system that could not start (invalid config or mapping). */
+export function configFailure(
+  tenant: string,
+  system: string,
+  kind: string,
+  startedAt: number,
+  err: unknown,
+): SyncReport {
+  const issues = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
+  const message = issues
+    ? issues.map((i) => `${i.path.map(String).join('.') || '(config)'}: ${i.message}`).join('; ')
+    : (err as Error).message;
+  return {
+    tenant,
+    system,
+    kind,
+    status: 'failed',
+    streams: [],
+    requests: 0,
+    retries: 0,
+    throttled: 0,
+    durationMs: Date.now() - startedAt,
+    error: `invalid ${kind} config for ${tenant}/${system}: ${message}`,
+  };
+}
