@@ -16,6 +16,7 @@ import { mappingOverrides } from '../connector-config.js';
 import {
   addChange,
   commitUnit,
+  configFailure,
   emptyStreamReport,
   finishReport,
   newPendingUnit,
@@ -24,8 +25,8 @@ import {
   type SyncDeps,
   type SyncOptions,
   type SyncReport,
-} from '../hubspot/api-sync-support.js';
-import { configFailure } from '../salesforce/run-salesforce-sync.js';
+} from '../sync-support.js';
+
 import { type CsvEntityConfig, type CsvSystemConfig, csvEntityConfig, csvSystemConfig } from './config.js';
 import { CsvHeaderError, CsvRowError, type CsvRowMapper, compileCsvMapper } from './csv-mapping.js';
 import { parseCsvStream } from './parse-csv-stream.js';

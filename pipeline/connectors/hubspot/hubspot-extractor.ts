@@ -15,6 +15,7 @@
 import type { Change } from '../../../staging/model/change.js';
 import type { ApiClient } from '../http/api-client.js';
 import { ApiError } from '../http/api-client.js';
+import { mapRecord, parseStampMs } from '../map-record.js';
 import {
   addChange,
   commitUnit,
@@ -23,10 +24,9 @@ import {
   type PendingUnit,
   type StreamReport,
   type SyncDeps,
-} from './api-sync-support.js';
+} from '../sync-support.js';
 import type { HubspotObjectType, HubspotSystemConfig } from './config.js';
 import { type HubspotObjectMapping, hubspotProperties } from './hubspot-mapping.js';
-import { mapRecord, parseStampMs } from './map-record.js';
 
 export interface HubspotRecord {
   id: string;

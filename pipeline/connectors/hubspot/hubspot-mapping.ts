@@ -3,8 +3,8 @@
 // override fields per object type in config (`mapping.<objectType>`). The properties requested
 // from the API are exactly the mapped ones plus the stamp.
 import type { Entity } from '../../../staging/model/entities.js';
+import { type FieldMapping, mergeMapping } from '../map-record.js';
 import type { HubspotObjectType, HubspotSystemConfig } from './config.js';
-import { type FieldMapping, mergeMapping } from './map-record.js';
 
 export interface HubspotObjectMapping {
   entity: Entity;

@@ -6,7 +6,7 @@
 import type { Entity } from '../../../staging/model/entities.js';
 import type { Logger } from '../../log/logger.js';
 import { ApiClient, type ClientLimits } from '../http/api-client.js';
-import { mergeLimits } from './api-sync-support.js';
+import { mergeLimits } from '../sync-support.js';
 import { type HubspotObjectType, type HubspotSystemConfig, hubspotResolvedConfig } from './config.js';
 import { hubspotObjectMapping } from './hubspot-mapping.js';
 import { hubspotPolicy } from './hubspot-policy.js';

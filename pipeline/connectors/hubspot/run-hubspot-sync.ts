@@ -14,7 +14,7 @@ import {
   type SyncDeps,
   type SyncOptions,
   type SyncReport,
-} from './api-sync-support.js';
+} from '../sync-support.js';
 import { type HubspotObjectType, type HubspotSystemConfig, hubspotResolvedConfig } from './config.js';
 import {
   type ArchivedPosition,

@@ -12,6 +12,7 @@
 // SuiteQL over REST has no bind parameters: the only values put into a query are checked
 // integers and stamps matching one fixed pattern.
 import type { ApiClient } from '../http/api-client.js';
+import { mapRecord } from '../map-record.js';
 import {
   addChange,
   commitUnit,
@@ -20,8 +21,7 @@ import {
   type PendingUnit,
   type StreamReport,
   type SyncDeps,
-} from '../hubspot/api-sync-support.js';
-import { mapRecord } from '../hubspot/map-record.js';
+} from '../sync-support.js';
 import type { NetsuiteStream, NetsuiteSystemConfig } from './config.js';
 import { type NetsuiteStreamSpec, netsuiteStreamSpec, streamOfDeletedType } from './netsuite-mapping.js';
 

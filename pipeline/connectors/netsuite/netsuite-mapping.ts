@@ -3,7 +3,7 @@
 // arrive as ISO text whatever the user's date format), and canonical field ← column. Tenants
 // override fields per stream in config (`mapping.<stream>`).
 import type { Entity } from '../../../staging/model/entities.js';
-import { type FieldMapping, mergeMapping } from '../hubspot/map-record.js';
+import { type FieldMapping, mergeMapping } from '../map-record.js';
 import type { NetsuiteStream, NetsuiteSystemConfig } from './config.js';
 
 export interface NetsuiteStreamSpec {

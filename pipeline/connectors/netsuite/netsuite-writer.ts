@@ -6,7 +6,7 @@
 import type { Entity } from '../../../staging/model/entities.js';
 import type { Logger } from '../../log/logger.js';
 import { ApiClient, ApiError, type ClientLimits } from '../http/api-client.js';
-import { mergeLimits } from '../hubspot/api-sync-support.js';
+import { mergeLimits } from '../sync-support.js';
 import { netsuiteResolvedConfig } from './config.js';
 import { netsuiteStreamSpec } from './netsuite-mapping.js';
 import { bearerSigner, netsuitePolicy, oauth1Signer } from './netsuite-policy.js';

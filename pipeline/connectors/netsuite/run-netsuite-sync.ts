@@ -14,7 +14,7 @@ import {
   type SyncDeps,
   type SyncOptions,
   type SyncReport,
-} from '../hubspot/api-sync-support.js';
+} from '../sync-support.js';
 import { type NetsuiteSystemConfig, netsuiteResolvedConfig } from './config.js';
 import {
   type DeletedPosition,

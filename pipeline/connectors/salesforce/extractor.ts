@@ -26,7 +26,7 @@ import {
   type PendingUnit,
   type StreamReport,
   type SyncDeps,
-} from '../hubspot/api-sync-support.js';
+} from '../sync-support.js';
 import { type BulkQueryClient, windowQuery } from './bulk-query.js';
 import type { SalesforceSystemConfig } from './config.js';
 import {

@@ -8,6 +8,7 @@ import type { Entity } from '../../../staging/model/entities.js';
 import type { EntityConfig } from '../../config/schema.js';
 import { ApiClient, DailyLimitError } from '../http/api-client.js';
 import {
+  configFailure,
   emptyStreamReport,
   finishReport,
   mergeLimits,
@@ -17,7 +18,7 @@ import {
   type SyncDeps,
   type SyncOptions,
   type SyncReport,
-} from '../hubspot/api-sync-support.js';
+} from '../sync-support.js';
 import { BulkQueryClient } from './bulk-query.js';
 import {
   type SalesforceSystemConfig,
@@ -163,30 +164,4 @@ export async function runSalesforceSync(
     'salesforce sync finished',
   );
   return report;
-}
-
-/** The report of a system that could not start (invalid config or mapping). */
-export function configFailure(
-  tenant: string,
-  system: string,
-  kind: string,
-  startedAt: number,
-  err: unknown,
-): SyncReport {
-  const issues = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
-  const message = issues
-    ? issues.map((i) => `${i.path.map(String).join('.') || '(config)'}: ${i.message}`).join('; ')
-    : (err as Error).message;
-  return {
-    tenant,
-    system,
-    kind,
-    status: 'failed',
-    streams: [],
-    requests: 0,
-    retries: 0,
-    throttled: 0,
-    durationMs: Date.now() - startedAt,
-    error: `invalid ${kind} config for ${tenant}/${system}: ${message}`,
-  };
 }

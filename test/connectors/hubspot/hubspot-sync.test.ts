@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SyncOptions } from '../../../pipeline/connectors/hubspot/api-sync-support.js';
 import type { HubspotObjectType } from '../../../pipeline/connectors/hubspot/config.js';
 import { HubspotSandbox } from '../../../pipeline/connectors/hubspot/hubspot-sandbox.js';
 import { runHubspotSync as runSync } from '../../../pipeline/connectors/hubspot/run-hubspot-sync.js';
+import type { SyncOptions } from '../../../pipeline/connectors/sync-support.js';
 import { listCheckpoints } from '../../../staging/checkpoints.js';
 import { listDeadLetters } from '../../../staging/dead-letters.js';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';

@@ -3,7 +3,7 @@
 // canonical type (dates cut to YYYY-MM-DD, currency codes upper-cased, booleans from
 // 'true'/'T'). Values that still do not fit are left as they are, so the staging write path
 // dead-letters the record with the validator's reason. Shared by the hubspot and netsuite connectors.
-import { ENTITY_FIELDS, type Entity, type FieldType } from '../../../staging/model/entities.js';
+import { ENTITY_FIELDS, type Entity, type FieldType } from '../../staging/model/entities.js';
 
 export interface FieldMapping {
   /** canonical field → source field */

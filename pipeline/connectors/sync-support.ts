@@ -1,18 +1,17 @@
-// What the API extractors (hubspot, netsuite) share around the HTTP client: the SyncReport every
+// What the extractors of every non-CDC connector (salesforce, hubspot, netsuite, csv) share around the HTTP client: the SyncReport every
 // `run…Sync` returns, the staging step that commits one page group's rows, dead letters and
 // stream checkpoint in one transaction, and the per-stream error handling (daily limit → paused,
 // terminal → failed, the other streams and tenants go on).
-// (Generic on purpose: it could move to pipeline/connectors/http/ once the Salesforce side wants it.)
 import type pg from 'pg';
-import { setStreamState } from '../../../staging/checkpoints.js';
-import type { Db, Staging } from '../../../staging/database.js';
-import { inTransaction } from '../../../staging/database.js';
-import { addDeadLetters, type NewDeadLetter } from '../../../staging/dead-letters.js';
-import type { Change } from '../../../staging/model/change.js';
-import type { Entity } from '../../../staging/model/entities.js';
-import { stageUnitIn } from '../../../staging/stage.js';
-import type { Logger } from '../../log/logger.js';
-import { type ClientLimits, DailyLimitError } from '../http/api-client.js';
+import { setStreamState } from '../../staging/checkpoints.js';
+import type { Db, Staging } from '../../staging/database.js';
+import { inTransaction } from '../../staging/database.js';
+import { addDeadLetters, type NewDeadLetter } from '../../staging/dead-letters.js';
+import type { Change } from '../../staging/model/change.js';
+import type { Entity } from '../../staging/model/entities.js';
+import { stageUnitIn } from '../../staging/stage.js';
+import type { Logger } from '../log/logger.js';
+import { type ClientLimits, DailyLimitError } from './http/api-client.js';
 
 export interface SyncDeps {
   staging: Staging;
@@ -214,5 +213,31 @@ export function finishReport(
     durationMs: Date.now() - startedAt,
     ...(paused?.resumeAt ? { resumeAt: paused.resumeAt.toISOString() } : {}),
     ...(paused ? { error: paused.message } : failed ? { error: `${failed.stream}: ${failed.detail}` } : {}),
+  };
+}
+
+/** The report of a system that could not start (invalid config or mapping). */
+export function configFailure(
+  tenant: string,
+  system: string,
+  kind: string,
+  startedAt: number,
+  err: unknown,
+): SyncReport {
+  const issues = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
+  const message = issues
+    ? issues.map((i) => `${i.path.map(String).join('.') || '(config)'}: ${i.message}`).join('; ')
+    : (err as Error).message;
+  return {
+    tenant,
+    system,
+    kind,
+    status: 'failed',
+    streams: [],
+    requests: 0,
+    retries: 0,
+    throttled: 0,
+    durationMs: Date.now() - startedAt,
+    error: `invalid ${kind} config for ${tenant}/${system}: ${message}`,
   };
 }
