@@ -8,10 +8,10 @@ import { from as copyFrom } from 'pg-copy-streams';
 export type CopyValue = string | number | bigint | boolean | null | undefined;
 
 function csvField(v: CopyValue): string {
+  if (typeof v === 'string') return v.includes('"') ? `"${v.replaceAll('"', '""')}"` : `"${v}"`;
   if (v === null || v === undefined) return '';
   if (typeof v === 'boolean') return v ? 't' : 'f';
-  if (typeof v === 'number' || typeof v === 'bigint') return v.toString();
-  return `"${v.replaceAll('"', '""')}"`;
+  return v.toString();
 }
 
 export function csvLine(values: readonly CopyValue[]): string {

@@ -37,8 +37,6 @@ export interface WriteResult {
   deadLettered: number;
 }
 
-let tempCounter = 0;
-
 export function stagingTable(entity: Entity): string {
   return `staging.${quoteIdent(entity)}`;
 }
@@ -48,8 +46,10 @@ export async function writeChanges(client: pg.ClientBase, input: WriteInput): Pr
   const defs = ENTITY_FIELDS[entity];
   const dead: NewDeadLetter[] = [];
   const valid: Change[] = [];
+  // raw as JSON, computed once for the NUL check and the COPY row.
+  const rawJson = new Map<Change, string>();
   input.changes.forEach((change, index) => {
-    const problem = checkChange(entity, change);
+    const problem = checkChange(entity, change, rawJson);
     if (problem) {
       dead.push({
         tenant,
@@ -76,25 +76,41 @@ export async function writeChanges(client: pg.ClientBase, input: WriteInput): Pr
   if (dead.length) await addDeadLetters(client, dead);
   if (!changes.length) return result;
 
-  const temp = `trueup_in_${entity}_${++tempCounter}`;
+  // One input table per session and entity, emptied before each batch and at commit: creating a
+  // table per batch costs far more catalog work than the batch's rows do.
+  const temp = `trueup_in_${entity}`;
   const cols = defs.map((d) => quoteIdent(d.name));
   await client.query(
-    `CREATE TEMP TABLE ${temp} ON COMMIT DROP AS
+    `CREATE TEMP TABLE IF NOT EXISTS ${temp} ON COMMIT DELETE ROWS AS
        SELECT source_id, ${cols.join(', ')}, raw, version, source_updated_at, mapping_version,
               false AS is_delete, NULL::text[] AS keep
-         FROM ${stagingTable(entity)} WITH NO DATA`,
+         FROM ${stagingTable(entity)} WITH NO DATA;
+     TRUNCATE ${temp}`,
   );
   await copyRows(
     client,
     temp,
     ['source_id', ...cols, 'raw', 'version', 'source_updated_at', 'mapping_version', 'is_delete', 'keep'],
-    changes.map((c) => toCopyRow(defs, c)),
+    changes.map((c) => toCopyRow(defs, c, rawJson.get(c))),
   );
 
   const table = stagingTable(entity);
-  for (const sql of mergeStatements(table, temp, defs)) {
-    const res = await client.query<{ inserted: boolean }>(sql, [tenant, system]);
-    for (const row of res.rows) row.inserted ? result.inserted++ : result.updated++;
+  const kinds = {
+    full: changes.some((c) => c.op === 'upsert' && !c.keepFields?.length),
+    partial: changes.some((c) => c.op === 'upsert' && !!c.keepFields?.length),
+    delete: changes.some((c) => c.op === 'delete'),
+  };
+  const statements = mergeStatements(table, temp, defs);
+  for (const [kind, sql] of Object.entries(statements) as [keyof typeof kinds, string][]) {
+    if (!kinds[kind]) continue; // nothing of this kind in the batch: skip the scan
+    const res = await client.query<{ inserted: number; updated: number }>(
+      `WITH merged AS (${sql})
+       SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated
+         FROM merged`,
+      [tenant, system],
+    );
+    result.inserted += res.rows[0]?.inserted ?? 0;
+    result.updated += res.rows[0]?.updated ?? 0;
   }
   result.ignored = changes.length - result.inserted - result.updated + (valid.length - changes.length);
   return result;
@@ -105,7 +121,11 @@ function quoteLiteralName(name: string): string {
 }
 
 /** The three merge statements (full upserts, partial upserts, deletes); see the file header. */
-function mergeStatements(table: string, temp: string, defs: readonly FieldDef[]): string[] {
+function mergeStatements(
+  table: string,
+  temp: string,
+  defs: readonly FieldDef[],
+): { full: string; partial: string; delete: string } {
   const cols = defs.map((d) => quoteIdent(d.name));
   const insertCols = [
     'tenant_id',
@@ -127,8 +147,8 @@ function mergeStatements(table: string, temp: string, defs: readonly FieldDef[])
   const upsertGuard = `WHERE EXCLUDED.version > t.version
         OR (EXCLUDED.version = t.version AND t.deleted_at IS NULL
             AND (t.raw, t.mapping_version) IS DISTINCT FROM (EXCLUDED.raw, EXCLUDED.mapping_version))`;
-  return [
-    `INSERT INTO ${table} AS t (${insertCols.join(', ')}) ${select('NOT is_delete AND keep IS NULL')}
+  return {
+    full: `INSERT INTO ${table} AS t (${insertCols.join(', ')}) ${select('NOT is_delete AND keep IS NULL')}
      ON CONFLICT (tenant_id, system, source_id) DO UPDATE SET
        ${cols.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}, raw = EXCLUDED.raw,
        source_updated_at = EXCLUDED.source_updated_at, deleted_at = NULL,
@@ -136,7 +156,7 @@ function mergeStatements(table: string, temp: string, defs: readonly FieldDef[])
      ${upsertGuard}
      RETURNING (xmax = 0) AS inserted`,
     // Partial rows are few (unchanged TOAST); EXCLUDED cannot see `keep`, so look it up by key.
-    `INSERT INTO ${table} AS t (${insertCols.join(', ')}) ${select('NOT is_delete AND keep IS NOT NULL')}
+    partial: `INSERT INTO ${table} AS t (${insertCols.join(', ')}) ${select('NOT is_delete AND keep IS NOT NULL')}
      ON CONFLICT (tenant_id, system, source_id) DO UPDATE SET
        ${defs
          .map((d) => {
@@ -149,16 +169,16 @@ function mergeStatements(table: string, temp: string, defs: readonly FieldDef[])
        mapping_version = EXCLUDED.mapping_version, ${common}
      ${upsertGuard}
      RETURNING (xmax = 0) AS inserted`,
-    `INSERT INTO ${table} AS t (${insertCols.join(', ')}) ${select('is_delete')}
+    delete: `INSERT INTO ${table} AS t (${insertCols.join(', ')}) ${select('is_delete')}
      ON CONFLICT (tenant_id, system, source_id) DO UPDATE SET
        source_updated_at = coalesce(EXCLUDED.source_updated_at, t.source_updated_at),
        deleted_at = coalesce(t.deleted_at, now()), ${common}
      WHERE EXCLUDED.version > t.version OR (EXCLUDED.version = t.version AND t.deleted_at IS NULL)
      RETURNING (xmax = 0) AS inserted`,
-  ];
+  };
 }
 
-function checkChange(entity: Entity, c: Change): string | null {
+function checkChange(entity: Entity, c: Change, rawJson: Map<Change, string>): string | null {
   if (typeof c.sourceId !== 'string' || c.sourceId.length === 0) return 'sourceId must be a non-empty string';
   if (c.sourceId.includes('\0')) return 'sourceId contains a NUL byte';
   if (typeof c.version !== 'bigint' || c.version < 0n || c.version > 9_223_372_036_854_775_807n)
@@ -172,8 +192,9 @@ function checkChange(entity: Entity, c: Change): string | null {
   if (problem) return problem;
   if (c.keepFields?.some((k) => !ENTITY_FIELDS[entity].some((d) => d.name === k)))
     return `keepFields names an unknown field of ${entity}`;
-  if (JSON.stringify(c.raw ?? {}).includes('\\u0000'))
-    return 'raw contains a NUL character, which Postgres jsonb cannot store';
+  const raw = JSON.stringify(c.raw ?? {});
+  if (raw.includes('\\u0000')) return 'raw contains a NUL character, which Postgres jsonb cannot store';
+  rawJson.set(c, raw);
   return null;
 }
 
@@ -206,7 +227,7 @@ function collapse(changes: readonly Change[]): Change[] {
   return [...byId.values()];
 }
 
-function toCopyRow(defs: readonly FieldDef[], c: Change): CopyValue[] {
+function toCopyRow(defs: readonly FieldDef[], c: Change, rawJson: string | undefined): CopyValue[] {
   const row: CopyValue[] = [c.sourceId];
   const fields = c.op === 'delete' ? {} : (c.fields ?? {});
   for (const d of defs) {
@@ -217,7 +238,7 @@ function toCopyRow(defs: readonly FieldDef[], c: Change): CopyValue[] {
     else row.push(String(v));
   }
   row.push(
-    JSON.stringify(c.raw ?? {}),
+    rawJson ?? JSON.stringify(c.raw ?? {}),
     c.version,
     c.sourceUpdatedAt ?? null,
     c.mappingVersion ?? 1,

@@ -1,17 +1,33 @@
+// `trueup status`: tenants, the checkpoint of every source stream, open dead letters, and for each
+// Postgres (CDC) source its live figures: state, checkpoint LSN, bytes behind, wal_status, rows/s.
 import type { Command } from 'commander';
 import { listCheckpoints } from '../../../staging/checkpoints.js';
 import { countOpenDeadLetters } from '../../../staging/dead-letters.js';
 import { listTenants, upsertTenants } from '../../../staging/tenants.js';
+import { type CdcSourceStatus, cdcSourceStatus } from '../../connectors/postgres/cdc-status.js';
+import type { PostgresSystemConfig } from '../../connectors/postgres/config.js';
 import type { CliContext } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
 
 export function registerStatusCommand(program: Command, ctx: CliContext): void {
   program
     .command('status')
-    .description('tenants, the last checkpoint of every source stream, and open dead letters')
+    .description(
+      'tenants, the last checkpoint of every source stream, open dead letters, and the state of each Postgres (CDC) source',
+    )
     .option('--tenant <id>', 'only this tenant')
     .option('--json', 'print JSON instead of tables')
-    .addHelpText('after', '\nExample:\n  $ trueup status --tenant acme')
+    .addHelpText(
+      'after',
+      `
+Postgres sources: state is streaming (a sync holds the slot), idle (no sync runs; the slot keeps
+the changes), snapshotting, failed, slot_missing or slot_lost (re-snapshot needed),
+source_unreachable or no_checkpoint; "behind" is the source WAL the slot still retains.
+
+Examples:
+  $ trueup status --tenant acme
+  $ trueup status --json`,
+    )
     .action(async (opts: { tenant?: string; json?: boolean }, cmd: Command) => {
       await ctx.withRuntime(cmd, async (rt) => {
         const configured = Object.entries(rt.config.tenants).map(([id, t]) => ({
@@ -26,8 +42,17 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
         const dead = (await countOpenDeadLetters(rt.staging.db)).filter(
           (d) => !opts.tenant || d.tenant === opts.tenant,
         );
+        const cdcSources = await Promise.all(
+          Object.entries(rt.config.tenants)
+            .filter(([id]) => !opts.tenant || id === opts.tenant)
+            .flatMap(([id, t]) =>
+              Object.entries(t.systems)
+                .filter(([, s]) => s.kind === 'postgres')
+                .map(([system, s]) => cdcSourceStatus(rt.staging, id, system, s as PostgresSystemConfig)),
+            ),
+        );
         if (opts.json) {
-          ctx.out(`${JSON.stringify({ tenants, checkpoints, deadLetters: dead }, null, 2)}\n`);
+          ctx.out(`${JSON.stringify({ tenants, checkpoints, deadLetters: dead, cdcSources }, null, 2)}\n`);
           return;
         }
         ctx.out(`staging: ${rt.server.embedded ? 'embedded Postgres' : 'external Postgres'}\n\n`);
@@ -55,6 +80,7 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
             ]),
           )}\n`,
         );
+        if (cdcSources.length) ctx.out(`${formatCdcSources(cdcSources)}\n`);
         if (dead.length)
           ctx.out(
             `${formatTable(
@@ -64,4 +90,38 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
           );
       });
     });
+}
+
+function formatCdcSources(sources: readonly CdcSourceStatus[]): string {
+  const lines = [
+    formatTable(
+      ['tenant', 'system', 'slot', 'state', 'checkpoint lsn', 'behind', 'wal_status', 'rows/s', 'reader'],
+      sources.map((s) => [
+        s.tenant,
+        s.system,
+        s.slot,
+        s.state,
+        s.checkpointLsn ?? '-',
+        s.bytesBehind === null ? '-' : formatBytes(Number(s.bytesBehind)),
+        s.walStatus ?? '-',
+        s.rowsPerSecond === null ? '-' : String(s.rowsPerSecond),
+        s.reader ? `${s.reader.applicationName} (since ${s.reader.since})` : '-',
+      ]),
+    ),
+  ];
+  for (const s of sources) {
+    if (s.error) lines.push(`${s.tenant}/${s.system}: ${s.error}`);
+    for (const t of s.stoppedTables)
+      lines.push(`${s.tenant}/${s.system}: table ${t.table} stopped: ${t.reason}`);
+  }
+  return lines.join('\n');
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  for (; v >= 1024 && i < units.length - 1; i++) v /= 1024;
+  return `${v.toFixed(1)} ${units[i]}`;
 }

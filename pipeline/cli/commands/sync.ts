@@ -1,6 +1,8 @@
 // `trueup sync --tenant T [--once]`: runs the tenant's CDC sources (kind `postgres`). Each
 // source runs on its own; one failing never stops the others. Without --once it streams until
-// SIGINT/SIGTERM, then commits and acknowledges what it holds and exits.
+// SIGINT/SIGTERM, then commits and acknowledges what it holds and exits. Each source has one
+// reader at a time (a claim on the staging database): a second sync waits for it, or with
+// --once fails naming the holder.
 import type { Command } from 'commander';
 import { type PostgresSystemConfig, replicationNames } from '../../connectors/postgres/config.js';
 import { runSource } from '../../connectors/postgres/sync-source.js';
@@ -14,7 +16,10 @@ export function registerSyncCommand(program: Command, ctx: CliContext): void {
     )
     .requiredOption('--tenant <id>', 'the tenant to sync')
     .option('--system <name>', 'only this system of the tenant')
-    .option('--once', 'stage everything available now, then exit')
+    .option(
+      '--once',
+      'stage everything available now, then exit (fail, not wait, if another sync reads the source)',
+    )
     .option(
       '--resnapshot',
       'drop the slot and take a fresh snapshot (recovery after a lost slot or a stopped table)',
@@ -25,7 +30,9 @@ export function registerSyncCommand(program: Command, ctx: CliContext): void {
 Examples:
   $ trueup sync --tenant acme --once                      stage everything available and exit
   $ trueup sync --tenant acme                             stream until interrupted
-  $ trueup sync --tenant acme --system erp --resnapshot   rebuild the erp source from a fresh snapshot`,
+  $ trueup sync --tenant acme --system erp --resnapshot   rebuild the erp source from a fresh snapshot
+
+One sync reads a source at a time: another one waits and takes over when the first ends or dies.`,
     )
     .action(
       async (

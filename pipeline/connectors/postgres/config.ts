@@ -83,6 +83,8 @@ export const postgresSystemConfig = z
         heartbeatSeconds: z.number().min(0.05).max(3600).default(10),
         backoffMinMs: z.number().int().min(10).default(500),
         backoffMaxMs: z.number().int().min(10).default(30_000),
+        /** A second reader of the same slot waits for the claim, trying again this often. */
+        claimRetryMs: z.number().int().min(10).max(600_000).default(5_000),
       })
       .prefault({}),
   })

@@ -41,3 +41,16 @@ export class SlotLostError extends CdcError {
     );
   }
 }
+
+/** Another reader holds the slot's claim (`--once` does not wait for it). */
+export class SlotClaimedError extends CdcError {
+  override name = 'SlotClaimedError';
+  constructor(holder: string, detail: CdcErrorDetail & { slot: string }) {
+    super(
+      `tenant ${detail.tenant}, system ${detail.system}: slot "${detail.slot}" is being read by another trueup sync: ${holder}. ` +
+        'Stop that process, or run `trueup sync` without --once to wait and take over when it ends',
+      'terminal',
+      detail,
+    );
+  }
+}

@@ -37,7 +37,14 @@ interface FieldPlan {
   type: FieldType;
   source: FieldSource;
   alias: string;
+  /** The column read, for a plain-column field. */
+  column?: string;
+  /** Source value → canonical value (own keys only: a value like "constructor" is just text). */
+  valueMap?: Map<string, string>;
 }
+
+const NONE: readonly string[] = Object.freeze([]);
+const NO_EVALS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 const ALIAS = '__trueup_';
 
@@ -54,12 +61,17 @@ export class TableMapper {
     this.qualified = quoteQualified(mapping.schema, mapping.table);
     this.label = `${mapping.schema}.${mapping.table}`;
     const types = new Map(ENTITY_FIELDS[mapping.entity].map((f) => [f.name, f.type]));
-    this.fields = Object.entries(mapping.fields).map(([name, source], i) => ({
-      name,
-      type: types.get(name) ?? 'text',
-      source: source as FieldSource,
-      alias: `${ALIAS}f${i}`,
-    }));
+    this.fields = Object.entries(mapping.fields).map(([name, source], i) => {
+      const values = mapping.valueMaps[name];
+      return {
+        name,
+        type: types.get(name) ?? 'text',
+        source: source as FieldSource,
+        alias: `${ALIAS}f${i}`,
+        ...('column' in source ? { column: source.column } : {}),
+        ...(values ? { valueMap: new Map(Object.entries(values)) } : {}),
+      };
+    });
     this.updatedAt = mapping.updatedAt
       ? {
           name: 'updated_at',
@@ -134,7 +146,7 @@ export class TableMapper {
       if (k.startsWith(ALIAS)) evals[k] = v;
       else raw[k] = v as string | null;
     }
-    return this.build(raw, evals, version, true).change;
+    return this.build(raw, raw, evals, version, true).change;
   }
 
   /** Maps streamed rows; the source evaluates expressions/filters in one query for the batch. */
@@ -144,26 +156,35 @@ export class TableMapper {
     rows: readonly { values: TextRow; version: bigint }[],
   ): Promise<Mapped[]> {
     if (!rows.length) return [];
-    let evals: Record<string, unknown>[] = rows.map(() => ({}));
+    let evals: Record<string, unknown>[] | undefined;
     if (this.needsEval) {
-      const params = columns.map((c) => rows.map((r) => r.values[c.name] ?? null));
+      const params = columns.map((c) => textArrayLiteral(rows, c.name));
       const res = await source.query(this.evalSql(columns), params);
       evals = res.rows as Record<string, unknown>[];
     }
-    return rows.map((r, i) => {
-      const keep = this.unknownFields(r.values);
-      return this.build(r.values, evals[i] ?? {}, r.version, false, keep);
-    });
+    const out: Mapped[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const { values, version } = rows[i]!;
+      let missing: string[] | undefined;
+      for (const k in values) {
+        if (values[k] !== undefined) continue;
+        missing ??= [];
+        missing.push(k);
+      }
+      // Unchanged TOAST values are unknown: left out of raw, and the fields reading them keep the staged value.
+      const raw = missing ? definedOnly(values) : (values as Record<string, string | null>);
+      const keep = missing ? this.fieldsReading(missing) : NONE;
+      out[i] = this.build(values, raw, evals?.[i] ?? NO_EVALS, version, false, keep);
+    }
+    return out;
   }
 
   /** Fields whose value cannot be known because a column they read is an unchanged TOAST value. */
-  private unknownFields(values: TextRow): string[] {
-    const missing = Object.keys(values).filter((k) => values[k] === undefined);
-    if (!missing.length) return [];
+  private fieldsReading(missing: readonly string[]): string[] {
     return this.fields
       .filter((f) =>
-        'column' in f.source
-          ? missing.includes(f.source.column)
+        f.column !== undefined
+          ? missing.includes(f.column)
           : // Conservative: an expression mentioning the column's name may read it.
             missing.some((m) => (f.source as { sql: string }).sql.includes(m)),
       )
@@ -172,24 +193,22 @@ export class TableMapper {
 
   private build(
     values: TextRow,
+    raw: Record<string, string | null>,
     evals: Record<string, unknown>,
     version: bigint,
     fromSnapshot: boolean,
-    keep: readonly string[] = [],
+    keep: readonly string[] = NONE,
   ): Mapped {
     const sourceId = this.sourceIdOf(values);
-    const raw: Record<string, string | null> = {};
-    for (const [k, v] of Object.entries(values)) if (v !== undefined) raw[k] = v;
     const inScope = fromSnapshot || !this.mapping.filter || isTrue(evals[`${ALIAS}in`]);
     if (!inScope) return { op: 'delete_if_staged', change: { sourceId, version, op: 'delete', raw } };
     if (this.mapping.softDelete && isTrue(evals[`${ALIAS}del`]))
       return { op: 'delete', change: { sourceId, version, op: 'delete', raw } };
     const fields: Record<string, unknown> = {};
     for (const f of this.fields) {
-      if (keep.includes(f.name)) continue;
-      const text =
-        'column' in f.source ? values[f.source.column] : (evals[f.alias] as string | null | undefined);
-      fields[f.name] = this.toCanonical(f, text ?? null);
+      if (keep.length && keep.includes(f.name)) continue;
+      const text = f.column !== undefined ? values[f.column] : (evals[f.alias] as string | null | undefined);
+      fields[f.name] = text == null ? null : this.toCanonical(f, text);
     }
     let sourceUpdatedAt: string | null = null;
     if (this.updatedAt) {
@@ -211,10 +230,8 @@ export class TableMapper {
     return parts.length === 1 ? (parts[0] as string) : JSON.stringify(parts);
   }
 
-  private toCanonical(f: FieldPlan, text: string | null): unknown {
-    if (text === null) return null;
-    const mapped = this.mapping.valueMaps[f.name]?.[text] ?? text;
-    return coerce(mapped, f.type);
+  private toCanonical(f: FieldPlan, text: string): unknown {
+    return coerce(f.valueMap?.get(text) ?? text, f.type);
   }
 }
 
@@ -249,6 +266,27 @@ export function toIsoTimestamp(text: string): string {
   s = s.replace(/([+-]\d{2})$/, '$1:00');
   if (!/[zZ]|[+-]\d{2}:\d{2}$/.test(s) && /T/.test(s)) s += 'Z';
   return s;
+}
+
+/** One column of a batch as a text[] literal (what node-postgres would send for a JS array, built in one pass). */
+function textArrayLiteral(rows: readonly { values: TextRow }[], column: string): string {
+  let out = '{';
+  for (let i = 0; i < rows.length; i++) {
+    const v = rows[i]!.values[column];
+    if (i) out += ',';
+    if (v === null || v === undefined) out += 'NULL';
+    else out += `"${v.includes('"') || v.includes('\\') ? v.replace(/[\\"]/g, '\\$&') : v}"`;
+  }
+  return `${out}}`;
+}
+
+function definedOnly(values: TextRow): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const k in values) {
+    const v = values[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
 }
 
 /** Booleans arrive as text ('t') from text-only connections. */

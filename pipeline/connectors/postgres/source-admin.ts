@@ -12,11 +12,17 @@ export const HEARTBEAT_PREFIX = 'trueup_heartbeat';
 const TEXT_TYPES = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
 /** An ordinary source connection (catalog, expression evaluation, heartbeats). */
-export async function connectSource(url: string, applicationName = 'trueup-cdc'): Promise<pg.Client> {
+export async function connectSource(
+  url: string,
+  applicationName = 'trueup-cdc',
+  opts: { connectTimeoutMs?: number } = {},
+): Promise<pg.Client> {
   const client = new pg.Client({
     connectionString: url,
     types: TEXT_TYPES,
     application_name: applicationName,
+    keepAlive: true,
+    ...(opts.connectTimeoutMs ? { connectionTimeoutMillis: opts.connectTimeoutMs } : {}),
   });
   client.on('error', () => {}); // surfaced by the next query
   await client.connect();

@@ -1,17 +1,22 @@
 // The life of one CDC source as an explicit state machine. Pure: the driver (sync-source.ts)
 // performs the effects and feeds the outcomes back as events; time comes in as arguments.
 //
-//                 ┌────────────── backoff_elapsed ──────────────┐
-//                 v                                              │
-//   start ──> connecting ──connected(snapshot)──> snapshotting ──┼─ transient_error ─> backing-off
-//                 │   └────connected(stream)──┐        │         │                       ^
-//                 │                           v        v         │                       │
-//                 │                        streaming <─snapshot_done                     │
-//                 │                           │  └──────────── transient_error ──────────┘
-//                 │                           └── caught_up (--once) / stop ──> stopped
-//                 └── terminal_error (any state) ─────────────────────────────> stopped
+//   start ──> claiming ──claim_busy──> waiting ──wait_elapsed──┐
+//               ^   │ ^──────────────────────────────────────────┘
+//               │   claimed
+//               │   v
+//               │ connecting ──connected(snapshot)──> snapshotting
+//               │   │   └──connected(stream)──┐          │
+//               │   │                         v          │
+//               │   │                     streaming <─snapshot_done
+//               │   │                         │  └── caught_up (--once) / stop ──> stopped
+//     backoff_elapsed       transient_error (any state but backing-off)
+//               │                             v
+//               └────────────────────── backing-off
 //
-// Invariants (see SPEC in docs/readme/postgres-cdc.md and the stream reader):
+//   terminal_error or stop (any state) ──> stopped
+//
+// Invariants (see docs/readme/postgres-cdc.md, the stream reader and the group committer):
 //  I1 A slot position is acknowledged only after the staging transaction holding every change
 //     up to it has committed, and never beyond the stored checkpoint.
 //  I2 Staging versions of one row only grow: snapshot rows carry the consistent point, streamed
@@ -19,12 +24,25 @@
 //  I3 A missing or invalidated slot with a stored checkpoint is terminal: trueup never silently
 //     restarts from "now" (that would lose the changes in between).
 //  I4 Backoff grows geometrically from backoffMinMs, is capped at backoffMaxMs, and resets after
-//     the source made progress (snapshot done or changes committed).
+//     the source made progress (snapshot done or changes committed). Waiting for a claim held
+//     by another reader is not a failure: it retries every claimRetryMs and does not back off.
 //  I5 `stopped` is final; every state can reach it through stop or a terminal error.
+//  I6 Only the holder of a slot's claim (slot-claim.ts) connects, snapshots or streams; every
+//     attempt after a failure starts by claiming again, and losing the claim is a transient error.
 
-export type SourceState = 'connecting' | 'snapshotting' | 'streaming' | 'backing-off' | 'stopped';
+export type SourceState =
+  | 'claiming'
+  | 'waiting'
+  | 'connecting'
+  | 'snapshotting'
+  | 'streaming'
+  | 'backing-off'
+  | 'stopped';
 
 export type SourceEvent =
+  | { type: 'claimed' }
+  | { type: 'claim_busy' }
+  | { type: 'wait_elapsed' }
   | { type: 'connected'; needsSnapshot: boolean }
   | { type: 'snapshot_done' }
   | { type: 'progress' }
@@ -38,7 +56,7 @@ export interface Machine {
   state: SourceState;
   /** Consecutive failed attempts since the last progress. */
   attempt: number;
-  /** When backing off: the time (ms) to try again. */
+  /** When backing off or waiting for the claim: the time (ms) to try again. */
   retryAt?: number;
   lastError?: Error;
   /** How `stopped` was reached. */
@@ -48,11 +66,13 @@ export interface Machine {
 export interface BackoffPolicy {
   minMs: number;
   maxMs: number;
+  /** Interval between attempts to take a claim held by another reader. */
+  claimRetryMs: number;
 }
 
-export const initialMachine = (): Machine => ({ state: 'connecting', attempt: 0 });
+export const initialMachine = (): Machine => ({ state: 'claiming', attempt: 0 });
 
-export function backoffDelay(attempt: number, p: BackoffPolicy): number {
+export function backoffDelay(attempt: number, p: Pick<BackoffPolicy, 'minMs' | 'maxMs'>): number {
   return Math.min(p.maxMs, p.minMs * 2 ** Math.max(0, attempt - 1));
 }
 
@@ -71,6 +91,13 @@ export function transition(m: Machine, e: SourceEvent, now: number, policy: Back
     };
   }
   switch (m.state) {
+    case 'claiming':
+      if (e.type === 'claimed') return { ...m, state: 'connecting', retryAt: undefined };
+      if (e.type === 'claim_busy') return { ...m, state: 'waiting', retryAt: now + policy.claimRetryMs };
+      break;
+    case 'waiting':
+      if (e.type === 'wait_elapsed') return { ...m, state: 'claiming', retryAt: undefined };
+      break;
     case 'connecting':
       if (e.type === 'connected') return { ...m, state: e.needsSnapshot ? 'snapshotting' : 'streaming' };
       break;
@@ -82,7 +109,7 @@ export function transition(m: Machine, e: SourceEvent, now: number, policy: Back
       if (e.type === 'caught_up') return { ...m, state: 'stopped', outcome: 'caught_up' };
       break;
     case 'backing-off':
-      if (e.type === 'backoff_elapsed') return { ...m, state: 'connecting', retryAt: undefined };
+      if (e.type === 'backoff_elapsed') return { ...m, state: 'claiming', retryAt: undefined };
       break;
   }
   throw new Error(`source state machine: event ${e.type} is not allowed in state ${m.state}`);

@@ -1,18 +1,26 @@
 // Runs one `postgres` source of one tenant: drives the state machine of source-machine.ts,
-// performing each state's work (startup slot check, snapshot, streaming, backoff) and feeding
-// the outcome back as an event.
+// performing each state's work (claiming the slot, startup slot check, snapshot, streaming,
+// backoff) and feeding the outcome back as an event.
 import { listCheckpoints, loadCheckpoint, setStreamState } from '../../../staging/checkpoints.js';
 import type { Staging } from '../../../staging/database.js';
 import { classifyPgError } from '../../../staging/errors.js';
 import type { Logger } from '../../log/logger.js';
 import { type PostgresSystemConfig, replicationNames } from './config.js';
-import { CdcError, type CdcErrorDetail, resnapshotCommand, SlotLostError } from './errors.js';
+import {
+  CdcError,
+  type CdcErrorDetail,
+  resnapshotCommand,
+  SlotClaimedError,
+  SlotLostError,
+} from './errors.js';
 import { lsnToBigInt } from './lsn.js';
 import { TableMapper } from './mapping.js';
+import { describeHolder, SlotClaim } from './slot-claim.js';
 import { runSnapshot } from './snapshot.js';
 import { connectSource, dropSlot, ensurePublication, slotInfo, tableCatalog } from './source-admin.js';
 import { initialMachine, type Machine, type SourceEvent, transition } from './source-machine.js';
-import { StreamReader, stoppedStream } from './stream-reader.js';
+import { StreamReader } from './stream-reader.js';
+import { stoppedStream } from './table-events.js';
 
 export interface RunSourceOptions {
   tenant: string;
@@ -44,12 +52,34 @@ export async function runSource(o: RunSourceOptions): Promise<SourceOutcome> {
   const detail: CdcErrorDetail = { tenant: o.tenant, system: o.system, slot };
   const log = o.logger.child({ tenant: o.tenant, system: o.system, slot });
   const mappers = o.config.tables.map((t) => new TableMapper(t));
-  const policy = { minMs: o.config.stream.backoffMinMs, maxMs: o.config.stream.backoffMaxMs };
+  const policy = {
+    minMs: o.config.stream.backoffMinMs,
+    maxMs: o.config.stream.backoffMaxMs,
+    claimRetryMs: o.config.stream.claimRetryMs,
+  };
   const stopped = new Map<string, string>();
   let resnapshot = o.resnapshot ?? false;
   let m = initialMachine();
   let prepared: Prepared | undefined;
   let reader: StreamReader | undefined;
+  const claim = new SlotClaim(o.staging, { tenant: o.tenant, system: o.system, slot });
+  claim.onLost((err) =>
+    reader?.abort(
+      new CdcError(
+        `lost the claim on slot "${slot}" (${err.message}); claiming it again`,
+        'transient',
+        detail,
+        {
+          cause: err,
+        },
+      ),
+    ),
+  );
+  const requireClaim = () => {
+    if (!claim.held)
+      throw new CdcError(`lost the claim on slot "${slot}"; claiming it again`, 'transient', detail);
+  };
+  let waitingLogged = false;
   const onAbort = () => void reader?.stop();
   o.signal?.addEventListener('abort', onAbort);
   const dispatch = (e: SourceEvent) => {
@@ -75,11 +105,39 @@ export async function runSource(o: RunSourceOptions): Promise<SourceOutcome> {
       }
       try {
         switch (m.state) {
+          case 'claiming': {
+            const r = await claim.tryClaim();
+            if (r.claimed) {
+              if (waitingLogged) log.info('took over the slot claim');
+              waitingLogged = false;
+              dispatch({ type: 'claimed' });
+            } else if (o.once) {
+              dispatch({
+                type: 'terminal_error',
+                error: new SlotClaimedError(describeHolder(r.holder), { ...detail, slot }),
+              });
+            } else {
+              if (!waitingLogged)
+                log.info(
+                  { holder: r.holder },
+                  `slot is being read by ${describeHolder(r.holder)}; waiting to take over`,
+                );
+              waitingLogged = true;
+              dispatch({ type: 'claim_busy' });
+            }
+            break;
+          }
+          case 'waiting':
+            await sleep(Math.max(0, (m.retryAt ?? 0) - Date.now()), o.signal);
+            dispatch({ type: 'wait_elapsed' });
+            break;
           case 'connecting':
+            requireClaim();
             prepared = await prepare(o, mappers, slot, publication, detail, stopped, resnapshot);
             dispatch({ type: 'connected', needsSnapshot: prepared.needsSnapshot });
             break;
           case 'snapshotting':
+            requireClaim();
             await runSnapshot({
               tenant: o.tenant,
               system: o.system,
@@ -98,6 +156,7 @@ export async function runSource(o: RunSourceOptions): Promise<SourceOutcome> {
             prepared = await prepare(o, mappers, slot, publication, detail, stopped, false);
             break;
           case 'streaming': {
+            requireClaim();
             const p = prepared ?? (await prepare(o, mappers, slot, publication, detail, stopped, false));
             prepared = undefined;
             reader = new StreamReader({
@@ -140,6 +199,7 @@ export async function runSource(o: RunSourceOptions): Promise<SourceOutcome> {
     }
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
+    await claim.release();
   }
   if (m.outcome === 'failed') log.error({ err: m.lastError }, 'source stopped by an error');
   return {

@@ -3,12 +3,12 @@
 // strings but timestamps become Dates, losing microseconds); trueup maps text, exactly as the
 // snapshot reads it. A Relation message is parsed before any row that uses it, so replacing
 // the column parsers here takes effect for every following row.
-import { PgoutputPlugin } from 'pg-logical-replication';
+import { type Pgoutput, PgoutputPlugin } from 'pg-logical-replication';
 
 const asText = (raw: unknown) => raw;
 
 export class TextPgoutputPlugin extends PgoutputPlugin {
-  override parse(buffer: Buffer): any {
+  override parse(buffer: Buffer): Pgoutput.Message {
     const msg = super.parse(buffer);
     if (msg?.tag === 'relation') for (const c of msg.columns) c.parser = asText;
     return msg;

@@ -99,8 +99,47 @@ describe('postgres CDC', () => {
     expect(second.outcome).toBe('caught_up');
     expect(await stagedRows()).toEqual(await sourceRows(table));
     const status = await cdcSourceStatus(staging.staging, 'acme', 'erp', cfg);
-    expect(status).toMatchObject({ state: 'ok', walStatus: expect.any(String) });
+    expect(status).toMatchObject({ state: 'idle', walStatus: 'reserved', reader: null });
     expect(status.checkpointLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+  });
+
+  it('a source transaction of many chunks, with hostile values through the expression path', async () => {
+    await itemsTable('chunky');
+    const base = itemsConfig('chunky', 'chunky_slot', {
+      fields: {
+        name: { sql: `t."Name ""q""" || '!'` },
+        credit_limit: { sql: 'round(amount, 2)' },
+        email: 'notes',
+      },
+    });
+    const cfg = { ...base, stream: { ...base.stream, chunkRows: 300, maxGroupRows: 1000 } };
+    await syncOnce(staging.staging, cfg, { system: 'chunky' });
+    const hostile = ['a"b', 'back\\slash', '{x,y}', 'NULL', '', 'comma, "both" \\', 'ünï'];
+    // One source transaction: 5000 inserts (17 chunks of 300), then updates of a third of them.
+    const c = await src.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query(
+        `INSERT INTO chunky (id, "Name ""q""", amount, notes)
+           SELECT g, ($1::text[])[1 + g % 7], g * 1.005, CASE WHEN g % 5 = 0 THEN NULL ELSE ($1::text[])[1 + g % 7] END
+             FROM generate_series(1, 5000) g`,
+        [hostile],
+      );
+      await c.query('UPDATE chunky SET amount = amount + 1 WHERE id % 3 = 0');
+      await c.query('COMMIT');
+    } finally {
+      c.release();
+    }
+    expect((await syncOnce(staging.staging, cfg, { system: 'chunky' })).outcome).toBe('caught_up');
+    const expected = await src.pool.query(
+      `SELECT id::text AS id, "Name ""q""" || '!' AS name, round(amount, 2)::text AS amount, notes AS email FROM chunky ORDER BY chunky.id`,
+    );
+    const got = await staging.staging.pool.query(
+      `SELECT source_id AS id, name, credit_limit::text AS amount, email FROM staging.customer
+        WHERE system = 'chunky' AND deleted_at IS NULL ORDER BY source_id::int`,
+    );
+    expect(got.rows).toEqual(expected.rows);
+    expect(new Set(got.rows.map((r) => r.name))).toEqual(new Set(hostile.map((h) => `${h}!`)));
   });
 
   it('TOAST: an update that leaves a large text unchanged keeps the staged value', async () => {

@@ -73,9 +73,15 @@ describe('LSN', () => {
 });
 
 describe('source state machine', () => {
-  const policy = { minMs: 100, maxMs: 1000 };
+  const policy = { minMs: 100, maxMs: 1000, claimRetryMs: 250 };
   const err = new Error('boom');
   const table: [Machine['state'], SourceEvent, Machine['state']][] = [
+    ['claiming', { type: 'claimed' }, 'connecting'],
+    ['claiming', { type: 'claim_busy' }, 'waiting'],
+    ['claiming', { type: 'transient_error', error: err }, 'backing-off'],
+    ['claiming', { type: 'terminal_error', error: err }, 'stopped'],
+    ['waiting', { type: 'wait_elapsed' }, 'claiming'],
+    ['waiting', { type: 'stop' }, 'stopped'],
     ['connecting', { type: 'connected', needsSnapshot: true }, 'snapshotting'],
     ['connecting', { type: 'connected', needsSnapshot: false }, 'streaming'],
     ['connecting', { type: 'transient_error', error: err }, 'backing-off'],
@@ -86,7 +92,7 @@ describe('source state machine', () => {
     ['streaming', { type: 'stop' }, 'stopped'],
     ['streaming', { type: 'progress' }, 'streaming'],
     ['streaming', { type: 'transient_error', error: err }, 'backing-off'],
-    ['backing-off', { type: 'backoff_elapsed' }, 'connecting'],
+    ['backing-off', { type: 'backoff_elapsed' }, 'claiming'],
     ['backing-off', { type: 'stop' }, 'stopped'],
     ['stopped', { type: 'backoff_elapsed' }, 'stopped'],
   ];
@@ -96,7 +102,10 @@ describe('source state machine', () => {
 
   it('rejects events a state does not expect', () => {
     expect(() => transition(initialMachine(), { type: 'snapshot_done' }, 0, policy)).toThrow(
-      /not allowed in state connecting/,
+      /not allowed in state claiming/,
+    );
+    expect(() => transition({ state: 'waiting', attempt: 0 }, { type: 'claimed' }, 0, policy)).toThrow(
+      /not allowed in state waiting/,
     );
   });
 
@@ -109,9 +118,20 @@ describe('source state machine', () => {
       m = transition(m, { type: 'backoff_elapsed' }, 0, policy);
     }
     expect(delays).toEqual([100, 200, 400, 800, 1000, 1000]);
+    m = transition(m, { type: 'claimed' }, 0, policy);
     m = transition(m, { type: 'connected', needsSnapshot: false }, 0, policy);
     m = transition(m, { type: 'progress' }, 0, policy);
     expect(m.attempt).toBe(0);
     expect(backoffDelay(1, policy)).toBe(100);
+  });
+
+  it('waits for a claim held elsewhere at a fixed interval, without counting failures', () => {
+    let m = initialMachine();
+    for (let now = 0; now < 1000; now += 250) {
+      m = transition(m, { type: 'claim_busy' }, now, policy);
+      expect(m).toMatchObject({ state: 'waiting', attempt: 0, retryAt: now + 250 });
+      m = transition(m, { type: 'wait_elapsed' }, now + 250, policy);
+    }
+    expect(transition(m, { type: 'claimed' }, 0, policy)).toMatchObject({ state: 'connecting', attempt: 0 });
   });
 });

@@ -1,63 +1,47 @@
-// Crash test: `trueup sync` (the real CLI, bundled with esbuild) is SIGKILLed at random points
+// Crash test: `trueup sync` (the compiled CLI from dist/, built by `npm test`) is SIGKILLed at random points
 // while a writer hammers the source, and restarted each time; at the end staging equals the
 // source and no staged row ever went back to an older version. TRUEUP_CDC_KILLS sets the
 // number of kills (default 5 to keep the suite fast; the issue's 20 with TRUEUP_CDC_KILLS=20).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../../support/database.js';
-import { createSourceDatabase, type SourceDb } from './support.js';
+import { compiledCli, createSourceDatabase, finished, type SourceDb, spawnCli } from './support.js';
 
 const KILLS = Number(process.env.TRUEUP_CDC_KILLS ?? 5);
-const ROOT = join(import.meta.dirname, '../../..');
-// Inside the repository so the bundle resolves its external packages from node_modules.
-const OUT = join(ROOT, 'node_modules/.cache/trueup-cdc-crash-test');
 
 let staging: TestDatabase;
 let src: SourceDb;
-let bin: string;
+let dir: string;
 beforeAll(async () => {
+  compiledCli(); // fail early, with the reason, when dist/ is missing or stale
   staging = await createTestDatabase('crash');
   src = await createSourceDatabase(serverUrl());
-  await mkdir(OUT, { recursive: true });
-  bin = join(OUT, 'trueup.mjs');
-  await build({
-    entryPoints: [join(ROOT, 'pipeline/cli/bin.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    outfile: bin,
-    logLevel: 'silent',
-  });
+  dir = await mkdtemp(join(tmpdir(), 'trueup-crash-'));
 });
 afterAll(async () => {
   await src?.drop();
   await staging?.drop();
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 function startSync(configFile: string, once: boolean): ChildProcess {
-  return spawn(
-    process.execPath,
-    [bin, 'sync', '--tenant', 'acme', ...(once ? ['--once'] : []), '-c', configFile],
-    {
-      env: { ...process.env, TRUEUP_DATABASE_URL: staging.url, SOURCE_URL: src.url, TRUEUP_CONFIG: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  return spawnCli(['sync', '--tenant', 'crash', ...(once ? ['--once'] : []), '-c', configFile], {
+    TRUEUP_DATABASE_URL: staging.url,
+    SOURCE_URL: src.url,
+  });
 }
 
 it(`sync survives ${KILLS} SIGKILLs during writes: staging equals the source, nothing regressed`, async () => {
   await src.pool.query(`CREATE TABLE orders (id int PRIMARY KEY, total numeric, state text)`);
   await src.pool.query(`INSERT INTO orders SELECT g, g, 'draft' FROM generate_series(1, 5000) g`);
-  const configFile = join(OUT, `crash-${staging.name}.yaml`);
+  const configFile = join(dir, 'trueup.yaml');
   await writeFile(
     configFile,
     `tenants:
-  acme:
+  crash:
     systems:
       erp:
         kind: postgres
@@ -106,20 +90,15 @@ it(`sync survives ${KILLS} SIGKILLs during writes: staging equals the source, no
   }
   writing = false;
   await writer;
-  const final = startSync(configFile, true);
-  let stderr = '';
-  final.stderr?.on('data', (d) => {
-    stderr += d;
-  });
-  const code = await new Promise((r) => final.once('exit', r));
-  expect(code, stderr).toBe(0);
+  const final = await finished(startSync(configFile, true));
+  expect(final.code, final.stderr).toBe(0);
   await snapshotVersions();
   const source = await src.pool.query(
     `SELECT id::text AS id, round(total, 2)::text AS total, state FROM orders ORDER BY 1`,
   );
   const staged = await staging.staging.pool.query(
     `SELECT source_id AS id, amount_total::text AS total, status AS state FROM staging."order"
-      WHERE tenant_id = 'acme' AND deleted_at IS NULL ORDER BY 1`,
+      WHERE tenant_id = 'crash' AND deleted_at IS NULL ORDER BY 1`,
   );
   expect(staged.rows.length).toBe(source.rows.length);
   expect(staged.rows).toEqual(source.rows);

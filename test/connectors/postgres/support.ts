@@ -1,8 +1,10 @@
 // Helpers for the postgres connector tests: a source database on the test cluster (beside the
 // staging database), configs built through the real schema, and a silent logger.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import pg from 'pg';
 import {
   type PostgresSystemConfig,
@@ -11,6 +13,7 @@ import {
 import { runSource, type SourceOutcome } from '../../../pipeline/connectors/postgres/sync-source.js';
 import { createLogger } from '../../../pipeline/log/logger.js';
 import type { Staging } from '../../../staging/database.js';
+import { packageRoot } from '../../../staging/package-root.js';
 import { withDatabase } from '../../../staging/postgres-server.js';
 
 export const quietLogger = () =>
@@ -76,7 +79,13 @@ export function systemConfig(url: string, raw: Record<string, unknown>): Postgre
   const parsed = postgresSystemConfig.parse({
     kind: 'postgres',
     role: 'erp',
-    stream: { maxGroupDelayMs: 20, backoffMinMs: 50, backoffMaxMs: 500, heartbeatSeconds: 0.2 },
+    stream: {
+      maxGroupDelayMs: 20,
+      backoffMinMs: 50,
+      backoffMaxMs: 500,
+      heartbeatSeconds: 0.2,
+      claimRetryMs: 100,
+    },
     ...raw,
     connection: '${env:SOURCE_URL}',
   });
@@ -97,4 +106,63 @@ export function syncOnce(
     once: true,
     resnapshot: o.resnapshot ?? false,
   });
+}
+
+/**
+ * The compiled CLI (`npm test` builds it before vitest runs). Tests that run `trueup` as a real
+ * process use it rather than bundling the sources themselves; a missing or stale build is a
+ * clear failure rather than a test of old code.
+ */
+export function compiledCli(): string {
+  const root = packageRoot();
+  const bin = join(root, 'dist/pipeline/cli/bin.js');
+  if (!existsSync(bin))
+    throw new Error(
+      `${relative(root, bin)} is missing: run \`npm run build\` first (\`npm test\` does it before vitest)`,
+    );
+  // Only the code these tests exercise: other folders may be mid-edit by someone else.
+  const sources = [
+    ...readdirSync(join(root, 'pipeline/connectors/postgres')).map(
+      (f) => `pipeline/connectors/postgres/${f}`,
+    ),
+    'pipeline/cli/commands/sync.ts',
+    'pipeline/cli/commands/status.ts',
+    'staging/write-changes.ts',
+    'staging/copy-csv.ts',
+  ].filter((f) => f.endsWith('.ts'));
+  for (const file of sources) {
+    const js = join(root, 'dist', file.replace(/\.ts$/, '.js'));
+    if (!existsSync(js) || statSync(join(root, file)).mtimeMs > statSync(js).mtimeMs)
+      throw new Error(
+        `dist/ is older than ${file}: run \`npm run build\` first (\`npm test\` does it before vitest)`,
+      );
+  }
+  return bin;
+}
+
+/** Runs the compiled `trueup` CLI with `args`; the environment adds to this process's. */
+export function spawnCli(args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [compiledCli(), ...args], {
+    env: { ...process.env, TRUEUP_CONFIG: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Collects a child's stdout/stderr and resolves with its exit code. */
+export async function finished(
+  child: ChildProcess,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  const code = await new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.once('exit', (c) => resolve(c));
+  });
+  return { code, stdout, stderr };
 }
