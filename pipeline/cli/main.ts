@@ -6,10 +6,10 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerDlqCommands } from './commands/dlq.js';
 import { registerMigrateCommand } from './commands/migrate.js';
+import { registerReconcileCommand } from './commands/reconcile.js';
+import { registerSandboxCommand } from './commands/sandbox.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerSyncCommand } from './commands/sync.js';
-import { registerSandboxCommand } from './commands/sandbox.js';
-import { registerReconcileCommand } from './commands/reconcile.js';
 import { registerXrefCommands } from './commands/xref.js';
 
 export function buildProgram(ctx = createCliContext(process.env, (t) => process.stdout.write(t))): Command {

@@ -1,7 +1,8 @@
 // Every benchmark `npm run bench` knows, in the order they run.
-import type { BenchDefinition } from './harness.js';
+
 import { cdcBench } from './cdc.bench.js';
 import { extractBench } from './extract.bench.js';
+import type { BenchDefinition } from './harness.js';
 import { reconcileBench } from './reconcile.bench.js';
 import { stagingBench } from './staging.bench.js';
 
