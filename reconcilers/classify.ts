@@ -4,9 +4,10 @@
 
 import { type Entity, fieldDef } from '../staging/model/entities.js';
 import type { DiscrepancyClass } from '../staging/tables/discrepancy.table.js';
-import type { MirrorRow, PairDiff } from './compare.js';
+import type { PairDiff, PassResult } from './compare.js';
 import { absDiff, compareDecimal, isDecimal } from './decimal.js';
 import type { TenantSlice } from './job-protocol.js';
+import type { MirrorRow } from './wide-rows.js';
 
 export interface Discrepancy {
   entity: Entity;
@@ -166,4 +167,22 @@ export function duplicates(
     material: false,
     detail: { partners: d.partners },
   }));
+}
+
+/** A discrepancy's identity within its tenant and entity. */
+export const identityOf = (d: Pick<Discrepancy, 'class' | 'matchKey' | 'field'>) =>
+  `${d.class}|${d.matchKey}|${d.field}`;
+
+/** Every discrepancy one comparison pass found. */
+export function classifyPass(
+  entity: Entity,
+  slice: TenantSlice,
+  pass: Pick<PassResult, 'diffs' | 'deleted' | 'lone' | 'dups' | 'suggestions'>,
+): Discrepancy[] {
+  return [
+    ...fieldMismatches(entity, slice, pass.diffs),
+    ...deletedInOne(entity, slice, pass.deleted),
+    ...missing(entity, slice, pass.lone, pass.suggestions),
+    ...duplicates(entity, pass.dups),
+  ];
 }

@@ -4,9 +4,12 @@
 // equivalents, value maps, tolerances, zones) are always bound parameters, never SQL text.
 //
 // Semantics (the README documents them for users):
-//   exact    values equal after null equivalences ('' = null by default)
-//   text     unicode-normalised (NFC; NFKC is approximated by NFC), trimmed, inner whitespace
-//            collapsed, case-folded — each step switchable
+//   always   identical staged values are equal, whatever the comparator (so the content hash of
+//            the mirror can skip equal records, and an enum value spelled the same on both sides
+//            is never a difference)
+//   exact    values equal after null equivalences ('' = null by default); decimals as numbers
+//   text     unicode-normalised (NFKC by default, through nfkc.ts; or NFC, or none), trimmed,
+//            inner whitespace collapsed, case-folded — each step switchable
 //   numeric  |a−b| ≤ absolute, or |a−b| ≤ relative × max(|a|,|b|); non-numbers compared as text
 //   money    both rounded (half away from zero) to the minor unit of the record's ISO 4217
 //            currency (JPY 0, USD 2, BHD 3 digits), |Δ| ≤ toleranceMinor; when the two records
@@ -17,6 +20,7 @@
 // date → date/day, timestamp → date/second, everything else → exact.
 import type { ComparatorConfig, EntityConfig } from '../pipeline/config/schema.js';
 import { ENTITY_FIELDS, type Entity, type FieldDef } from '../staging/model/entities.js';
+import { nfkcSql } from './nfkc.js';
 
 export type SqlValue = string | number | boolean | null;
 
@@ -59,86 +63,117 @@ export function comparatorFor(def: FieldDef, cfg: EntityConfig): ComparatorConfi
   }
 }
 
-interface Sides {
-  c: string;
-  e: string;
-  /** Alias of the joined minor_units row (money comparators). */
-  mu: string;
-  systems: { crm: string; erp: string };
-}
-
-/** SQL boolean: the two records' values of `def` are equal under its comparator. Never NULL. */
-export function equalExpr(def: FieldDef, cfg: EntityConfig, params: SqlParams, s: Sides): string {
+/**
+ * Per-side preparation of one field, evaluated once per row of the (few) wide rows compared, in
+ * two stages so that no value's SQL is nested into another's: stage 1 gives `<f>__v`, the value
+ * after null equivalences (and the side's enum value map); stage 2 gives `<f>__n`, its
+ * comparator-specific normal form, from the `<f>__v` column.
+ */
+export function prepColumns(
+  def: FieldDef,
+  cfg: EntityConfig,
+  params: SqlParams,
+  system: string,
+): { value: string; norm: string } {
   const cmp = comparatorFor(def, cfg);
   const col = duckIdent(def.name);
   const nulls = cfg.nullEquivalents.map((v) => params.add(v));
   const nv = (x: string) =>
     nulls.length ? `CASE WHEN ${x} IN (${nulls.join(', ')}) THEN NULL ELSE ${x} END` : x;
-  const X = `${s.c}.${col}`;
-  const Y = `${s.e}.${col}`;
-  let expr: string;
+  const v = duckIdent(`${def.name}__v`);
+  const n = duckIdent(`${def.name}__n`);
+  let value = nv(col);
+  let norm: string;
   switch (cmp.type) {
     case 'exact':
-      expr = `${nv(X)} IS NOT DISTINCT FROM ${nv(Y)}`;
+      norm = def.type === 'decimal' ? `TRY_CAST(${v} AS DECIMAL(38,12))` : v;
       break;
     case 'text': {
-      const norm = (x: string) => {
-        let v = cmp.unicode === 'none' ? x : `nfc_normalize(${x})`;
-        if (cmp.trim) v = `trim(${v})`;
-        if (cmp.collapseSpaces) v = `regexp_replace(${v}, '\\s+', ' ', 'g')`;
-        if (cmp.caseFold) v = `lower(${v})`;
-        return nv(v);
-      };
-      expr = `${norm(nv(X))} IS NOT DISTINCT FROM ${norm(nv(Y))}`;
+      let t = cmp.unicode === 'none' ? v : cmp.unicode === 'NFKC' ? nfkcSql(v) : `nfc_normalize(${v})`;
+      if (cmp.trim) t = `trim(${t})`;
+      if (cmp.collapseSpaces) t = `regexp_replace(${t}, '\\s+', ' ', 'g')`;
+      if (cmp.caseFold) t = `lower(${t})`;
+      norm = nulls.length
+        ? `CASE WHEN list_contains([${nulls.join(', ')}], ${t}) THEN NULL ELSE ${t} END`
+        : t;
       break;
     }
-    case 'numeric': {
-      const [a, b] = [nv(X), nv(Y)];
-      const [da, db] = [`TRY_CAST(${a} AS DECIMAL(38,12))`, `TRY_CAST(${b} AS DECIMAL(38,12))`];
-      const tests = [`${da} = ${db}`];
-      if (cmp.absolute !== undefined)
-        tests.push(`abs(${da} - ${db}) <= CAST(${params.add(cmp.absolute)} AS DECIMAL(38,12))`);
-      if (cmp.relative !== undefined)
-        tests.push(`abs(${da} - ${db}) <= ${params.add(cmp.relative)} * greatest(abs(${da}), abs(${db}))`);
-      expr = `CASE WHEN ${a} IS NULL OR ${b} IS NULL THEN ${a} IS NULL AND ${b} IS NULL
-        WHEN ${da} IS NULL OR ${db} IS NULL THEN ${a} = ${b}
-        ELSE (${tests.join(' OR ')}) END`;
+    case 'numeric':
+    case 'money':
+      norm = `TRY_CAST(${v} AS DECIMAL(38,12))`;
       break;
-    }
-    case 'money': {
-      const [a, b] = [nv(X), nv(Y)];
-      const [da, db] = [`TRY_CAST(${a} AS DECIMAL(38,12))`, `TRY_CAST(${b} AS DECIMAL(38,12))`];
-      const cur = def.currencyField ? duckIdent(def.currencyField) : null;
-      const sameCur = cur ? `${s.c}.${cur} IS NOT DISTINCT FROM ${s.e}.${cur}` : 'true';
-      const factor = `coalesce(${s.mu}.factor, CAST(100 AS DECIMAL(38,0)))`;
-      expr = `CASE WHEN ${a} IS NULL OR ${b} IS NULL THEN ${a} IS NULL AND ${b} IS NULL
-        WHEN ${da} IS NULL OR ${db} IS NULL THEN ${a} = ${b}
-        WHEN NOT (${sameCur}) THEN ${da} = ${db}
-        ELSE abs(round(${da} * ${factor}, 0) - round(${db} * ${factor}, 0)) <= ${params.add(cmp.toleranceMinor)} END`;
-      break;
-    }
-    case 'date': {
-      const [a, b] = [nv(X), nv(Y)];
-      const zone = params.add(cmp.zone);
+    case 'date':
       // The granularity is one of a closed zod enum, so it may be SQL text.
-      const t = (x: string) =>
-        `date_trunc('${cmp.granularity}', timezone(${zone}, TRY_CAST(${x} AS TIMESTAMPTZ)))`;
-      expr = `CASE WHEN ${a} IS NULL OR ${b} IS NULL THEN ${a} IS NULL AND ${b} IS NULL
-        WHEN TRY_CAST(${a} AS TIMESTAMPTZ) IS NULL OR TRY_CAST(${b} AS TIMESTAMPTZ) IS NULL THEN ${a} = ${b}
-        ELSE ${t(a)} = ${t(b)} END`;
+      norm = `date_trunc('${cmp.granularity}', timezone(${params.add(cmp.zone)}, TRY_CAST(${v} AS TIMESTAMPTZ)))`;
       break;
-    }
     case 'enum': {
-      const mapped = (x: string, system: string) => {
-        const map = Object.entries(cmp.valueMap[system] ?? {});
-        if (!map.length) return x;
-        return `CASE ${x} ${map.map(([from, to]) => `WHEN ${params.add(from)} THEN ${params.add(to)}`).join(' ')} ELSE ${x} END`;
-      };
-      expr = `${nv(mapped(X, s.systems.crm))} IS NOT DISTINCT FROM ${nv(mapped(Y, s.systems.erp))}`;
+      const map = Object.entries(cmp.valueMap[system] ?? {});
+      if (map.length)
+        value = nv(
+          `CASE ${col} ${map.map(([from, to]) => `WHEN ${params.add(from)} THEN ${params.add(to)}`).join(' ')} ELSE ${col} END`,
+        );
+      norm = v;
       break;
     }
   }
-  return `coalesce((${expr}), false)`;
+  return { value: `${value} AS ${v}`, norm: `${norm} AS ${n}` };
+}
+
+interface Sides {
+  c: string;
+  e: string;
+  /** Alias of the joined minor_units row (money comparators). */
+  mu: string;
+}
+
+/**
+ * SQL boolean over two prepared rows (prepColumns): the records' values of `def` are equal under
+ * its comparator. Never NULL.
+ */
+export function equalExpr(def: FieldDef, cfg: EntityConfig, params: SqlParams, s: Sides): string {
+  const cmp = comparatorFor(def, cfg);
+  const raw = (a: string) => `${a}.${duckIdent(def.name)}`;
+  const val = (a: string) => `${a}.${duckIdent(`${def.name}__v`)}`;
+  const nrm = (a: string) => `${a}.${duckIdent(`${def.name}__n`)}`;
+  const [a, b, na, nb] = [val(s.c), val(s.e), nrm(s.c), nrm(s.e)];
+  // Both null, one null, or a value the comparator cannot read (then compared as text).
+  const guarded = (test: string) => `CASE WHEN ${a} IS NULL OR ${b} IS NULL THEN ${a} IS NULL AND ${b} IS NULL
+        WHEN ${na} IS NULL OR ${nb} IS NULL THEN ${a} = ${b}
+        ELSE ${test} END`;
+  let expr: string;
+  switch (cmp.type) {
+    case 'exact':
+      expr =
+        def.type === 'decimal'
+          ? `coalesce(${na} = ${nb}, ${a} IS NOT DISTINCT FROM ${b})`
+          : `${a} IS NOT DISTINCT FROM ${b}`;
+      break;
+    case 'text':
+    case 'enum':
+      expr = `${na} IS NOT DISTINCT FROM ${nb}`;
+      break;
+    case 'numeric': {
+      const tests = [`${na} = ${nb}`];
+      if (cmp.absolute !== undefined)
+        tests.push(`abs(${na} - ${nb}) <= CAST(${params.add(cmp.absolute)} AS DECIMAL(38,12))`);
+      if (cmp.relative !== undefined)
+        tests.push(`abs(${na} - ${nb}) <= ${params.add(cmp.relative)} * greatest(abs(${na}), abs(${nb}))`);
+      expr = guarded(`(${tests.join(' OR ')})`);
+      break;
+    }
+    case 'money': {
+      const cur = def.currencyField ? duckIdent(def.currencyField) : null;
+      const sameCur = cur ? `${s.c}.${cur} IS NOT DISTINCT FROM ${s.e}.${cur}` : 'true';
+      const factor = `coalesce(${s.mu}.factor, CAST(100 AS DECIMAL(38,0)))`;
+      expr = guarded(`CASE WHEN NOT (${sameCur}) THEN ${na} = ${nb}
+        ELSE abs(round(${na} * ${factor}, 0) - round(${nb} * ${factor}, 0)) <= ${params.add(cmp.toleranceMinor)} END`);
+      break;
+    }
+    case 'date':
+      expr = guarded(`${na} = ${nb}`);
+      break;
+  }
+  return `coalesce(${raw(s.c)} IS NOT DISTINCT FROM ${raw(s.e)} OR (${expr}), false)`;
 }
 
 /** Maps a canonical value back to a system's own spelling through the enum value map (for actions). */

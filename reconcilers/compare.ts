@@ -1,20 +1,18 @@
-// Field-by-field comparison of matched, live pairs in DuckDB, and the reads that bring the few
-// rows needing attention (mismatching pairs, deleted_in_one pairs, lone records) to the job.
+// Comparison after matching, for one pass (the run itself, or in-flight confirmation): pairs whose
+// content hashes differ, pairs deleted on one side and unmatched records are read in full from
+// staging (wide-rows.ts) — everything else is equal by its hash and never leaves Postgres — then
+// the comparators run on those few rows in DuckDB, and the rows needing attention come back to
+// the job for classification and survivorship.
+import type pg from 'pg';
 import type { EntityConfig } from '../pipeline/config/schema.js';
 import { ENTITY_FIELDS, type Entity } from '../staging/model/entities.js';
 import { minorUnits } from '../staging/model/money.js';
-import { comparedFields, duckIdent, equalExpr, SqlParams } from './comparators.js';
+import { comparedFields, duckIdent, equalExpr, prepColumns, SqlParams } from './comparators.js';
 import type { Duck } from './duck.js';
-
-/** One staged record as read from the mirror: canonical fields as text plus bookkeeping. */
-export interface MirrorRow {
-  side: 'crm' | 'erp';
-  source_id: string;
-  version: bigint;
-  updated_at: string | null;
-  deleted: boolean;
-  fields: Record<string, string | null>;
-}
+import type { ReconcileJob } from './job-protocol.js';
+import { suggestCandidates } from './suggestions.js';
+import type { Scratch } from './transfer.js';
+import { loadWide, type MirrorRow, toMirrorRow } from './wide-rows.js';
 
 export interface PairDiff {
   crm: MirrorRow;
@@ -23,24 +21,39 @@ export interface PairDiff {
   fields: string[];
 }
 
-/** Fills minor_units with every currency the mirror holds (JPY 0, USD 2, BHD 3 digits). */
-export async function refreshMinorUnits(duck: Duck, entity: Entity): Promise<void> {
+/** What one pass found, before classification. */
+export interface PassResult {
+  diffs: PairDiff[];
+  deleted: { crm: MirrorRow; erp: MirrorRow }[];
+  lone: MirrorRow[];
+  dups: { side: 'crm' | 'erp'; id: string; partners: string[] }[];
+  suggestions: Map<string, string[]>;
+  /** Wide rows read from staging. */
+  wideRows: number;
+  /** Pairs compared (all matched pairs of the pass). */
+  pairs: number;
+}
+
+/** Fills minor_units with every currency the wide rows hold (JPY 0, USD 2, BHD 3 digits). */
+async function refreshMinorUnits(duck: Duck, entity: Entity, tables: string[]): Promise<void> {
   const curFields = [
     ...new Set(ENTITY_FIELDS[entity].filter((d) => d.currencyField).map((d) => d.currencyField!)),
   ];
   for (const f of curFields) {
+    const c = duckIdent(f);
     const rows = await duck.rows<{ c: string }>(
-      `SELECT DISTINCT ${duckIdent(f)} AS c FROM rec WHERE ${duckIdent(f)} IS NOT NULL AND ${duckIdent(f)} NOT IN (SELECT code FROM minor_units)`,
+      `SELECT DISTINCT ${c} AS c FROM (${tables.map((t) => `SELECT ${c} FROM ${t}`).join(' UNION ALL ')})
+        WHERE ${c} IS NOT NULL AND ${c} NOT IN (SELECT code FROM minor_units)`,
     );
-    for (const { c } of rows) {
+    for (const { c: code } of rows) {
       let digits: number;
       try {
-        digits = minorUnits(c.trim());
+        digits = minorUnits(code.trim());
       } catch {
         continue; // not an ISO code: money comparisons fall back to 2 digits
       }
       await duck.run('INSERT OR REPLACE INTO minor_units VALUES ($c, CAST($f AS DECIMAL(38,0)))', {
-        c,
+        c: code,
         f: (10 ** digits).toString(),
       });
     }
@@ -58,29 +71,7 @@ function rowColumns(entity: Entity, alias: string, prefix: string): string {
   return cols.map((c) => `${alias}.${duckIdent(c)} AS ${duckIdent(prefix + c)}`).join(', ');
 }
 
-export function toMirrorRow(
-  entity: Entity,
-  side: 'crm' | 'erp',
-  r: Record<string, unknown>,
-  prefix = '',
-): MirrorRow {
-  const fields: Record<string, string | null> = {};
-  for (const d of ENTITY_FIELDS[entity]) fields[d.name] = (r[prefix + d.name] as string | null) ?? null;
-  return {
-    side,
-    source_id: String(r[`${prefix}source_id`]),
-    version: BigInt(r[`${prefix}version`] as bigint),
-    updated_at: (r[`${prefix}updated_at`] as string | null) ?? null,
-    deleted: Boolean(r[`${prefix}deleted`]),
-    fields,
-  };
-}
-
-/**
- * Pairs (from table `pairsTable`) whose live records differ in at least one compared field,
- * with the names of those fields. `crmSrc`/`erpSrc` are the record sources (the mirror, or the
- * freshly re-read rows during confirmation).
- */
+/** Pairs of `pairs` whose live wide rows differ in at least one compared field, with those fields. */
 export async function diffPairs(
   duck: Duck,
   entity: Entity,
@@ -88,22 +79,31 @@ export async function diffPairs(
   systems: { crm: string; erp: string },
   src: { pairs: string; crm: string; erp: string },
 ): Promise<PairDiff[]> {
-  const params = new SqlParams();
   const fields = comparedFields(entity, cfg);
-  const eqs = fields.map((d) => equalExpr(d, cfg, params, { c: 'c', e: 'e', mu: 'mu', systems }));
-  // Every comparator is reflexive: pairs whose raw values are all identical (nearly all of them)
-  // are dropped by this cheap test before the comparator expressions run.
-  const rawDiffers = fields.length
-    ? fields.map((d) => `c.${duckIdent(d.name)} IS DISTINCT FROM e.${duckIdent(d.name)}`).join(' OR ')
-    : 'false';
-  const flags = eqs.map((eq, i) => `NOT ${eq} AS ${duckIdent(`d_${i}`)}`).join(', ');
-  const sql = `SELECT p.lvl, ${flags}, ${rowColumns(entity, 'c', 'c_')}, ${rowColumns(entity, 'e', 'e_')}
-    FROM ${src.pairs} p JOIN ${src.crm} c ON c.source_id = p.crm_id JOIN ${src.erp} e ON e.source_id = p.erp_id
-    ${moneyJoin(entity, 'c', 'e')}
-    WHERE NOT c.deleted AND NOT e.deleted
-      AND (${rawDiffers})
-      AND NOT (${eqs.length ? eqs.join(' AND ') : 'true'})`;
-  const rows = await duck.rows(sql, params.values);
+  // Each side's values prepared once into a temp table (prepColumns), then one comparison over
+  // the prepared rows: small statements keep DuckDB's planning time down.
+  for (const side of ['crm', 'erp'] as const) {
+    const params = new SqlParams();
+    const cols = fields.map((d) => prepColumns(d, cfg, params, systems[side]));
+    const stage1 = `SELECT *, ${cols.map((c) => c.value).join(', ')} FROM ${src[side]}`;
+    await duck.run(
+      `CREATE OR REPLACE TEMP TABLE prep_${side} AS SELECT *, ${cols.map((c) => c.norm).join(', ')} FROM (${stage1})`,
+      params.values,
+    );
+  }
+  const params = new SqlParams();
+  const flags = fields.map(
+    (d, i) => `NOT ${equalExpr(d, cfg, params, { c: 'c', e: 'e', mu: 'mu' })} AS d_${i}`,
+  );
+  const rows = await duck.rows(
+    `SELECT * FROM (
+       SELECT p.lvl, ${flags.join(', ')}, ${rowColumns(entity, 'c', 'c_')}, ${rowColumns(entity, 'e', 'e_')}
+         FROM ${src.pairs} p JOIN prep_crm c ON c.source_id = p.crm_id JOIN prep_erp e ON e.source_id = p.erp_id
+         ${moneyJoin(entity, 'c', 'e')}
+        WHERE NOT c.deleted AND NOT e.deleted)
+      WHERE ${fields.length ? fields.map((_d, i) => `d_${i}`).join(' OR ') : 'false'}`,
+    params.values,
+  );
   return rows.map((r) => ({
     crm: toMirrorRow(entity, 'crm', r, 'c_'),
     erp: toMirrorRow(entity, 'erp', r, 'e_'),
@@ -112,36 +112,61 @@ export async function diffPairs(
   }));
 }
 
-/** Pairs where exactly one side is a tombstone. */
-export async function deletedInOne(
+/**
+ * One comparison pass over the match result `<o>pairs/dups/lone` (matching.ts): reads the wide
+ * rows that need attention into `<o>w_crm` / `<o>w_erp` and returns what differs.
+ */
+export async function comparePass(
   duck: Duck,
-  entity: Entity,
-  src: { pairs: string; crm: string; erp: string },
-): Promise<{ crm: MirrorRow; erp: MirrorRow }[]> {
-  const rows = await duck.rows(
-    `SELECT ${rowColumns(entity, 'c', 'c_')}, ${rowColumns(entity, 'e', 'e_')}
-      FROM ${src.pairs} p JOIN ${src.crm} c ON c.source_id = p.crm_id JOIN ${src.erp} e ON e.source_id = p.erp_id
-      WHERE c.deleted <> e.deleted`,
+  pool: pg.Pool,
+  job: ReconcileJob,
+  o: string,
+  scratch: Scratch,
+): Promise<PassResult> {
+  const entity = job.entity;
+  const attention = `(cdel <> edel OR (NOT cdel AND NOT edel AND crh IS DISTINCT FROM erh))`;
+  await duck.run(`CREATE OR REPLACE TEMP TABLE ${o}cand AS SELECT * FROM ${o}pairs WHERE ${attention}`);
+  const wideRows = await loadWide(
+    duck,
+    pool,
+    job,
+    `SELECT 'crm' AS side, crm_id AS source_id FROM ${o}cand UNION ALL SELECT 'erp', erp_id FROM ${o}cand
+     UNION ALL SELECT side, source_id FROM ${o}lone`,
+    `${o}w_`,
+    scratch,
   );
-  return rows.map((r) => ({
-    crm: toMirrorRow(entity, 'crm', r, 'c_'),
-    erp: toMirrorRow(entity, 'erp', r, 'e_'),
-  }));
-}
-
-/** Live records that matched nothing (table `lone`). */
-export async function loneRecords(duck: Duck, entity: Entity): Promise<MirrorRow[]> {
-  const rows = await duck.rows(
-    `SELECT ${rowColumns(entity, 'r', '')}, r.side AS side FROM lone l JOIN rec r ON r.side = l.side AND r.source_id = l.source_id`,
+  const w = { crm: `${o}w_crm`, erp: `${o}w_erp` };
+  await refreshMinorUnits(duck, entity, [w.crm, w.erp]);
+  const diffs = await diffPairs(duck, entity, job.config.entity, job.config.systems, {
+    pairs: `(SELECT * FROM ${o}cand WHERE NOT cdel AND NOT edel)`,
+    ...w,
+  });
+  // deleted_in_one is decided on the mirror (where matching saw it); the wide rows give the
+  // live side's amount and the deletion time.
+  const deletedRows = await duck.rows(
+    `SELECT p.cdel AS mirror_cdel, ${rowColumns(entity, 'c', 'c_')}, ${rowColumns(entity, 'e', 'e_')}
+       FROM ${o}cand p JOIN ${w.crm} c ON c.source_id = p.crm_id JOIN ${w.erp} e ON e.source_id = p.erp_id
+      WHERE p.cdel <> p.edel`,
   );
-  return rows.map((r) => toMirrorRow(entity, r.side as 'crm' | 'erp', r));
-}
-
-export async function duplicateRecords(
-  duck: Duck,
-): Promise<{ side: 'crm' | 'erp'; id: string; partners: string[] }[]> {
-  const rows = await duck.rows<{ side: 'crm' | 'erp'; id: string; partners: string[] }>(
-    'SELECT side, id, partners FROM dups',
+  const deleted = deletedRows.map((r) => {
+    const crm = toMirrorRow(entity, 'crm', r, 'c_');
+    const erp = toMirrorRow(entity, 'erp', r, 'e_');
+    // The mirror's view decides which side is the tombstone (a row read later may have moved on).
+    crm.deleted = r.mirror_cdel === true;
+    erp.deleted = r.mirror_cdel !== true;
+    return { crm, erp };
+  });
+  const loneRows = await duck.rows(
+    `SELECT r.side AS side, ${rowColumns(entity, 'r', '')} FROM ${o}lone l
+       JOIN (SELECT * FROM ${w.crm} UNION ALL SELECT * FROM ${w.erp}) r ON r.side = l.side AND r.source_id = l.source_id`,
   );
-  return rows.map((r) => ({ side: r.side, id: r.id, partners: [...r.partners] }));
+  const lone = loneRows.map((r) => toMirrorRow(entity, r.side as 'crm' | 'erp', r));
+  const dups = (
+    await duck.rows<{ side: 'crm' | 'erp'; id: string; partners: string[] }>(
+      `SELECT side, id, partners FROM ${o}dups ORDER BY side, id`,
+    )
+  ).map((r) => ({ side: r.side, id: r.id, partners: [...r.partners] }));
+  const suggestions = await suggestCandidates(duck, entity, `${o}lone`, w);
+  const pairs = await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM ${o}pairs`);
+  return { diffs, deleted, lone, dups, suggestions, wideRows, pairs: Number(pairs[0]?.n ?? 0) };
 }

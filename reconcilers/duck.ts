@@ -1,29 +1,42 @@
 // Thin helpers over @duckdb/node-api: open a database file, run statements with named
-// parameters, read rows as plain JSON-ish objects, and load the .sql files of sql/duckdb.
+// parameters, read rows as plain JSON-ish objects, and load the .sql files of sql/duckdb. Every
+// connection gets trueup's NFKC function (nfkc.ts).
 import { readFileSync } from 'node:fs';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance, listValue } from '@duckdb/node-api';
 import { sqlPath } from '../staging/package-root.js';
 import type { SqlValue } from './comparators.js';
+import { registerNfkc } from './nfkc.js';
+
+/** Named parameters of a statement; a string array becomes a DuckDB LIST (file lists). */
+export type DuckParams = Record<string, SqlValue | readonly string[]>;
 
 export interface Duck {
   instance: DuckDBInstance;
   conn: DuckDBConnection;
-  run(sql: string, params?: Record<string, SqlValue>): Promise<void>;
-  rows<T = Record<string, unknown>>(sql: string, params?: Record<string, SqlValue>): Promise<T[]>;
+  run(sql: string, params?: DuckParams): Promise<void>;
+  rows<T = Record<string, unknown>>(sql: string, params?: DuckParams): Promise<T[]>;
   close(): void;
+}
+
+function bind(params: DuckParams | undefined): never {
+  if (!params) return undefined as never;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params)) out[k] = Array.isArray(v) ? listValue([...v]) : v;
+  return out as never;
 }
 
 export async function openDuck(path: string, threads?: number): Promise<Duck> {
   const instance = await DuckDBInstance.create(path, threads ? { threads: String(threads) } : {});
   const conn = await instance.connect();
+  registerNfkc(conn);
   return {
     instance,
     conn,
     async run(sql, params) {
-      await conn.run(sql, params as never);
+      await conn.run(sql, bind(params));
     },
-    async rows<T>(sql: string, params?: Record<string, SqlValue>) {
-      const reader = await conn.runAndReadAll(sql, params as never);
+    async rows<T>(sql: string, params?: DuckParams) {
+      const reader = await conn.runAndReadAll(sql, bind(params));
       return reader.getRowObjectsJS() as T[];
     },
     close() {
@@ -31,6 +44,19 @@ export async function openDuck(path: string, threads?: number): Promise<Duck> {
       instance.closeSync();
     },
   };
+}
+
+/** Runs `fn` in one DuckDB transaction: the mirror never keeps half of a refresh. */
+export async function inDuckTransaction<T>(duck: Duck, fn: () => Promise<T>): Promise<T> {
+  await duck.run('BEGIN TRANSACTION');
+  try {
+    const out = await fn();
+    await duck.run('COMMIT');
+    return out;
+  } catch (err) {
+    await duck.run('ROLLBACK').catch(() => {});
+    throw err;
+  }
 }
 
 const cache = new Map<string, string>();

@@ -42,7 +42,7 @@ export interface ReconcileJob {
   confirm: { waitMs: number; pollMs: number; liveWindowMs: number };
   /** DuckDB threads for this job. */
   duckdbThreads?: number;
-  /** Parallel COPY ranges for the cold path. */
+  /** Parallel COPY streams for the cold path (default 2: one per side). */
   copyRanges?: number;
 }
 
@@ -60,10 +60,17 @@ export interface JobResult {
   entity: Entity;
   mode: ReconcileMode;
   mirror: { cold: boolean; rowsCopied: number; rows: number; lastSeq: string };
+  /** Records in the incremental scope (0 for a full run). */
   scope: { crm: number; erp: number };
+  /** Matched pairs examined, and full rows read from staging for a close look. */
+  pairs: number;
+  wideRows: number;
   counts: Record<string, number>;
   discrepancies: number;
   material: number;
+  /** Of those, accepted by a reviewer (they stay accepted while they persist). */
+  accepted: number;
+  acceptedMaterial: number;
   /** Sum of money impact per currency (decimal strings). */
   moneyVariance: Record<string, string>;
   actions: number;

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { inTransaction } from '../staging/database.js';
 import type { Entity } from '../staging/model/entities.js';
 import type { Discrepancy } from './classify.js';
+import { addDecimal } from './decimal.js';
 import type { PlannedAction } from './survivorship.js';
 
 export interface WriteInput {
@@ -16,34 +17,54 @@ export interface WriteInput {
   discrepancies: readonly Discrepancy[];
   actions: readonly PlannedAction[];
   policy: 'propose' | 'auto_approve' | 'disabled';
-  /** Pairs matched by a business key: recorded in xref (origin key_match). */
-  keyMatches: readonly { crmId: string; erpId: string }[];
+  /**
+   * Fills the temp table `trueup_keymatch (crm_id, erp_id)` with the pairs matched by a business
+   * key, which are recorded in xref (origin key_match). Runs inside the transaction.
+   */
+  copyKeyMatches?: (client: pg.PoolClient) => Promise<void>;
+  /**
+   * Incremental runs: fills the temp table `trueup_scope (side, source_id)` with the records the
+   * run examined; open discrepancies outside it are carried forward unchanged.
+   */
+  copyScope?: (client: pg.PoolClient) => Promise<void>;
   systems: { crm: string; erp: string };
-  /** Discrepancies resolved during in-flight confirmation (match key, class, field). */
-  resolvedInFlight: readonly Pick<Discrepancy, 'matchKey' | 'class' | 'field'>[];
+  /** Discrepancies resolved during in-flight confirmation: recorded as resolved. */
+  resolvedInFlight: readonly Discrepancy[];
+}
+
+/** Every discrepancy this run saw (re-examined or carried forward), summed up. */
+export interface SeenTotals {
+  counts: Record<string, number>;
+  discrepancies: number;
+  material: number;
+  /** Of those, accepted by a reviewer (they stay accepted). */
+  accepted: number;
+  acceptedMaterial: number;
+  /** Sum of money impact per currency (decimal strings). */
+  moneyVariance: Record<string, string>;
 }
 
 export interface WriteOutput {
   opened: number;
+  seen: SeenTotals;
   resolved: number;
   actionsInserted: number;
   actionsSuperseded: number;
 }
 
-/** CRM and ERP ids of this entity's open (or accepted) discrepancies: they seed an incremental scope. */
-export async function openDiscrepancyIds(
-  pool: pg.Pool,
-  tenant: string,
-  entity: Entity,
-): Promise<{ crm: string[]; erp: string[] }> {
-  const { rows } = await pool.query<{ crm_id: string | null; erp_id: string | null }>(
-    `SELECT crm_id, erp_id FROM control.discrepancies
-      WHERE tenant_id = $1 AND entity = $2 AND status IN ('open', 'accepted')`,
-    [tenant, entity],
-  );
+function toRow(d: Discrepancy) {
   return {
-    crm: rows.flatMap((r) => (r.crm_id ? [r.crm_id] : [])),
-    erp: rows.flatMap((r) => (r.erp_id ? [r.erp_id] : [])),
+    match_key: d.matchKey,
+    class: d.class,
+    field: d.field,
+    crm_id: d.crmId,
+    erp_id: d.erpId,
+    crm_value: d.crmValue ?? null,
+    erp_value: d.erpValue ?? null,
+    currency: d.currency,
+    money_impact: d.moneyImpact,
+    material: d.material,
+    detail: d.detail,
   };
 }
 
@@ -54,19 +75,7 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
       tenant,
       `reconcile:${entity}`,
     ]);
-    const rows = input.discrepancies.map((d) => ({
-      match_key: d.matchKey,
-      class: d.class,
-      field: d.field,
-      crm_id: d.crmId,
-      erp_id: d.erpId,
-      crm_value: d.crmValue ?? null,
-      erp_value: d.erpValue ?? null,
-      currency: d.currency,
-      money_impact: d.moneyImpact,
-      material: d.material,
-      detail: d.detail,
-    }));
+    const rows = input.discrepancies.map(toRow);
     const up = await client.query<{ inserted: boolean }>(
       `INSERT INTO control.discrepancies AS d (tenant_id, entity, match_key, class, field, crm_id, erp_id, crm_value,
           erp_value, currency, money_impact, material, first_seen_run, last_seen_run, detail)
@@ -88,27 +97,43 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
        RETURNING (xmax = 0) AS inserted`,
       [tenant, entity, runId, JSON.stringify(rows)],
     );
-    // Every open discrepancy of this entity was re-examined by this run (incremental scopes
-    // include them all), so one not seen now is gone at the source.
+    if (input.copyScope) {
+      // Incremental: an open discrepancy whose records are all outside the scope belongs to a
+      // component nothing changed in, so it still holds — carried forward, not read again.
+      await client.query('CREATE TEMP TABLE trueup_scope (side text, source_id text) ON COMMIT DROP');
+      await input.copyScope(client);
+      await client.query('CREATE INDEX ON trueup_scope (source_id, side)');
+      await client.query('ANALYZE trueup_scope');
+      await client.query(
+        `UPDATE control.discrepancies d SET last_seen_run = $3, last_seen = now(), runs_open = d.runs_open + 1
+          WHERE d.tenant_id = $1 AND d.entity = $2 AND d.status IN ('open', 'accepted') AND d.last_seen_run <> $3
+            AND NOT EXISTS (SELECT 1 FROM trueup_scope s WHERE s.side = 'crm' AND s.source_id = d.crm_id)
+            AND NOT EXISTS (SELECT 1 FROM trueup_scope s WHERE s.side = 'erp' AND s.source_id = d.erp_id)`,
+        [tenant, entity, runId],
+      );
+    }
+    // Every open discrepancy of this entity was either re-examined by this run or carried
+    // forward, so one not seen now is gone at the source.
     const resolved = await client.query(
       `UPDATE control.discrepancies SET status = 'resolved', resolved_at = now()
         WHERE tenant_id = $1 AND entity = $2 AND status IN ('open', 'accepted') AND last_seen_run <> $3`,
       [tenant, entity, runId],
     );
+    // Resolved in flight: recorded as resolved, with the run that saw them go, so a reviewer can
+    // tell a fix that raced the run from one made at the source earlier.
     if (input.resolvedInFlight.length)
       await client.query(
-        `UPDATE control.discrepancies d SET detail = coalesce(d.detail, '{}'::jsonb) || jsonb_build_object('resolvedInFlight', $3::text)
-           FROM jsonb_to_recordset($4::jsonb) AS x(match_key text, class text, field text)
-          WHERE d.tenant_id = $1 AND d.entity = $2 AND d.match_key = x.match_key AND d.class = x.class
-            AND d.field = x.field AND d.status = 'resolved'`,
-        [
-          tenant,
-          entity,
-          runId,
-          JSON.stringify(
-            input.resolvedInFlight.map((r) => ({ match_key: r.matchKey, class: r.class, field: r.field })),
-          ),
-        ],
+        `INSERT INTO control.discrepancies AS d (tenant_id, entity, match_key, class, field, crm_id, erp_id, crm_value,
+            erp_value, currency, money_impact, material, first_seen_run, last_seen_run, detail, status, resolved_at)
+         SELECT $1, $2, x.match_key, x.class, x.field, x.crm_id, x.erp_id, x.crm_value, x.erp_value, x.currency,
+                x.money_impact, x.material, $3, $3,
+                coalesce(x.detail, '{}'::jsonb) || jsonb_build_object('resolvedInFlight', $3::text), 'resolved', now()
+           FROM jsonb_to_recordset($4::jsonb) AS x(match_key text, class text, field text, crm_id text, erp_id text,
+                crm_value jsonb, erp_value jsonb, currency text, money_impact numeric, material boolean, detail jsonb)
+         ON CONFLICT (tenant_id, entity, match_key, class, field) DO UPDATE SET
+           status = 'resolved', resolved_at = coalesce(d.resolved_at, now()),
+           detail = coalesce(d.detail, '{}'::jsonb) || jsonb_build_object('resolvedInFlight', $3::text)`,
+        [tenant, entity, runId, JSON.stringify(input.resolvedInFlight.map(toRow))],
       );
 
     let actionsInserted = 0;
@@ -138,34 +163,88 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
       );
       actionsInserted = ins.rowCount ?? 0;
       // Undecided actions of earlier runs that this run no longer proposes are stale.
+      // Undecided actions of earlier runs that this run no longer proposes are stale — among the
+      // records it examined (an incremental run leaves the others' actions alone).
+      const inScope = input.copyScope
+        ? `AND EXISTS (SELECT 1 FROM trueup_scope s
+             WHERE s.side = CASE WHEN (CASE WHEN a.kind = 'create' THEN a.explanation->'source'->>'system'
+                                            ELSE a.target_system END) = $5 THEN 'crm' ELSE 'erp' END
+               AND s.source_id = CASE WHEN a.kind = 'create' THEN a.explanation->'source'->>'id' ELSE a.target_id END)`
+        : '';
       const sup = await client.query(
-        `UPDATE control.actions SET status = 'skipped_stale', error = 'superseded by run ' || $3
-          WHERE tenant_id = $1 AND entity = $2 AND status IN ('proposed', 'approved') AND run_id <> $3
-            AND NOT (idempotency_key = ANY($4::text[]))`,
-        [tenant, entity, runId, input.actions.map((a) => a.idempotencyKey)],
-      );
-      actionsSuperseded = sup.rowCount ?? 0;
-    }
-    if (input.keyMatches.length)
-      await client.query(
-        `INSERT INTO control.xref (tenant_id, entity, crm_system, crm_id, erp_system, erp_id, origin, created_by)
-         SELECT $1, $2, $3, c, $4, e, 'key_match', 'reconcile ' || $5 FROM unnest($6::text[], $7::text[]) AS x(c, e)
-         ON CONFLICT DO NOTHING`,
+        `UPDATE control.actions a SET status = 'skipped_stale', error = 'superseded by run ' || $3
+          WHERE a.tenant_id = $1 AND a.entity = $2 AND a.status IN ('proposed', 'approved') AND a.run_id <> $3
+            AND NOT EXISTS (SELECT 1 FROM unnest($4::text[]) AS k(key) WHERE k.key = a.idempotency_key) ${inScope}`,
         [
           tenant,
           entity,
-          input.systems.crm,
-          input.systems.erp,
           runId,
-          input.keyMatches.map((k) => k.crmId),
-          input.keyMatches.map((k) => k.erpId),
+          input.actions.map((a) => a.idempotencyKey),
+          ...(input.copyScope ? [input.systems.crm] : []),
         ],
       );
+      actionsSuperseded = sup.rowCount ?? 0;
+    }
+    if (input.copyKeyMatches) {
+      await client.query('CREATE TEMP TABLE trueup_keymatch (crm_id text, erp_id text) ON COMMIT DROP');
+      await input.copyKeyMatches(client);
+      await client.query(
+        `INSERT INTO control.xref (tenant_id, entity, crm_system, crm_id, erp_system, erp_id, origin, created_by)
+         SELECT $1, $2, $3, k.crm_id, $4, k.erp_id, 'key_match', 'reconcile ' || $5 FROM trueup_keymatch k
+         ON CONFLICT DO NOTHING`,
+        [tenant, entity, input.systems.crm, input.systems.erp, runId],
+      );
+    }
     return {
       opened: up.rows.filter((r) => r.inserted).length,
+      seen: await seenTotals(client, tenant, entity, runId),
       resolved: resolved.rowCount ?? 0,
       actionsInserted,
       actionsSuperseded,
     };
   });
+}
+
+async function seenTotals(
+  client: pg.PoolClient,
+  tenant: string,
+  entity: Entity,
+  runId: string,
+): Promise<SeenTotals> {
+  const { rows } = await client.query<{
+    class: string;
+    currency: string | null;
+    n: number;
+    material: number;
+    accepted: number;
+    accepted_material: number;
+    impact: string | null;
+  }>(
+    `SELECT class, currency::text, count(*)::int AS n, count(*) FILTER (WHERE material)::int AS material,
+            count(*) FILTER (WHERE status = 'accepted')::int AS accepted,
+            count(*) FILTER (WHERE status = 'accepted' AND material)::int AS accepted_material,
+            sum(money_impact)::text AS impact
+       FROM control.discrepancies
+      WHERE tenant_id = $1 AND entity = $2 AND last_seen_run = $3 AND status IN ('open', 'accepted')
+      GROUP BY class, currency`,
+    [tenant, entity, runId],
+  );
+  const out: SeenTotals = {
+    counts: {},
+    discrepancies: 0,
+    material: 0,
+    accepted: 0,
+    acceptedMaterial: 0,
+    moneyVariance: {},
+  };
+  for (const r of rows) {
+    out.counts[r.class] = (out.counts[r.class] ?? 0) + r.n;
+    out.discrepancies += r.n;
+    out.material += r.material;
+    out.accepted += r.accepted;
+    out.acceptedMaterial += r.accepted_material;
+    if (r.currency && r.impact && r.impact !== '0')
+      out.moneyVariance[r.currency] = addDecimal(out.moneyVariance[r.currency] ?? '0', r.impact);
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
-// One reconcile job: tenant × entity, on a worker thread with its own DuckDB. Refresh the
-// mirror → business keys → (incremental scope) → match → compare → classify → confirm in
+// One reconcile job: tenant × entity, on a worker thread with its own DuckDB. Refresh the mirror
+// (and the local copy of xref) → incremental scope → match → compare → classify → confirm in
 // flight → survivorship and actions → write discrepancies, actions and key-match links to
 // Postgres → remember how far this run got.
 import { createHash } from 'node:crypto';
@@ -7,138 +7,155 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import {
-  deletedInOne as classifyDeleted,
-  type Discrepancy,
-  duplicates,
-  fieldMismatches,
-  missing,
-} from './classify.js';
-import { deletedInOne, diffPairs, duplicateRecords, loneRecords, refreshMinorUnits } from './compare.js';
+import { classifyPass, type Discrepancy, identityOf } from './classify.js';
+import { comparePass, type PassResult } from './compare.js';
 import { confirmInFlight } from './confirm.js';
-import { addDecimal } from './decimal.js';
 import { openDuck } from './duck.js';
-import type { JobResult, ReconcileJob } from './job-protocol.js';
-import { openDiscrepancyIds, writeResults } from './lifecycle.js';
-import { buildScope, CRM, ERP, loadXref, persistLinks, refreshKeys, resolveMatches } from './matching.js';
-import { getMeta, refreshMirror, setMeta } from './mirror.js';
-import { suggestCandidates } from './suggestions.js';
-import { planCreateActions, planPairActions } from './survivorship.js';
+import type { JobResult, ReconcileJob, TenantSlice } from './job-protocol.js';
+import { writeResults } from './lifecycle.js';
+import { MIRROR_SOURCE, resolveMatches } from './matching.js';
+import { clearPrev, getMeta, mirrorLayout, refreshMirror, setMeta, syncXref } from './mirror.js';
+import { closeScope, incrementalSeeds, scopeSource } from './scope.js';
+import { type PlannedAction, planCreateActions, planPairActions } from './survivorship.js';
+import { duckToPg, Scratch } from './transfer.js';
 
 const hash = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 16);
 
-export async function runReconcileJob(job: ReconcileJob): Promise<JobResult> {
+/** An incremental scope larger than this share of the mirror costs more than a full run. */
+const MAX_SCOPE_SHARE = 0.5;
+
+function lapper() {
   const t0 = performance.now();
-  const lap = (() => {
-    let last = t0;
-    return () => {
+  let last = t0;
+  return {
+    lap() {
       const now = performance.now();
       const ms = Math.round(now - last);
       last = now;
       return ms;
-    };
-  })();
+    },
+    total: () => Math.round(performance.now() - t0),
+  };
+}
+
+/** Actions for the discrepancies that stand (identities in `keep`), from the pass that found them. */
+function planActions(job: ReconcileJob, pass: PassResult, keep: ReadonlySet<string>): PlannedAction[] {
+  const slice: TenantSlice = job.config;
+  const diffs = pass.diffs
+    .map((d) => ({
+      ...d,
+      fields: d.fields.filter((f) =>
+        keep.has(
+          identityOf({
+            class: 'field_mismatch',
+            matchKey: `C:${d.crm.source_id}|E:${d.erp.source_id}`,
+            field: f,
+          }),
+        ),
+      ),
+    }))
+    .filter((d) => d.fields.length);
+  const lone = pass.lone.filter((r) =>
+    keep.has(
+      r.side === 'crm'
+        ? identityOf({ class: 'missing_in_erp', matchKey: `C:${r.source_id}`, field: '' })
+        : identityOf({ class: 'missing_in_crm', matchKey: `E:${r.source_id}`, field: '' }),
+    ),
+  );
+  return [
+    ...planPairActions(job.entity, slice, job.tenant, diffs),
+    ...planCreateActions(job.entity, slice, job.tenant, lone),
+  ];
+}
+
+export async function runReconcileJob(job: ReconcileJob): Promise<JobResult> {
+  const clock = lapper();
   const { entity, tenant } = job;
   const cfg = job.config.entity;
+  const layout = mirrorLayout(entity, cfg);
   await mkdir(job.mirrorDir, { recursive: true });
   const duck = await openDuck(join(job.mirrorDir, `${entity}.duckdb`), job.duckdbThreads);
+  const scratch = await new Scratch(join(job.mirrorDir, `${entity}.work`)).open();
   const pool = new pg.Pool({
     connectionString: job.stagingUrl,
-    max: (job.copyRanges ?? 2) + 1,
+    max: Math.max(2, job.copyRanges ?? 2) + 1,
     application_name: `trueup-reconcile ${tenant}/${entity}`,
   });
   pool.on('error', () => {});
   try {
-    const refresh = await refreshMirror(duck, pool, job);
-    const keysHash = hash(cfg.match.keys);
-    const rebuildKeys = refresh.cold || (await getMeta(duck, 'keys_hash')) !== keysHash;
-    await refreshKeys(duck, cfg, rebuildKeys);
-    await setMeta(duck, 'keys_hash', keysHash);
-    const refreshMs = lap();
+    const refresh = await refreshMirror(duck, pool, job, layout, scratch);
+    await syncXref(duck, pool, job, scratch);
+    const refreshMs = clock.lap();
 
-    const xref = await pool.query<{ crm_id: string; erp_id: string }>(
-      `SELECT crm_id, erp_id FROM control.xref WHERE tenant_id = $1 AND entity = $2 AND crm_system = $3 AND erp_system = $4`,
-      [tenant, entity, job.config.systems.crm, job.config.systems.erp],
-    );
-    await loadXref(
-      duck,
-      xref.rows.map((r) => ({ crmId: r.crm_id, erpId: r.erp_id })),
-    );
     const configHash = hash({ entity: cfg, systems: job.config.systems });
     const lastRunSeq = await getMeta(duck, 'last_run_seq');
-    const incremental =
+    let incremental =
       job.mode === 'incremental' &&
       !refresh.cold &&
-      !rebuildKeys &&
       lastRunSeq !== undefined &&
       (await getMeta(duck, 'config_hash')) === configHash;
     let scope = { crm: 0, erp: 0 };
-    if (incremental)
-      scope = await buildScope(duck, cfg, {
-        lastRunSeq: BigInt(lastRunSeq),
-        open: await openDiscrepancyIds(pool, tenant, entity),
-      });
-    await resolveMatches(duck, cfg, incremental);
-    const matchMs = lap();
+    if (incremental) {
+      const xrefChanged = await duck.rows<{ n: bigint }>('SELECT count(*) AS n FROM xref_changed');
+      scope = await closeScope(
+        duck,
+        cfg,
+        layout,
+        '',
+        incrementalSeeds(BigInt(lastRunSeq!), Number(xrefChanged[0]?.n ?? 0) > 0),
+      );
+      if (scope.crm + scope.erp > refresh.rows * MAX_SCOPE_SHARE) incremental = false;
+    }
+    await resolveMatches(duck, cfg, layout, incremental ? scopeSource('') : MIRROR_SOURCE, '');
+    const matchMs = clock.lap();
 
-    await refreshMinorUnits(duck, entity);
-    const main = { pairs: 'pairs', crm: CRM, erp: ERP };
-    const diffs = await diffPairs(duck, entity, cfg, job.config.systems, main);
-    const deleted = await deletedInOne(duck, entity, main);
-    const lone = await loneRecords(duck, entity);
-    const dups = await duplicateRecords(duck);
-    const suggestions = await suggestCandidates(duck, entity);
-    const found: Discrepancy[] = [
-      ...fieldMismatches(entity, job.config, diffs),
-      ...classifyDeleted(entity, job.config, deleted),
-      ...missing(entity, job.config, lone, suggestions),
-      ...duplicates(entity, dups),
-    ];
-    const compareMs = lap();
+    const pass = await comparePass(duck, pool, job, '', scratch);
+    const found = classifyPass(entity, job.config, pass);
+    const compareMs = clock.lap();
 
-    const confirmation = await confirmInFlight(duck, pool, job, found);
-    const confirmMs = lap();
-    const stillDiffering = new Set(confirmation.kept.map((d) => `${d.matchKey}|${d.field}`));
-    const keptDiffs = diffs
-      .map((d) => ({
-        ...d,
-        fields: d.fields.filter((f) => stillDiffering.has(`C:${d.crm.source_id}|E:${d.erp.source_id}|${f}`)),
-      }))
-      .filter((d) => d.fields.length);
-    const keptLone = lone.filter((r) =>
-      stillDiffering.has(`${r.side === 'crm' ? 'C' : 'E'}:${r.source_id}|`),
-    );
-    const actions = [
-      ...planPairActions(entity, job.config, tenant, keptDiffs),
-      ...planCreateActions(entity, job.config, tenant, keptLone),
-    ];
-    const keyMatches = (
-      await duck.rows<{ crm_id: string; erp_id: string }>('SELECT crm_id, erp_id FROM pairs WHERE lvl > 0')
-    ).map((r) => ({ crmId: r.crm_id, erpId: r.erp_id }));
+    const confirmation = await confirmInFlight(duck, pool, job, layout, found, pass, scratch);
+    const confirmMs = clock.lap();
+
+    const kept: Discrepancy[] = confirmation.kept;
+    const actions = planActions(job, confirmation.pass, new Set(kept.map(identityOf)));
     const written = await writeResults(pool, {
       tenant,
       entity,
       runId: job.runId,
-      discrepancies: confirmation.kept,
+      discrepancies: kept,
       actions,
       policy: job.config.actions.policy,
-      keyMatches,
       systems: job.config.systems,
       resolvedInFlight: confirmation.resolvedInFlight,
+      copyKeyMatches: (client) =>
+        duckToPg(
+          duck,
+          'SELECT crm_id, erp_id FROM pairs WHERE lvl > 0',
+          client,
+          'trueup_keymatch (crm_id, erp_id)',
+          scratch.file('keymatch'),
+        ),
+      ...(incremental
+        ? {
+            copyScope: (client: pg.PoolClient) =>
+              duckToPg(
+                duck,
+                `SELECT 'crm', source_id FROM sc_crm UNION ALL SELECT 'erp', source_id FROM sc_erp`,
+                client,
+                'trueup_scope (side, source_id)',
+                scratch.file('scope'),
+              ),
+          }
+        : {}),
     });
-    await persistLinks(duck, incremental);
+    // Everything staged up to the first refresh has now been examined; rows that the
+    // confirmation's refresh brought in are examined by the next run.
+    await clearPrev(duck, refresh.lastSeq);
     await setMeta(duck, 'last_run_seq', refresh.lastSeq.toString());
     await setMeta(duck, 'config_hash', configHash);
     await duck.run('CHECKPOINT');
-    const writeMs = lap();
+    const writeMs = clock.lap();
 
-    const counts: Record<string, number> = {};
-    const moneyVariance: Record<string, string> = {};
-    for (const d of confirmation.kept) {
-      counts[d.class] = (counts[d.class] ?? 0) + 1;
-      if (d.currency && d.moneyImpact)
-        moneyVariance[d.currency] = addDecimal(moneyVariance[d.currency] ?? '0', d.moneyImpact);
-    }
     return {
       tenant,
       entity,
@@ -147,28 +164,21 @@ export async function runReconcileJob(job: ReconcileJob): Promise<JobResult> {
         cold: refresh.cold,
         rowsCopied: refresh.rowsCopied,
         rows: refresh.rows,
-        lastSeq: refresh.lastSeq.toString(),
+        lastSeq: (confirmation.refresh?.lastSeq ?? refresh.lastSeq).toString(),
       },
       scope,
-      counts,
-      discrepancies: confirmation.kept.length,
-      material: confirmation.kept.filter((d) => d.material).length,
-      moneyVariance,
+      pairs: pass.pairs,
+      wideRows: pass.wideRows,
+      ...written.seen,
       actions: job.config.actions.policy === 'disabled' ? 0 : actions.length,
       resolved: written.resolved,
       resolvedInFlight: confirmation.resolvedInFlight.length,
       confirmation: confirmation.state,
-      timings: {
-        refreshMs,
-        matchMs,
-        compareMs,
-        confirmMs,
-        writeMs,
-        totalMs: Math.round(performance.now() - t0),
-      },
+      timings: { refreshMs, matchMs, compareMs, confirmMs, writeMs, totalMs: clock.total() },
     };
   } finally {
     duck.close();
     await pool.end();
+    await scratch.close();
   }
 }

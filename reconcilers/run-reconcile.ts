@@ -51,6 +51,9 @@ export interface RunSummary {
   totals: {
     discrepancies: number;
     material: number;
+    /** Discrepancies (and material ones) a reviewer accepted: not counted by --fail-on. */
+    accepted: number;
+    acceptedMaterial: number;
     actions: number;
     resolved: number;
     resolvedInFlight: number;
@@ -199,7 +202,15 @@ function summarise(x: {
   const countsByClass: Record<string, number> = {};
   const countsByEntity: Record<string, Record<string, number>> = {};
   const moneyVariance: Record<string, string> = {};
-  const totals = { discrepancies: 0, material: 0, actions: 0, resolved: 0, resolvedInFlight: 0 };
+  const totals = {
+    discrepancies: 0,
+    material: 0,
+    accepted: 0,
+    acceptedMaterial: 0,
+    actions: 0,
+    resolved: 0,
+    resolvedInFlight: 0,
+  };
   for (const r of x.results) {
     countsByEntity[r.entity] = r.counts;
     for (const [k, n] of Object.entries(r.counts)) countsByClass[k] = (countsByClass[k] ?? 0) + n;
@@ -207,6 +218,8 @@ function summarise(x: {
       moneyVariance[c] = addDecimal(moneyVariance[c] ?? '0', v);
     totals.discrepancies += r.discrepancies;
     totals.material += r.material;
+    totals.accepted += r.accepted;
+    totals.acceptedMaterial += r.acceptedMaterial;
     totals.actions += r.actions;
     totals.resolved += r.resolved;
     totals.resolvedInFlight += r.resolvedInFlight;

@@ -8,9 +8,10 @@ import { createHash } from 'node:crypto';
 import type { SurvivorshipRule } from '../pipeline/config/schema.js';
 import { type Entity, type FieldDef, fieldDef } from '../staging/model/entities.js';
 import { comparatorFor, toCanonicalValue, toSystemValue } from './comparators.js';
-import type { MirrorRow, PairDiff } from './compare.js';
+import type { PairDiff } from './compare.js';
 import { compareDecimal, isDecimal } from './decimal.js';
 import type { TenantSlice } from './job-protocol.js';
+import type { MirrorRow } from './wide-rows.js';
 
 export interface PlannedAction {
   entity: Entity;
@@ -38,7 +39,7 @@ function ownerOf(def: FieldDef, rule: SurvivorshipRule): Side {
   return rule.rule === 'owner' && rule.owner ? rule.owner : def.owner;
 }
 
-function orderValues(def: FieldDef, a: string, b: string): number {
+function orderValues(a: string, b: string): number {
   if (isDecimal(a) && isDecimal(b)) return compareDecimal(a, b);
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -69,7 +70,7 @@ export function winner(def: FieldDef, slice: TenantSlice, crm: MirrorRow, erp: M
     case 'min': {
       if (empty(c) !== empty(e)) return empty(c) ? 'erp' : 'crm';
       if (empty(c)) return owner;
-      const o = orderValues(def, c as string, e as string);
+      const o = orderValues(c as string, e as string);
       if (o === 0) return owner;
       return o > 0 === (rule.rule === 'max') ? 'crm' : 'erp';
     }

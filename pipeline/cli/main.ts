@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { createCliContext, EXIT_USAGE, reportError } from './cli-context.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDbCommands } from './commands/db.js';
+import { registerDiscrepanciesCommands } from './commands/discrepancies.js';
 import { registerDlqCommands } from './commands/dlq.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerReconcileCommand } from './commands/reconcile.js';
@@ -49,6 +50,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.`,
   registerSandboxCommand(program, ctx);
   registerReconcileCommand(program, ctx);
   registerXrefCommands(program, ctx);
+  registerDiscrepanciesCommands(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

@@ -9,7 +9,7 @@ import { runCli } from '../../pipeline/cli/main.js';
 import { generatorTenantConfig } from '../../pipeline/generator/ground-truth.js';
 import { stageGeneratedTenant } from '../../pipeline/generator/stage-generated.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { dataDir } from './helpers.js';
+import { dataDir, removeDataDirs } from './helpers.js';
 
 let db: TestDatabase;
 let dir: string;
@@ -39,7 +39,10 @@ beforeAll(async () => {
     }),
   );
 });
-afterAll(async () => db?.drop());
+afterAll(async () => {
+  await removeDataDirs();
+  await db?.drop();
+});
 
 async function cli(args: string[]) {
   let out = '';
@@ -109,4 +112,78 @@ it('links and unlinks records by hand', async () => {
   ]);
   expect(un.code).toBe(0);
   expect((await cli(['reconcile', '--tenant', 'nope'])).code).toBe(2);
+});
+
+it('lists discrepancies and accepts them (who and why, audited, kept while they persist)', async () => {
+  await cli(['reconcile', '--tenant', 'acme', '--confirm-wait', '0']);
+  const listed = await cli(['discrepancies', 'list', '--tenant', 'acme', '--entity', 'customer', '--json']);
+  expect(listed.code).toBe(0);
+  const open = JSON.parse(listed.out) as { id: string; status: string; material: boolean }[];
+  expect(open.length).toBeGreaterThan(2);
+  expect(open.every((d) => d.status === 'open')).toBe(true);
+  const ids = open.slice(0, 2).map((d) => d.id);
+
+  const bad = await cli([
+    'discrepancies',
+    'accept',
+    '--tenant',
+    'acme',
+    '--by',
+    'alice',
+    '--reason',
+    'x',
+    'abc',
+  ]);
+  expect(bad.code).toBe(2);
+  const unknown = await cli([
+    'discrepancies',
+    'accept',
+    '--tenant',
+    'acme',
+    '--by',
+    'alice',
+    '--reason',
+    'known',
+    ids[0]!,
+    '999999999',
+  ]);
+  expect(unknown.code).toBe(1);
+  expect(unknown.out).toMatch(/no discrepancy 999999999 — nothing was accepted/);
+
+  const ok = await cli([
+    'discrepancies',
+    'accept',
+    '--tenant',
+    'acme',
+    '--by',
+    'alice',
+    '--reason',
+    'legacy data, agreed with finance',
+    ...ids,
+  ]);
+  expect(ok.code).toBe(0);
+  expect(ok.out).toMatch(/accepted 2 discrepancies of acme \(by alice\)/);
+  const audit = await db.staging.pool.query(
+    `SELECT actor, action, subject, detail FROM control.audit WHERE tenant_id = 'acme' AND action = 'discrepancy.accept'`,
+  );
+  expect(audit.rows.map((r) => r.subject).sort()).toEqual(ids.map((id) => `discrepancy:${id}`).sort());
+  expect(audit.rows[0]).toMatchObject({
+    actor: 'alice',
+    detail: { reason: 'legacy data, agreed with finance', previousStatus: 'open' },
+  });
+
+  // Seen again by the next run: still accepted, runs_open counts on.
+  await cli(['reconcile', '--tenant', 'acme', '--full', '--confirm-wait', '0']);
+  const accepted = JSON.parse(
+    (await cli(['discrepancies', 'list', '--tenant', 'acme', '--status', 'accepted', '--json'])).out,
+  ) as { id: string; acceptedBy: string; acceptedReason: string; runsOpen: number }[];
+  expect(accepted.map((d) => d.id).sort()).toEqual([...ids].sort());
+  expect(accepted[0]).toMatchObject({
+    acceptedBy: 'alice',
+    acceptedReason: 'legacy data, agreed with finance',
+  });
+  expect(accepted[0]!.runsOpen).toBeGreaterThanOrEqual(2);
+  const table = await cli(['discrepancies', 'list', '--tenant', 'acme', '--status', 'accepted']);
+  expect(table.out).toMatch(/alice: legacy data/);
+  expect((await cli(['discrepancies', 'list', '--tenant', 'acme', '--status', 'gone'])).code).toBe(2);
 });

@@ -1,6 +1,6 @@
 // Shared setup for the reconciler tests: a generated tenant staged into a test database, its
 // validated config, and a reconcile run with inline jobs and a private data folder.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig } from '../../pipeline/config/load-config.js';
@@ -15,8 +15,17 @@ export function tenantConfigOf(opts: Omit<GenerateOptions, 'seed'>): TenantConfi
   return cfg.tenants[opts.tenant]!;
 }
 
+const made: string[] = [];
+
 export async function dataDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'trueup-reconcile-'));
+  const dir = await mkdtemp(join(tmpdir(), 'trueup-reconcile-'));
+  made.push(dir);
+  return dir;
+}
+
+/** Removes the data folders this test file made (their mirrors take room). */
+export async function removeDataDirs(): Promise<void> {
+  await Promise.all(made.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 }
 
 export const pool = createReconcilePool({ threads: 1, inline: true });

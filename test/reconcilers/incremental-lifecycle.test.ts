@@ -6,7 +6,7 @@ import { inFlightHooks } from '../../reconcilers/confirm.js';
 import type { Entity } from '../../staging/model/entities.js';
 import { stageUnit } from '../../staging/stage.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { dataDir, keyOf, openDiscrepancies, reconcile, tenantConfigOf } from './helpers.js';
+import { dataDir, keyOf, openDiscrepancies, reconcile, removeDataDirs, tenantConfigOf } from './helpers.js';
 
 const COUNTS = { customer: 200, product: 40, order: 100, invoice: 100, payment: 60, subscription: 50 };
 let db: TestDatabase;
@@ -15,7 +15,10 @@ beforeAll(async () => {
   db = await createTestDatabase('recon_inc');
   dir = await dataDir();
 });
-afterAll(async () => db?.drop());
+afterAll(async () => {
+  await removeDataDirs();
+  await db?.drop();
+});
 
 async function update(
   tenant: string,
@@ -69,12 +72,24 @@ describe('incremental reconcile', () => {
       { crm_ref: null, email: 'new@example.com' },
     );
     await update(tenant, 'crm', 'invoice', gen.entities.invoice.crm[5]!, { total: '1.00' });
+    // A one-way direct link (only the CRM record names its ERP partner) dropped together with the
+    // business key: the ERP record is reached only through the CRM record's older version.
+    const truthIds = new Set(gen.truth.flatMap((t) => [t.crmId, t.erpId]));
+    const oneWay = cus.crm.find(
+      (r) =>
+        r.fields.erp_ref &&
+        !r.deleted &&
+        !truthIds.has(r.sourceId) &&
+        !cus.erp.find((e) => e.sourceId === r.fields.erp_ref)?.fields.crm_ref,
+    )!;
+    await update(tenant, 'crm', 'customer', oneWay, { erp_ref: null, email: 'gone@example.com' });
 
     const inc = await reconcile(db, dir, tenant, cfg);
     expect(inc.entities.every((e) => e.mode === 'incremental' && !e.mirror.cold)).toBe(true);
     const customer = inc.entities.find((e) => e.entity === 'customer')!;
     expect(customer.scope.crm).toBeLessThan(COUNTS.customer / 2);
     const afterIncremental = new Set((await openDiscrepancies(db, tenant)).map(keyOf));
+    expect(afterIncremental).toContain(`customer missing_in_crm E:${oneWay.fields.erp_ref} `);
 
     const full = await reconcile(db, dir, tenant, cfg, { mode: 'full', rebuildMirror: true });
     expect(full.entities.every((e) => e.mode === 'full' && e.mirror.cold)).toBe(true);
@@ -158,5 +173,63 @@ describe('in-flight confirmation', () => {
     expect(open.has(keyOf(t))).toBe(false);
     const others = gen.truth.filter((x) => x.entity === 'customer' && keyOf(x) !== keyOf(t));
     for (const o of others) expect(open.has(keyOf(o))).toBe(true);
+  });
+});
+
+describe('in-flight confirmation of missing and duplicated records', () => {
+  it('matches again: a counterpart that arrives in flight and a duplicate link removed in flight resolve', async () => {
+    const tenant = 'flight2';
+    const opts = { tenant, seed: 10, counts: { ...COUNTS, customer: 120 } };
+    const gen = generateTenant(opts);
+    await stageTenant(db.staging.pool, gen);
+    const cfg = tenantConfigOf(opts);
+    const cus = gen.entities.customer;
+    const lone = gen.truth.find((x) => x.entity === 'customer' && x.class === 'missing_in_erp')!;
+    const dup = gen.truth.find((x) => x.entity === 'customer' && x.class === 'duplicate_match')!;
+    const crmLone = cus.crm.find((r) => r.sourceId === lone.crmId)!;
+    const second = cus.erp.find((r) => r.fields.crm_ref === dup.crmId && r.sourceId.endsWith('-dup'))!;
+    inFlightHooks.beforeWait = async () => {
+      // The ERP side of the lone CRM record is created (pointing at it) and the duplicate's
+      // second ERP record is re-pointed, both staged by CDC before confirmation.
+      await update(
+        tenant,
+        'erp',
+        'customer',
+        { ...crmLone, sourceId: 'E-arrived', version: 1n },
+        {
+          crm_ref: crmLone.sourceId,
+          erp_ref: null,
+        },
+      );
+      await update(tenant, 'erp', 'customer', second, { crm_ref: null, email: 'someone-else@example.com' });
+      await stageUnit(db.staging.pool, {
+        tenant,
+        system: 'crm',
+        batches: [],
+        checkpoints: [{ stream: 'generator', position: { heartbeat: Date.now() } }],
+      });
+    };
+    try {
+      const s = await reconcile(db, dir, tenant, cfg, {
+        entities: ['customer'],
+        confirm: { waitMs: 5_000, pollMs: 50 },
+      });
+      expect(s.entities[0]!.confirmation).toBe('confirmed');
+      expect(s.totals.resolvedInFlight).toBeGreaterThanOrEqual(2);
+    } finally {
+      inFlightHooks.beforeWait = undefined;
+    }
+    const open = new Set((await openDiscrepancies(db, tenant)).map(keyOf));
+    expect(open.has(keyOf(lone))).toBe(false);
+    expect(open.has(keyOf(dup))).toBe(false);
+    const others = gen.truth.filter((x) => x.entity === 'customer' && x !== lone && x !== dup);
+    for (const o of others) expect(open.has(keyOf(o))).toBe(true);
+    const { rows } = await db.staging.pool.query(
+      `SELECT match_key, status, detail->>'resolvedInFlight' AS run FROM control.discrepancies
+        WHERE tenant_id = $1 AND match_key = ANY($2)`,
+      [tenant, [lone.matchKey, dup.matchKey]],
+    );
+    expect(rows).toHaveLength(2);
+    for (const r of rows) expect(r).toMatchObject({ status: 'resolved', run: expect.any(String) });
   });
 });

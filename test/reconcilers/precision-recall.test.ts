@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GenerateOptions, generateTenant } from '../../pipeline/generator/ground-truth.js';
 import { stageTenant } from '../../pipeline/generator/stage-generated.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { dataDir, keyOf, openDiscrepancies, reconcile, tenantConfigOf } from './helpers.js';
+import { dataDir, keyOf, openDiscrepancies, reconcile, removeDataDirs, tenantConfigOf } from './helpers.js';
 
 const TENANTS: Omit<GenerateOptions, 'seed' | 'tenant'>[] = [
   {},
@@ -43,7 +43,10 @@ beforeAll(async () => {
   db = await createTestDatabase('recon_pr');
   dir = await dataDir();
 });
-afterAll(async () => db?.drop());
+afterAll(async () => {
+  await removeDataDirs();
+  await db?.drop();
+});
 
 describe('reconcile precision and recall vs the generator truth', () => {
   for (const [ti, t] of TENANTS.entries()) {

@@ -31,7 +31,7 @@ export function registerReconcileCommand(program: Command, ctx: CliContext): voi
     .option('--rebuild-mirror', 'rebuild the local mirrors from staging (implies --full)')
     .option(
       '--fail-on <threshold>',
-      'exit 1 when there is a material discrepancy ("material") or any ("any")',
+      'exit 1 when there is a material discrepancy ("material") or any ("any") not accepted by a reviewer',
     )
     .option(
       '--confirm-wait <ms>',
@@ -106,9 +106,9 @@ failed or --fail-on was crossed, 2 usage error.`,
         for (const f of failures) ctx.out(`FAILED ${f.tenant}: ${f.message}\n`);
         const crossed = summaries.some((s) =>
           opts.failOn === 'material'
-            ? s.totals.material > 0
+            ? s.totals.material - s.totals.acceptedMaterial > 0
             : opts.failOn === 'any'
-              ? s.totals.discrepancies > 0
+              ? s.totals.discrepancies - s.totals.accepted > 0
               : false,
         );
         if (failures.length || crossed) process.exitCode = 1;
@@ -154,7 +154,7 @@ function printSummaries(ctx: CliContext, summaries: RunSummary[]): void {
       .map(([c, v]) => `${c} ${v}`)
       .join(', ');
     ctx.out(
-      `\n${s.tenant}: run ${s.runId} ${s.status} — ${s.totals.discrepancies} discrepancies (${s.totals.material} material), ` +
+      `\n${s.tenant}: run ${s.runId} ${s.status} — ${s.totals.discrepancies} discrepancies (${s.totals.material} material, ${s.totals.accepted} accepted), ` +
         `${s.totals.actions} actions, ${s.totals.resolved} resolved, ${s.totals.resolvedInFlight} resolved in flight` +
         `${money ? `\n  money variance: ${money}` : ''}\n  summary: ${s.outputDir}/summary.json\n`,
     );

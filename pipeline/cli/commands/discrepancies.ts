@@ -1,0 +1,168 @@
+// `trueup discrepancies list|accept`: what reconciliation found for a tenant, and a reviewer's
+// acceptance of discrepancies that are known and fine (who and why recorded, audited). Accepted
+// ones stay accepted while they persist and do not count for `reconcile --fail-on`.
+import type { Command } from 'commander';
+import { AcceptError, acceptDiscrepancies, listDiscrepancies } from '../../../reconcilers/discrepancies.js';
+import { assertTenantId } from '../../../staging/identifiers.js';
+import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
+import type { DiscrepancyStatus } from '../../../staging/tables/discrepancy.table.js';
+import type { Runtime } from '../../runtime.js';
+import { type CliContext, UsageError } from '../cli-context.js';
+import { formatTable } from '../format-table.js';
+
+const STATUSES = ['open', 'accepted', 'resolved'] as const;
+
+interface ListOptions {
+  tenant: string;
+  entity?: string;
+  status: string;
+  material?: boolean;
+  limit: string;
+  json?: boolean;
+}
+
+interface AcceptOptions {
+  tenant: string;
+  by: string;
+  reason: string;
+  json?: boolean;
+}
+
+function checkTenant(rt: Runtime, tenant: string): string {
+  assertTenantId(tenant);
+  if (!rt.config.tenants[tenant])
+    throw new UsageError(
+      `no tenant "${tenant}" in the config (known: ${Object.keys(rt.config.tenants).join(', ') || 'none'})`,
+    );
+  return tenant;
+}
+
+const show = (v: unknown) =>
+  v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+
+export function registerDiscrepanciesCommands(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('discrepancies')
+    .description('review what reconciliation found: list discrepancies, accept known ones');
+
+  cmd
+    .command('list')
+    .description('list a tenant’s discrepancies, material and largest money impact first')
+    .requiredOption('--tenant <id>', 'tenant')
+    .option('--entity <name>', `only this entity (${ENTITIES.join(', ')})`)
+    .option('--status <status>', `open, accepted or resolved`, 'open')
+    .option('--material', 'only material discrepancies')
+    .option('--limit <n>', 'at most this many rows', '200')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ trueup discrepancies list --tenant acme --entity invoice --material
+  $ trueup discrepancies list --tenant acme --status accepted`,
+    )
+    .action(async (opts: ListOptions, c: Command) => {
+      if (opts.entity && !isEntity(opts.entity))
+        throw new UsageError(`unknown entity "${opts.entity}" (known: ${ENTITIES.join(', ')})`);
+      if (!STATUSES.includes(opts.status as DiscrepancyStatus))
+        throw new UsageError(
+          `--status must be one of ${STATUSES.join(', ')}, not ${JSON.stringify(opts.status)}`,
+        );
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new UsageError('--limit must be a positive whole number');
+      await ctx.withRuntime(c, async (rt) => {
+        const rows = await listDiscrepancies(rt.staging.pool, {
+          tenant: checkTenant(rt, opts.tenant),
+          ...(opts.entity ? { entity: opts.entity as Entity } : {}),
+          status: opts.status as DiscrepancyStatus,
+          material: opts.material ?? false,
+          limit,
+        });
+        if (opts.json) {
+          ctx.out(`${JSON.stringify(rows, null, 2)}\n`);
+          return;
+        }
+        ctx.out(
+          `${formatTable(
+            [
+              'id',
+              'entity',
+              'class',
+              'field',
+              'match key',
+              'crm',
+              'erp',
+              'impact',
+              'material',
+              'status',
+              'runs',
+              'first seen',
+              'accepted by',
+            ],
+            rows.map((d) => [
+              d.id,
+              d.entity,
+              d.class,
+              d.field,
+              d.matchKey,
+              show(d.crmValue).slice(0, 30),
+              show(d.erpValue).slice(0, 30),
+              d.moneyImpact ? `${d.moneyImpact} ${d.currency ?? ''}`.trim() : '',
+              d.material ? 'yes' : '',
+              d.status,
+              String(d.runsOpen),
+              d.firstSeen.toISOString().slice(0, 19),
+              d.acceptedBy ? `${d.acceptedBy}: ${d.acceptedReason ?? ''}` : '',
+            ]),
+          )}\n`,
+        );
+      });
+    });
+
+  cmd
+    .command('accept')
+    .description(
+      'accept discrepancies by id: they stay accepted while they persist (who and why are audited)',
+    )
+    .argument('<ids...>', 'discrepancy ids (from `discrepancies list`)')
+    .requiredOption('--tenant <id>', 'tenant')
+    .requiredOption('--by <name>', 'who accepts them')
+    .requiredOption('--reason <text>', 'why they are acceptable')
+    .option('--json', 'print the accepted discrepancies as JSON')
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ trueup discrepancies accept --tenant acme --by alice --reason "legacy credit limit, agreed with finance" 412 413
+
+All or nothing: an unknown or already resolved id accepts none of them (exit 1).`,
+    )
+    .action(async (ids: string[], opts: AcceptOptions, c: Command) => {
+      for (const id of ids)
+        if (!/^[1-9]\d{0,18}$/.test(id))
+          throw new UsageError(`discrepancy ids are positive whole numbers, not "${id}"`);
+      if (!opts.by.trim()) throw new UsageError('--by must name who accepts');
+      if (!opts.reason.trim()) throw new UsageError('--reason must say why');
+      await ctx.withRuntime(c, async (rt) => {
+        const tenant = checkTenant(rt, opts.tenant);
+        try {
+          const accepted = await acceptDiscrepancies(rt.staging.pool, {
+            tenant,
+            ids: [...new Set(ids)],
+            by: opts.by.trim(),
+            reason: opts.reason.trim(),
+          });
+          if (opts.json) ctx.out(`${JSON.stringify(accepted, null, 2)}\n`);
+          else
+            ctx.out(
+              `accepted ${accepted.length} discrepanc${accepted.length === 1 ? 'y' : 'ies'} of ${tenant} (by ${opts.by.trim()}): ${accepted.map((d) => d.id).join(', ')}\n`,
+            );
+        } catch (err) {
+          if (!(err instanceof AcceptError)) throw err;
+          ctx.out(`${err.message}\n`);
+          process.exitCode = 1;
+        }
+      });
+    });
+}

@@ -1,0 +1,131 @@
+// Full ("wide") staged rows of the few records a run must look at closely: the two sides of pairs
+// whose content hashes differ, deleted-in-one pairs and unmatched records. Their ids go from
+// DuckDB to a Postgres temp table (COPY FROM STDIN), the rows come back in one COPY TO STDOUT read
+// in one snapshot (both sides of a pair consistent), and land in DuckDB temp tables
+// `<prefix>crm` / `<prefix>erp`. Values are the canonical text forms; the comparators run on them.
+import { statSync } from 'node:fs';
+import type pg from 'pg';
+import { inTransaction } from '../staging/database.js';
+import { assertTenantId, quoteIdent, quoteLiteral } from '../staging/identifiers.js';
+import { ENTITY_FIELDS, type Entity } from '../staging/model/entities.js';
+import type { Duck } from './duck.js';
+import type { ReconcileJob } from './job-protocol.js';
+import { type CsvColumn, duckToPg, pgToFile, readCsv, type Scratch } from './transfer.js';
+
+/** One staged record as the job reads it: canonical fields as text plus bookkeeping. */
+export interface MirrorRow {
+  side: 'crm' | 'erp';
+  source_id: string;
+  version: bigint;
+  updated_at: string | null;
+  deleted: boolean;
+  fields: Record<string, string | null>;
+}
+
+interface WideColumn extends CsvColumn {
+  /** The Postgres expression producing the CSV cell. */
+  pg: string;
+}
+
+function wideColumns(entity: Entity, systems: { crm: string; erp: string }): WideColumn[] {
+  return [
+    {
+      name: 'side',
+      duckType: 'VARCHAR',
+      pg: `CASE WHEN s.system = ${quoteLiteral(systems.crm)} THEN 'crm' ELSE 'erp' END`,
+    },
+    { name: 'source_id', duckType: 'VARCHAR', pg: 's.source_id' },
+    ...ENTITY_FIELDS[entity].map((d) => ({
+      name: d.name,
+      duckType: 'VARCHAR',
+      pg: `s.${quoteIdent(d.name)}::text`,
+    })),
+    { name: 'version', duckType: 'BIGINT', pg: 's.version' },
+    {
+      name: 'updated_at',
+      duckType: 'VARCHAR',
+      pg: `to_char(s.source_updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+    },
+    { name: 'deleted', duckType: 'BOOLEAN', pg: 's.deleted_at IS NOT NULL' },
+    { name: 'staged_seq', duckType: 'BIGINT', pg: 's.staged_seq' },
+  ];
+}
+
+/**
+ * Reads the wide rows of the records `idsSql` (a DuckDB query of `side, source_id`) from staging
+ * into the temp tables `<prefix>crm` and `<prefix>erp`. Returns how many rows came.
+ */
+export async function loadWide(
+  duck: Duck,
+  pool: pg.Pool,
+  job: ReconcileJob,
+  idsSql: string,
+  prefix: string,
+  scratch: Scratch,
+): Promise<number> {
+  const cols = wideColumns(job.entity, job.config.systems);
+  const empty = async () => {
+    for (const side of ['crm', 'erp'])
+      await duck.run(
+        `CREATE OR REPLACE TEMP TABLE ${prefix}${side} (${cols.map((c) => `"${c.name}" ${c.duckType}`).join(', ')})`,
+      );
+  };
+  const n = await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM (${idsSql})`);
+  if (!Number(n[0]?.n ?? 0)) {
+    await empty();
+    return 0;
+  }
+  const { crm, erp } = job.config.systems;
+  const out = scratch.file('wide');
+  await inTransaction(pool, async (client) => {
+    await client.query('CREATE TEMP TABLE trueup_ids (side text, source_id text) ON COMMIT DROP');
+    await duckToPg(
+      duck,
+      `SELECT DISTINCT side, source_id FROM (${idsSql})`,
+      client,
+      'trueup_ids (side, source_id)',
+      scratch.file('ids'),
+    );
+    await client.query('ANALYZE trueup_ids');
+    await pgToFile(
+      client,
+      `SELECT ${cols.map((c) => c.pg).join(', ')}
+         FROM trueup_ids i JOIN staging.${quoteIdent(job.entity)} s
+           ON s.tenant_id = ${quoteLiteral(assertTenantId(job.tenant))}
+          AND s.system = CASE WHEN i.side = 'crm' THEN ${quoteLiteral(crm)} ELSE ${quoteLiteral(erp)} END
+          AND s.source_id = i.source_id`,
+      out,
+    );
+  });
+  if (statSync(out).size === 0) {
+    await empty();
+    return 0;
+  }
+  await duck.run(`CREATE OR REPLACE TEMP TABLE ${prefix}all AS SELECT * FROM ${readCsv(cols)}`, {
+    files: [out],
+  });
+  for (const side of ['crm', 'erp'])
+    await duck.run(
+      `CREATE OR REPLACE TEMP TABLE ${prefix}${side} AS SELECT * FROM ${prefix}all WHERE side = '${side}'`,
+    );
+  const got = await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM ${prefix}all`);
+  return Number(got[0]?.n ?? 0);
+}
+
+export function toMirrorRow(
+  entity: Entity,
+  side: 'crm' | 'erp',
+  r: Record<string, unknown>,
+  prefix = '',
+): MirrorRow {
+  const fields: Record<string, string | null> = {};
+  for (const d of ENTITY_FIELDS[entity]) fields[d.name] = (r[prefix + d.name] as string | null) ?? null;
+  return {
+    side,
+    source_id: String(r[`${prefix}source_id`]),
+    version: BigInt(r[`${prefix}version`] as bigint),
+    updated_at: (r[`${prefix}updated_at`] as string | null) ?? null,
+    deleted: Boolean(r[`${prefix}deleted`]),
+    fields,
+  };
+}
