@@ -64,17 +64,19 @@ export function comparatorFor(def: FieldDef, cfg: EntityConfig): ComparatorConfi
 }
 
 /**
- * Per-side preparation of one field, evaluated once per row of the (few) wide rows compared, in
- * two stages so that no value's SQL is nested into another's: stage 1 gives `<f>__v`, the value
- * after null equivalences (and the side's enum value map); stage 2 gives `<f>__n`, its
- * comparator-specific normal form, from the `<f>__v` column.
+ * Per-side preparation of one field, in stages so that no value's SQL is nested into another's:
+ * `value` (over the raw column) gives `<f>__v`, the value after null equivalences (and the side's
+ * enum value map); `norm` (over `<f>__v`) gives `<f>__n`, its comparator-specific normal form;
+ * `finish`, when present, is a last step over `<f>__n` (null equivalents after text
+ * normalisation). Expressions without aliases; diffPairs evaluates them only for the fields
+ * whose raw values differ.
  */
 export function prepColumns(
   def: FieldDef,
   cfg: EntityConfig,
   params: SqlParams,
   system: string,
-): { value: string; norm: string } {
+): { value: string; norm: string; finish?: string } {
   const cmp = comparatorFor(def, cfg);
   const col = duckIdent(def.name);
   const nulls = cfg.nullEquivalents.map((v) => params.add(v));
@@ -84,6 +86,7 @@ export function prepColumns(
   const n = duckIdent(`${def.name}__n`);
   let value = nv(col);
   let norm: string;
+  let finish: string | undefined;
   switch (cmp.type) {
     case 'exact':
       norm = def.type === 'decimal' ? `TRY_CAST(${v} AS DECIMAL(38,12))` : v;
@@ -93,9 +96,9 @@ export function prepColumns(
       if (cmp.trim) t = `trim(${t})`;
       if (cmp.collapseSpaces) t = `regexp_replace(${t}, '\\s+', ' ', 'g')`;
       if (cmp.caseFold) t = `lower(${t})`;
-      norm = nulls.length
-        ? `CASE WHEN list_contains([${nulls.join(', ')}], ${t}) THEN NULL ELSE ${t} END`
-        : t;
+      norm = t;
+      if (nulls.length)
+        finish = `CASE WHEN list_contains([${nulls.join(', ')}], ${n}) THEN NULL ELSE ${n} END`;
       break;
     }
     case 'numeric':
@@ -116,12 +119,16 @@ export function prepColumns(
       break;
     }
   }
-  return { value: `${value} AS ${v}`, norm: `${norm} AS ${n}` };
+  return finish ? { value, norm, finish } : { value, norm };
 }
 
 interface Sides {
+  /** Aliases of the raw rows. */
   c: string;
   e: string;
+  /** Aliases of the prepared rows (`<f>__v`, `<f>__n`); default the raw rows' aliases. */
+  cp?: string;
+  ep?: string;
   /** Alias of the joined minor_units row (money comparators). */
   mu: string;
 }
@@ -135,7 +142,8 @@ export function equalExpr(def: FieldDef, cfg: EntityConfig, params: SqlParams, s
   const raw = (a: string) => `${a}.${duckIdent(def.name)}`;
   const val = (a: string) => `${a}.${duckIdent(`${def.name}__v`)}`;
   const nrm = (a: string) => `${a}.${duckIdent(`${def.name}__n`)}`;
-  const [a, b, na, nb] = [val(s.c), val(s.e), nrm(s.c), nrm(s.e)];
+  const [cp, ep] = [s.cp ?? s.c, s.ep ?? s.e];
+  const [a, b, na, nb] = [val(cp), val(ep), nrm(cp), nrm(ep)];
   // Both null, one null, or a value the comparator cannot read (then compared as text).
   const guarded = (test: string) => `CASE WHEN ${a} IS NULL OR ${b} IS NULL THEN ${a} IS NULL AND ${b} IS NULL
         WHEN ${na} IS NULL OR ${nb} IS NULL THEN ${a} = ${b}

@@ -10,6 +10,7 @@ import { minorUnits } from '../staging/model/money.js';
 import { comparedFields, duckIdent, equalExpr, prepColumns, SqlParams } from './comparators.js';
 import type { Duck } from './duck.js';
 import type { ReconcileJob } from './job-protocol.js';
+import type { PhaseClock } from './phase-clock.js';
 import { suggestCandidates } from './suggestions.js';
 import type { Scratch } from './transfer.js';
 import { loadWide, type MirrorRow, toMirrorRow } from './wide-rows.js';
@@ -71,7 +72,15 @@ function rowColumns(entity: Entity, alias: string, prefix: string): string {
   return cols.map((c) => `${alias}.${duckIdent(c)} AS ${duckIdent(prefix + c)}`).join(', ');
 }
 
-/** Pairs of `pairs` whose live wide rows differ in at least one compared field, with those fields. */
+/**
+ * Pairs of `pairs` whose live wide rows differ in at least one compared field, with those fields.
+ *
+ * Identical staged values are equal under every comparator, so the comparators only ever run on
+ * the fields whose raw values differ: a first statement flags them per pair (x_i) and keeps only
+ * pairs with a flag; each side's values are then prepared (prepColumns) into a small temp table
+ * for the flagged fields only — a CASE evaluates its branch only for the rows that take it — and
+ * one comparison joins the prepared rows. Small statements keep DuckDB's planning time down.
+ */
 export async function diffPairs(
   duck: Duck,
   entity: Entity,
@@ -80,28 +89,47 @@ export async function diffPairs(
   src: { pairs: string; crm: string; erp: string },
 ): Promise<PairDiff[]> {
   const fields = comparedFields(entity, cfg);
-  // Each side's values prepared once into a temp table (prepColumns), then one comparison over
-  // the prepared rows: small statements keep DuckDB's planning time down.
+  if (!fields.length) return [];
+  const col = (a: string, f: string) => `${a}.${duckIdent(f)}`;
+  const flags = fields.map((d, i) => `${col('c', d.name)} IS DISTINCT FROM ${col('e', d.name)} AS x_${i}`);
+  await duck.run(
+    `CREATE OR REPLACE TEMP TABLE cmp_x AS SELECT * FROM (
+       SELECT p.crm_id, p.erp_id, p.lvl, ${flags.join(', ')}
+         FROM ${src.pairs} p JOIN ${src.crm} c ON c.source_id = p.crm_id JOIN ${src.erp} e ON e.source_id = p.erp_id
+        WHERE NOT c.deleted AND NOT e.deleted)
+      WHERE ${fields.map((_d, i) => `x_${i}`).join(' OR ')}`,
+  );
+  const n = await duck.rows<{ n: bigint }>('SELECT count(*) AS n FROM cmp_x');
+  if (!Number(n[0]?.n ?? 0)) return [];
   for (const side of ['crm', 'erp'] as const) {
     const params = new SqlParams();
     const cols = fields.map((d) => prepColumns(d, cfg, params, systems[side]));
-    const stage1 = `SELECT *, ${cols.map((c) => c.value).join(', ')} FROM ${src[side]}`;
+    const name = (i: number, suffix: string) => duckIdent(`${fields[i]!.name}__${suffix}`);
+    const stage1 = `SELECT w.source_id, ${fields.map((_d, i) => `x.x_${i}`).join(', ')},
+        ${cols.map((c, i) => `CASE WHEN x.x_${i} THEN ${c.value} END AS ${name(i, 'v')}`).join(', ')}
+      FROM ${src[side]} w JOIN cmp_x x ON x.${side}_id = w.source_id`;
+    const stage2 = `SELECT *, ${cols.map((c, i) => `CASE WHEN x_${i} THEN ${c.norm} END AS ${name(i, 'n')}`).join(', ')}
+      FROM (${stage1})`;
+    const finish = cols.flatMap((c, i) => (c.finish ? [`${c.finish} AS ${name(i, 'n')}`] : []));
     await duck.run(
-      `CREATE OR REPLACE TEMP TABLE prep_${side} AS SELECT *, ${cols.map((c) => c.norm).join(', ')} FROM (${stage1})`,
+      `CREATE OR REPLACE TEMP TABLE prep_${side} AS ${
+        finish.length ? `SELECT * REPLACE (${finish.join(', ')}) FROM (${stage2})` : stage2
+      }`,
       params.values,
     );
   }
   const params = new SqlParams();
-  const flags = fields.map(
-    (d, i) => `NOT ${equalExpr(d, cfg, params, { c: 'c', e: 'e', mu: 'mu' })} AS d_${i}`,
+  const diff = fields.map(
+    (d, i) =>
+      `x.x_${i} AND NOT ${equalExpr(d, cfg, params, { c: 'c', e: 'e', cp: 'cp', ep: 'ep', mu: 'mu' })} AS d_${i}`,
   );
   const rows = await duck.rows(
     `SELECT * FROM (
-       SELECT p.lvl, ${flags.join(', ')}, ${rowColumns(entity, 'c', 'c_')}, ${rowColumns(entity, 'e', 'e_')}
-         FROM ${src.pairs} p JOIN prep_crm c ON c.source_id = p.crm_id JOIN prep_erp e ON e.source_id = p.erp_id
-         ${moneyJoin(entity, 'c', 'e')}
-        WHERE NOT c.deleted AND NOT e.deleted)
-      WHERE ${fields.length ? fields.map((_d, i) => `d_${i}`).join(' OR ') : 'false'}`,
+       SELECT x.lvl, ${diff.join(', ')}, ${rowColumns(entity, 'c', 'c_')}, ${rowColumns(entity, 'e', 'e_')}
+         FROM cmp_x x JOIN ${src.crm} c ON c.source_id = x.crm_id JOIN ${src.erp} e ON e.source_id = x.erp_id
+         JOIN prep_crm cp ON cp.source_id = x.crm_id JOIN prep_erp ep ON ep.source_id = x.erp_id
+         ${moneyJoin(entity, 'c', 'e')})
+      WHERE ${fields.map((_d, i) => `d_${i}`).join(' OR ')}`,
     params.values,
   );
   return rows.map((r) => ({
@@ -122,32 +150,56 @@ export async function comparePass(
   job: ReconcileJob,
   o: string,
   scratch: Scratch,
+  clock?: PhaseClock,
 ): Promise<PassResult> {
   const entity = job.entity;
   const attention = `(cdel <> edel OR (NOT cdel AND NOT edel AND crh IS DISTINCT FROM erh))`;
   await duck.run(`CREATE OR REPLACE TEMP TABLE ${o}cand AS SELECT * FROM ${o}pairs WHERE ${attention}`);
-  const wideRows = await loadWide(
-    duck,
-    pool,
-    job,
-    `SELECT 'crm' AS side, crm_id AS source_id FROM ${o}cand UNION ALL SELECT 'erp', erp_id FROM ${o}cand
-     UNION ALL SELECT side, source_id FROM ${o}lone`,
-    `${o}w_`,
-    scratch,
+  // What there is to look at, in one query: statements over nothing are skipped below.
+  const [sizes] = await duck.rows<{
+    pairs: bigint;
+    cand: bigint;
+    deleted: bigint;
+    lone: bigint;
+    dups: bigint;
+  }>(
+    `SELECT (SELECT count(*) FROM ${o}pairs) AS pairs, (SELECT count(*) FROM ${o}cand) AS cand,
+            (SELECT count(*) FROM ${o}cand WHERE cdel <> edel) AS deleted,
+            (SELECT count(*) FROM ${o}lone) AS lone, (SELECT count(*) FROM ${o}dups) AS dups`,
   );
+  const has = (k: 'cand' | 'deleted' | 'lone' | 'dups') => Number(sizes?.[k] ?? 0) > 0;
+  const wideRows =
+    has('cand') || has('lone')
+      ? await loadWide(
+          duck,
+          pool,
+          job,
+          `SELECT 'crm' AS side, crm_id AS source_id FROM ${o}cand UNION ALL SELECT 'erp', erp_id FROM ${o}cand
+           UNION ALL SELECT side, source_id FROM ${o}lone`,
+          `${o}w_`,
+          scratch,
+        )
+      : 0;
+  clock?.mark('compare.wide');
   const w = { crm: `${o}w_crm`, erp: `${o}w_erp` };
-  await refreshMinorUnits(duck, entity, [w.crm, w.erp]);
-  const diffs = await diffPairs(duck, entity, job.config.entity, job.config.systems, {
-    pairs: `(SELECT * FROM ${o}cand WHERE NOT cdel AND NOT edel)`,
-    ...w,
-  });
+  let diffs: PairDiff[] = [];
+  if (has('cand')) {
+    await refreshMinorUnits(duck, entity, [w.crm, w.erp]);
+    diffs = await diffPairs(duck, entity, job.config.entity, job.config.systems, {
+      pairs: `(SELECT * FROM ${o}cand WHERE NOT cdel AND NOT edel)`,
+      ...w,
+    });
+  }
+  clock?.mark('compare.diff');
   // deleted_in_one is decided on the mirror (where matching saw it); the wide rows give the
   // live side's amount and the deletion time.
-  const deletedRows = await duck.rows(
-    `SELECT p.cdel AS mirror_cdel, ${rowColumns(entity, 'c', 'c_')}, ${rowColumns(entity, 'e', 'e_')}
-       FROM ${o}cand p JOIN ${w.crm} c ON c.source_id = p.crm_id JOIN ${w.erp} e ON e.source_id = p.erp_id
-      WHERE p.cdel <> p.edel`,
-  );
+  const deletedRows = has('deleted')
+    ? await duck.rows(
+        `SELECT p.cdel AS mirror_cdel, ${rowColumns(entity, 'c', 'c_')}, ${rowColumns(entity, 'e', 'e_')}
+           FROM ${o}cand p JOIN ${w.crm} c ON c.source_id = p.crm_id JOIN ${w.erp} e ON e.source_id = p.erp_id
+          WHERE p.cdel <> p.edel`,
+      )
+    : [];
   const deleted = deletedRows.map((r) => {
     const crm = toMirrorRow(entity, 'crm', r, 'c_');
     const erp = toMirrorRow(entity, 'erp', r, 'e_');
@@ -156,17 +208,24 @@ export async function comparePass(
     erp.deleted = r.mirror_cdel !== true;
     return { crm, erp };
   });
-  const loneRows = await duck.rows(
-    `SELECT r.side AS side, ${rowColumns(entity, 'r', '')} FROM ${o}lone l
-       JOIN (SELECT * FROM ${w.crm} UNION ALL SELECT * FROM ${w.erp}) r ON r.side = l.side AND r.source_id = l.source_id`,
-  );
+  const loneRows = has('lone')
+    ? await duck.rows(
+        `SELECT r.side AS side, ${rowColumns(entity, 'r', '')} FROM ${o}lone l
+           JOIN (SELECT * FROM ${w.crm} UNION ALL SELECT * FROM ${w.erp}) r ON r.side = l.side AND r.source_id = l.source_id`,
+      )
+    : [];
   const lone = loneRows.map((r) => toMirrorRow(entity, r.side as 'crm' | 'erp', r));
-  const dups = (
-    await duck.rows<{ side: 'crm' | 'erp'; id: string; partners: string[] }>(
-      `SELECT side, id, partners FROM ${o}dups ORDER BY side, id`,
-    )
-  ).map((r) => ({ side: r.side, id: r.id, partners: [...r.partners] }));
-  const suggestions = await suggestCandidates(duck, entity, `${o}lone`, w);
-  const pairs = await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM ${o}pairs`);
+  const dups = has('dups')
+    ? (
+        await duck.rows<{ side: 'crm' | 'erp'; id: string; partners: string[] }>(
+          `SELECT side, id, partners FROM ${o}dups ORDER BY side, id`,
+        )
+      ).map((r) => ({ side: r.side, id: r.id, partners: [...r.partners] }))
+    : [];
+  const suggestions = has('lone')
+    ? await suggestCandidates(duck, entity, `${o}lone`, w)
+    : new Map<string, string[]>();
+  const pairs = [{ n: sizes?.pairs ?? 0n }];
+  clock?.mark('compare.rest');
   return { diffs, deleted, lone, dups, suggestions, wideRows, pairs: Number(pairs[0]?.n ?? 0) };
 }

@@ -2,6 +2,7 @@
 // thread (reconcile-worker.ts): a small serialisable job description in, a small result out.
 // Large data never crosses the thread boundary: discrepancies and actions go to Postgres, the
 // mirror lives in files.
+import { join } from 'node:path';
 import type { EntityConfig } from '../pipeline/config/schema.js';
 import type { Entity } from '../staging/model/entities.js';
 
@@ -46,6 +47,10 @@ export interface ReconcileJob {
   copyRanges?: number;
 }
 
+/** The mirror file of a job, which identifies the mirror: one per tenant folder and entity. */
+export const mirrorFile = (job: Pick<ReconcileJob, 'mirrorDir' | 'entity'>) =>
+  join(job.mirrorDir, `${job.entity}.duckdb`);
+
 export interface JobTimings {
   refreshMs: number;
   matchMs: number;
@@ -53,6 +58,8 @@ export interface JobTimings {
   confirmMs: number;
   writeMs: number;
   totalMs: number;
+  /** Finer split of the same time (ms per phase, see reconcile-job.ts). */
+  phases?: Record<string, number>;
 }
 
 export interface JobResult {

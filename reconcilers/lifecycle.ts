@@ -8,7 +8,10 @@ import { inTransaction } from '../staging/database.js';
 import type { Entity } from '../staging/model/entities.js';
 import type { Discrepancy } from './classify.js';
 import { addDecimal } from './decimal.js';
+import type { ExaminedRefs } from './examined.js';
+import type { PhaseClock } from './phase-clock.js';
 import type { PlannedAction } from './survivorship.js';
+import { rowsToPg } from './transfer.js';
 
 export interface WriteInput {
   tenant: string;
@@ -23,13 +26,15 @@ export interface WriteInput {
    */
   copyKeyMatches?: (client: pg.PoolClient) => Promise<void>;
   /**
-   * Incremental runs: fills the temp table `trueup_scope (side, source_id)` with the records the
-   * run examined; open discrepancies outside it are carried forward unchanged.
+   * Incremental runs: the open discrepancies and undecided actions the run examined (they concern
+   * a record of its scope, examined.ts). Open discrepancies not among them are carried forward
+   * unchanged; undecided actions not among them are left alone.
    */
-  copyScope?: (client: pg.PoolClient) => Promise<void>;
+  examined?: (client: pg.PoolClient) => Promise<ExaminedRefs>;
   systems: { crm: string; erp: string };
   /** Discrepancies resolved during in-flight confirmation: recorded as resolved. */
   resolvedInFlight: readonly Discrepancy[];
+  clock?: PhaseClock;
 }
 
 /** Every discrepancy this run saw (re-examined or carried forward), summed up. */
@@ -68,6 +73,28 @@ function toRow(d: Discrepancy) {
   };
 }
 
+const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+
+/** A discrepancy as a CSV row of `trueup_disc` (DISC_COLUMNS). */
+function toCsv(d: Discrepancy): (string | null)[] {
+  return [
+    d.matchKey,
+    d.class,
+    d.field,
+    d.crmId,
+    d.erpId,
+    json(d.crmValue),
+    json(d.erpValue),
+    d.currency,
+    d.moneyImpact,
+    d.material ? 't' : 'f',
+    json(d.detail),
+  ];
+}
+
+const DISC_COLUMNS = `match_key text, class text, field text, crm_id text, erp_id text, crm_value jsonb,
+  erp_value jsonb, currency text, money_impact numeric, material boolean, detail jsonb`;
+
 export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<WriteOutput> {
   const { tenant, entity, runId } = input;
   return inTransaction(pool, async (client) => {
@@ -75,14 +102,19 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
       tenant,
       `reconcile:${entity}`,
     ]);
-    const rows = input.discrepancies.map(toRow);
+    // The run's discrepancies arrive by COPY (thousands of rows when many records changed).
+    await client.query(`CREATE TEMP TABLE trueup_disc (${DISC_COLUMNS}) ON COMMIT DROP`);
+    await rowsToPg(
+      client,
+      'trueup_disc (match_key, class, field, crm_id, erp_id, crm_value, erp_value, currency, money_impact, material, detail)',
+      input.discrepancies.map(toCsv),
+    );
     const up = await client.query<{ inserted: boolean }>(
       `INSERT INTO control.discrepancies AS d (tenant_id, entity, match_key, class, field, crm_id, erp_id, crm_value,
           erp_value, currency, money_impact, material, first_seen_run, last_seen_run, detail)
        SELECT $1, $2, x.match_key, x.class, x.field, x.crm_id, x.erp_id, x.crm_value, x.erp_value, x.currency,
               x.money_impact, x.material, $3, $3, x.detail
-         FROM jsonb_to_recordset($4::jsonb) AS x(match_key text, class text, field text, crm_id text, erp_id text,
-              crm_value jsonb, erp_value jsonb, currency text, money_impact numeric, material boolean, detail jsonb)
+         FROM trueup_disc x
        ON CONFLICT (tenant_id, entity, match_key, class, field) DO UPDATE SET
          crm_id = EXCLUDED.crm_id, erp_id = EXCLUDED.erp_id, crm_value = EXCLUDED.crm_value,
          erp_value = EXCLUDED.erp_value, currency = EXCLUDED.currency, money_impact = EXCLUDED.money_impact,
@@ -95,25 +127,23 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
          status = CASE WHEN d.status = 'accepted' THEN 'accepted' ELSE 'open' END,
          last_seen_run = EXCLUDED.last_seen_run, last_seen = now(), resolved_at = NULL
        RETURNING (xmax = 0) AS inserted`,
-      [tenant, entity, runId, JSON.stringify(rows)],
+      [tenant, entity, runId],
     );
-    if (input.copyScope) {
-      // Incremental: an open discrepancy whose records are all outside the scope belongs to a
+    input.clock?.mark('write.upsert');
+    const examined = input.examined ? await input.examined(client) : undefined;
+    if (examined) {
+      // Incremental: an open discrepancy that concerns no record of the scope belongs to a
       // component nothing changed in, so it still holds — carried forward, not read again.
-      await client.query('CREATE TEMP TABLE trueup_scope (side text, source_id text) ON COMMIT DROP');
-      await input.copyScope(client);
-      await client.query('CREATE INDEX ON trueup_scope (source_id, side)');
-      await client.query('ANALYZE trueup_scope');
       await client.query(
         `UPDATE control.discrepancies d SET last_seen_run = $3, last_seen = now(), runs_open = d.runs_open + 1
           WHERE d.tenant_id = $1 AND d.entity = $2 AND d.status IN ('open', 'accepted') AND d.last_seen_run <> $3
-            AND NOT EXISTS (SELECT 1 FROM trueup_scope s WHERE s.side = 'crm' AND s.source_id = d.crm_id)
-            AND NOT EXISTS (SELECT 1 FROM trueup_scope s WHERE s.side = 'erp' AND s.source_id = d.erp_id)`,
-        [tenant, entity, runId],
+            AND NOT (d.id = ANY ($4::bigint[]))`,
+        [tenant, entity, runId, examined.discrepancies],
       );
     }
     // Every open discrepancy of this entity was either re-examined by this run or carried
     // forward, so one not seen now is gone at the source.
+    input.clock?.mark('write.carry');
     const resolved = await client.query(
       `UPDATE control.discrepancies SET status = 'resolved', resolved_at = now()
         WHERE tenant_id = $1 AND entity = $2 AND status IN ('open', 'accepted') AND last_seen_run <> $3`,
@@ -137,54 +167,50 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
       );
 
     let actionsInserted = 0;
+    input.clock?.mark('write.resolve');
     let actionsSuperseded = 0;
     if (input.policy !== 'disabled') {
       const status = input.policy === 'auto_approve' ? 'approved' : 'proposed';
-      const acts = input.actions.map((a) => ({
-        entity: a.entity,
-        target_system: a.targetSystem,
-        target_id: a.targetId,
-        kind: a.kind,
-        fields: a.fields,
-        explanation: a.explanation,
-        observed_version: a.observedVersion,
-        idempotency_key: a.idempotencyKey,
-      }));
+      await client.query(
+        `CREATE TEMP TABLE trueup_act (target_system text, target_id text, kind text, fields jsonb,
+           explanation jsonb, observed_version bigint, idempotency_key text) ON COMMIT DROP`,
+      );
+      await rowsToPg(
+        client,
+        'trueup_act (target_system, target_id, kind, fields, explanation, observed_version, idempotency_key)',
+        input.actions.map((a) => [
+          a.targetSystem,
+          a.targetId,
+          a.kind,
+          JSON.stringify(a.fields),
+          JSON.stringify(a.explanation),
+          a.observedVersion,
+          a.idempotencyKey,
+        ]),
+      );
       const ins = await client.query(
         `INSERT INTO control.actions (tenant_id, run_id, entity, target_system, target_id, kind, fields, explanation,
             observed_version, idempotency_key, status, decided_by, decided_at)
-         SELECT $1, $2, x.entity, x.target_system, x.target_id, x.kind, x.fields, x.explanation, x.observed_version,
+         SELECT $1, $2, $3, x.target_system, x.target_id, x.kind, x.fields, x.explanation, x.observed_version,
                 x.idempotency_key, $4, CASE WHEN $4 = 'approved' THEN 'policy:auto_approve' END,
                 CASE WHEN $4 = 'approved' THEN now() END
-           FROM jsonb_to_recordset($3::jsonb) AS x(entity text, target_system text, target_id text, kind text,
-                fields jsonb, explanation jsonb, observed_version bigint, idempotency_key text)
+           FROM trueup_act x
          ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`,
-        [tenant, runId, JSON.stringify(acts), status],
+        [tenant, runId, entity, status],
       );
       actionsInserted = ins.rowCount ?? 0;
-      // Undecided actions of earlier runs that this run no longer proposes are stale.
       // Undecided actions of earlier runs that this run no longer proposes are stale — among the
       // records it examined (an incremental run leaves the others' actions alone).
-      const inScope = input.copyScope
-        ? `AND EXISTS (SELECT 1 FROM trueup_scope s
-             WHERE s.side = CASE WHEN (CASE WHEN a.kind = 'create' THEN a.explanation->'source'->>'system'
-                                            ELSE a.target_system END) = $5 THEN 'crm' ELSE 'erp' END
-               AND s.source_id = CASE WHEN a.kind = 'create' THEN a.explanation->'source'->>'id' ELSE a.target_id END)`
-        : '';
       const sup = await client.query(
         `UPDATE control.actions a SET status = 'skipped_stale', error = 'superseded by run ' || $3
           WHERE a.tenant_id = $1 AND a.entity = $2 AND a.status IN ('proposed', 'approved') AND a.run_id <> $3
-            AND NOT EXISTS (SELECT 1 FROM unnest($4::text[]) AS k(key) WHERE k.key = a.idempotency_key) ${inScope}`,
-        [
-          tenant,
-          entity,
-          runId,
-          input.actions.map((a) => a.idempotencyKey),
-          ...(input.copyScope ? [input.systems.crm] : []),
-        ],
+            AND NOT EXISTS (SELECT 1 FROM unnest($4::text[]) AS k(key) WHERE k.key = a.idempotency_key)
+            AND ($5::bigint[] IS NULL OR a.id = ANY ($5::bigint[]))`,
+        [tenant, entity, runId, input.actions.map((a) => a.idempotencyKey), examined?.actions ?? null],
       );
       actionsSuperseded = sup.rowCount ?? 0;
     }
+    input.clock?.mark('write.actions');
     if (input.copyKeyMatches) {
       await client.query('CREATE TEMP TABLE trueup_keymatch (crm_id text, erp_id text) ON COMMIT DROP');
       await input.copyKeyMatches(client);
@@ -195,6 +221,7 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
         [tenant, entity, input.systems.crm, input.systems.erp, runId],
       );
     }
+    input.clock?.mark('write.keymatch');
     return {
       opened: up.rows.filter((r) => r.inserted).length,
       seen: await seenTotals(client, tenant, entity, runId),

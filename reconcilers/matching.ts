@@ -15,7 +15,7 @@
 //   <o>lone   (side, source_id) of live records that no link claimed
 import type { EntityConfig } from '../pipeline/config/schema.js';
 import type { Duck } from './duck.js';
-import { keyCol, linkCol, type MirrorLayout } from './mirror.js';
+import { keyCol, linkCol, type MirrorLayout } from './mirror-layout.js';
 
 /** Where the records and links come from: the mirror (crm, erp, xref) or a scope's copies. */
 export interface MatchSource {

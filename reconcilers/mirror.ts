@@ -1,9 +1,7 @@
 // The local columnar mirror of one tenant × entity: a DuckDB file with one narrow row per staged
-// record and side — source id, the direct-key fields, the normalised business keys, the tombstone
-// flag, staged_seq, and a 64-bit hash of the record's compared contents computed by Postgres
-// (`hash_record_extended` over the canonical fields). Matching runs entirely on this mirror;
-// comparison uses the hash to find the few pairs whose contents differ and reads only those
-// records in full from staging (wide-rows.ts).
+// record and side (mirror-layout.ts says what a row holds). Matching runs entirely on this mirror;
+// comparison uses the content hash to find the few pairs whose contents differ and reads only
+// those records in full from staging (wide-rows.ts).
 //
 // Why narrow: measured on 2M × 2M customers, loading every canonical column into DuckDB cost more
 // than the Postgres COPY itself (one string value at a time into compressed column segments),
@@ -12,119 +10,40 @@
 // equal under every comparator, so the hash filter changes no result.
 //
 // Refresh by staged_seq delta: rows staged after the mirror's last_seq replace their older
-// versions; those older versions are kept in prev_crm/prev_erp until a run has examined them,
-// because their old keys point at the records an incremental run must re-examine (scope.ts).
+// versions, found by source-id token and confirmed by source id; the tokens of those older
+// versions are kept in prev_crm/prev_erp until a run has examined them, because their old keys
+// point at the records an incremental run must re-examine (scope.ts). A delta is read in one
+// COPY, so in one snapshot: writers of a tenant × entity commit in staged_seq order (staging
+// serialises them), so every row staged later than the newest row read has a larger staged_seq
+// and comes with the next refresh. The cold path copies each side (optionally in staged_seq
+// ranges) in parallel streams bounded by the newest staged_seq read first.
 // COPY takes no $n parameters, so values in the COPY queries (validated tenant id, system names,
 // integers) are quoted with quoteLiteral and identifiers with quoteIdent.
 import { statSync } from 'node:fs';
 import type pg from 'pg';
-import type { EntityConfig } from '../pipeline/config/schema.js';
 import { assertTenantId, quoteIdent, quoteLiteral } from '../staging/identifiers.js';
-import { ENTITY_FIELDS, type Entity } from '../staging/model/entities.js';
-import { duckIdent } from './comparators.js';
 import type { Duck } from './duck.js';
 import { duckSql, inDuckTransaction, statements } from './duck.js';
 import type { ReconcileJob } from './job-protocol.js';
-import { nfkcSql } from './nfkc.js';
-import { type CsvColumn, pgToFile, readCsv, type Scratch } from './transfer.js';
+import {
+  contentHashSql,
+  csvColumns,
+  type MirrorLayout,
+  mirrorRowsSql,
+  narrowColumns,
+  prevColumns,
+  SIDES,
+  type Side,
+  tableColumns,
+  tokenColumns,
+} from './mirror-layout.js';
+import type { PhaseClock } from './phase-clock.js';
+import { pgToFile, readCsv, type Scratch } from './transfer.js';
 
-const MIRROR_FORMAT = 2;
-export const SIDES = ['crm', 'erp'] as const;
-export type Side = (typeof SIDES)[number];
+export { type MirrorLayout, mirrorLayout, SIDES, type Side } from './mirror-layout.js';
 
-/** SQL normalisers of business keys (match.keys[].normalise). */
-const NORMALISERS: Record<string, (x: string) => string> = {
-  none: (x) => x,
-  text: (x) => `lower(regexp_replace(trim(${nfkcSql(x)}), '\\s+', ' ', 'g'))`,
-  email: (x) => `lower(trim(${x}))`,
-  tax_id: (x) => `upper(regexp_replace(${x}, '[^A-Za-z0-9]', '', 'g'))`,
-  phone: (x) => `regexp_replace(${x}, '[^0-9]', '', 'g')`,
-  name: (x) =>
-    `lower(trim(regexp_replace(regexp_replace(${x}, '[^[:alnum:] ]', ' ', 'g'), '\\s+', ' ', 'g')))`,
-};
-
-export class MirrorConfigError extends Error {
-  override name = 'MirrorConfigError';
-  readonly kind = 'terminal';
-}
-
-/** What the mirror holds for an entity under a config: part of its identity. */
-export interface MirrorLayout {
-  /** Direct-key fields (match.direct), stored raw as l_<field>. */
-  links: string[];
-  /** Business keys in level order, stored normalised as k1…kn. */
-  keys: { field: string; normalise: string }[];
-  /** Fields in the content hash: every canonical field but the link fields. */
-  hashed: string[];
-}
-
-export function mirrorLayout(entity: Entity, cfg: EntityConfig): MirrorLayout {
-  const known = new Set(ENTITY_FIELDS[entity].map((d) => d.name));
-  for (const f of [...cfg.match.direct.map((d) => d.field), ...cfg.match.keys.map((k) => k.field)])
-    if (!known.has(f)) throw new MirrorConfigError(`${entity} has no canonical field "${f}" to match on`);
-  return {
-    links: [...new Set(cfg.match.direct.map((d) => d.field))],
-    keys: cfg.match.keys.map((k) => ({ field: k.field, normalise: k.normalise })),
-    hashed: ENTITY_FIELDS[entity].map((d) => d.name).filter((n) => n !== 'crm_ref' && n !== 'erp_ref'),
-  };
-}
-
-export const linkCol = (field: string) => duckIdent(`l_${field}`);
-export const keyCol = (level: number) => `k${level}`;
-
-/** Columns of the crm/erp mirror tables. */
-function tableColumns(layout: MirrorLayout): string {
-  return [
-    'source_id VARCHAR',
-    ...layout.links.map((f) => `${linkCol(f)} VARCHAR`),
-    ...layout.keys.map((_k, i) => `${keyCol(i + 1)} VARCHAR`),
-    'deleted BOOLEAN',
-    'staged_seq BIGINT',
-    'rh BIGINT',
-  ].join(', ');
-}
-
-function csvColumns(layout: MirrorLayout): CsvColumn[] {
-  return [
-    { name: 'source_id', duckType: 'VARCHAR' },
-    ...layout.links.map((f) => ({ name: `l_${f}`, duckType: 'VARCHAR' })),
-    ...layout.keys.map((_k, i) => ({ name: `r${i + 1}`, duckType: 'VARCHAR' })),
-    { name: 'deleted', duckType: 'BOOLEAN' },
-    { name: 'staged_seq', duckType: 'BIGINT' },
-    { name: 'rh', duckType: 'BIGINT' },
-  ];
-}
-
-/** DuckDB projection from the CSV columns to a mirror row (keys normalised, none for tombstones). */
-function projection(layout: MirrorLayout): string {
-  return [
-    'source_id',
-    ...layout.links.map((f) => linkCol(f)),
-    ...layout.keys.map((k, i) => {
-      const norm = (NORMALISERS[k.normalise] ?? NORMALISERS.text!)(`r${i + 1}`);
-      return `CASE WHEN deleted THEN NULL ELSE nullif(${norm}, '') END AS ${keyCol(i + 1)}`;
-    }),
-    'deleted',
-    'staged_seq',
-    'rh',
-  ].join(', ');
-}
-
-/** The Postgres SELECT of one side's staged rows in mirror CSV layout, for seq in (lo, hi]. */
-function narrowSelect(job: ReconcileJob, layout: MirrorLayout, side: Side, lo: bigint, hi: bigint): string {
-  assertTenantId(job.tenant);
-  const cols = [
-    'source_id',
-    ...layout.links.map((f) => `${quoteIdent(f)}::text`),
-    ...layout.keys.map((k) => `${quoteIdent(k.field)}::text`),
-    'deleted_at IS NOT NULL',
-    'staged_seq',
-    `hash_record_extended(ROW(${layout.hashed.map((f) => quoteIdent(f)).join(', ')}), 0)`,
-  ];
-  return `SELECT ${cols.join(', ')} FROM staging.${quoteIdent(job.entity)}
-    WHERE tenant_id = ${quoteLiteral(job.tenant)} AND system = ${quoteLiteral(job.config.systems[side])}
-      AND staged_seq > ${lo.toString()} AND staged_seq <= ${hi.toString()}`;
-}
+/** Bumped whenever a mirror's tables change shape; an older mirror is rebuilt. */
+const MIRROR_FORMAT = 3;
 
 export async function getMeta(duck: Duck, k: string): Promise<string | undefined> {
   const rows = await duck.rows<{ v: string }>('SELECT v FROM meta WHERE k = $k', { k });
@@ -145,133 +64,172 @@ export interface MirrorRefresh {
   lastSeq: bigint;
 }
 
-/**
- * Brings the mirror up to the staged rows committed now. The changed rows stay in the temp
- * tables d_crm/d_erp (empty after a cold load, when everything is new anyway).
- */
+/** Postgres SELECT of staged rows in mirror CSV layout (side first), seq in (lo, hi]. */
+function narrowSelect(
+  job: ReconcileJob,
+  layout: MirrorLayout,
+  sides: readonly Side[],
+  lo: bigint,
+  hi?: bigint,
+): string {
+  const { crm, erp } = job.config.systems;
+  const side =
+    sides.length === 1
+      ? quoteLiteral(sides[0]!)
+      : `CASE WHEN system = ${quoteLiteral(crm)} THEN 'crm' ELSE 'erp' END`;
+  return `SELECT ${side}, ${narrowColumns(layout, contentHashSql(layout)).join(', ')}
+    FROM staging.${quoteIdent(job.entity)}
+    WHERE tenant_id = ${quoteLiteral(assertTenantId(job.tenant))}
+      AND system IN (${sides.map((s) => quoteLiteral(job.config.systems[s])).join(', ')})
+      AND staged_seq > ${lo.toString()}${hi === undefined ? '' : ` AND staged_seq <= ${hi.toString()}`}`;
+}
+
+async function copyOut(pool: pg.Pool, select: string, file: string): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    await pgToFile(client, select, file);
+  } finally {
+    client.release();
+  }
+  return statSync(file).size > 0;
+}
+
+/** Brings the mirror up to the staged rows committed now. */
 export async function refreshMirror(
   duck: Duck,
   pool: pg.Pool,
   job: ReconcileJob,
   layout: MirrorLayout,
   scratch: Scratch,
+  clock?: PhaseClock,
 ): Promise<MirrorRefresh> {
   await duck.run('CREATE TABLE IF NOT EXISTS meta (k VARCHAR PRIMARY KEY, v VARCHAR)');
-  const version = await pool.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
-  // Hash values are only comparable from the same Postgres major version and mirror layout.
+  const versionQuery = pool.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
+  versionQuery.catch(() => {});
+  const duckVersion = await duck.rows<{ v: string }>('SELECT version() AS v');
+  const meta = await duck.rows<{ k: string; v: string }>('SELECT k, v FROM meta');
+  const version = await versionQuery;
+  const m = new Map(meta.map((r) => [r.k, r.v]));
+  // Content hashes are comparable only from one Postgres major version, tokens only from one
+  // DuckDB version, and both only under one layout.
   const identity = JSON.stringify({
     f: MIRROR_FORMAT,
     pg: Math.floor(Number(version.rows[0]?.v ?? 0) / 10_000),
+    duckdb: duckVersion[0]?.v,
     systems: job.config.systems,
     layout,
   });
-  let cold = job.rebuildMirror === true || (await getMeta(duck, 'identity')) !== identity;
-  const lastSeq = cold ? 0n : BigInt((await getMeta(duck, 'last_seq')) ?? '0');
-  if (lastSeq === 0n) cold = true;
-  const slots = { columns: tableColumns(layout) };
+  const lastSeq = BigInt(m.get('last_seq') ?? '0');
+  const cold = job.rebuildMirror === true || m.get('identity') !== identity || lastSeq === 0n;
+  const slots = { columns: tableColumns(layout), prev: prevColumns(layout) };
   if (cold) {
     for (const s of statements(duckSql('mirror-drop'))) await duck.run(s);
-    await duck.run(`DELETE FROM meta WHERE k <> 'identity'`);
+    await duck.run('DELETE FROM meta');
+    for (const s of statements(duckSql('mirror-schema', slots))) await duck.run(s);
+    clock?.mark('refresh.prepare');
+    return coldLoad(duck, pool, job, layout, scratch, identity, clock);
   }
-  for (const s of statements(duckSql('mirror-schema', slots))) await duck.run(s);
+  clock?.mark('refresh.prepare');
 
-  const { rows } = await pool.query<{ hi: string | null }>(
-    `SELECT max(staged_seq)::text AS hi FROM staging.${quoteIdent(job.entity)}
-      WHERE tenant_id = $1 AND system = ANY($2) AND staged_seq > $3`,
-    [job.tenant, [job.config.systems.crm, job.config.systems.erp], lastSeq.toString()],
-  );
-  const hi = rows[0]?.hi ? BigInt(rows[0].hi) : lastSeq;
-  // Parallel COPY streams: one per side, each split further by staged_seq on a cold load.
-  const perSide = cold ? Math.max(1, Math.floor((job.copyRanges ?? 2) / 2)) : 1;
-  const files: Record<Side, string[]> = { crm: [], erp: [] };
-  if (hi > lastSeq) {
-    const parts: { side: Side; lo: bigint; hi: bigint; file: string }[] = [];
-    const step = (hi - lastSeq) / BigInt(perSide) + 1n;
-    for (const side of SIDES)
-      for (let lo = lastSeq; lo < hi; lo += step)
-        parts.push({ side, lo, hi: lo + step < hi ? lo + step : hi, file: scratch.file(`mirror-${side}`) });
-    await Promise.all(
-      parts.map(async (p) => {
-        const client = await pool.connect();
-        try {
-          await pgToFile(client, narrowSelect(job, layout, p.side, p.lo, p.hi), p.file);
-        } finally {
-          client.release();
-        }
-        if (statSync(p.file).size > 0) files[p.side].push(p.file);
-      }),
+  // Delta: one COPY of both sides since last_seq.
+  const file = scratch.file('delta');
+  const any = await copyOut(pool, narrowSelect(job, layout, SIDES, lastSeq), file);
+  clock?.mark('refresh.copy');
+  const read = `SELECT * FROM (${mirrorRowsSql(layout, readCsv(csvColumns(layout)))})`;
+  if (any) await duck.run(`CREATE OR REPLACE TEMP TABLE d_all AS ${read}`, { files: [file] });
+  else await duck.run(`CREATE OR REPLACE TEMP TABLE d_all AS SELECT 'crm' AS side, * FROM crm LIMIT 0`);
+  for (const side of SIDES)
+    await duck.run(
+      `CREATE OR REPLACE TEMP VIEW d_${side} AS SELECT * EXCLUDE (side) FROM d_all WHERE side = '${side}'`,
     );
-  }
-
-  const read = `SELECT ${projection(layout)} FROM ${readCsv(csvColumns(layout))}`;
+  const got = await duck.rows<{ c: bigint; e: bigint; hi: bigint | null }>(
+    `SELECT count(*) FILTER (WHERE side = 'crm') AS c, count(*) FILTER (WHERE side = 'erp') AS e,
+            max(staged_seq) AS hi FROM d_all`,
+  );
+  const hi = got[0]?.hi != null ? BigInt(got[0].hi) : lastSeq;
+  const added = { crm: Number(got[0]?.c ?? 0), erp: Number(got[0]?.e ?? 0) };
+  const rows = { crm: Number(m.get('rows_crm') ?? 0), erp: Number(m.get('rows_erp') ?? 0) };
+  const tokens = tokenColumns(layout).join(', ');
   await inDuckTransaction(duck, async () => {
     for (const side of SIDES) {
-      const f = files[side];
-      if (cold) {
-        if (f.length) await duck.run(`INSERT INTO ${side} ${read}`, { files: f });
-        await duck.run(`CREATE OR REPLACE TEMP TABLE d_${side} AS SELECT * FROM ${side} LIMIT 0`);
-      } else {
-        if (f.length) await duck.run(`CREATE OR REPLACE TEMP TABLE d_${side} AS ${read}`, { files: f });
-        else await duck.run(`CREATE OR REPLACE TEMP TABLE d_${side} AS SELECT * FROM ${side} LIMIT 0`);
-        for (const s of statements(duckSql('mirror-apply-delta', { side, seq: hi.toString() })))
-          await duck.run(s);
-      }
+      if (!added[side]) continue;
+      for (const s of statements(duckSql('mirror-apply-delta', { side, seq: hi.toString(), tokens })))
+        await duck.run(s);
+      const hits = await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM hit_${side}`);
+      rows[side] += added[side] - Number(hits[0]?.n ?? 0);
     }
-    await setMeta(duck, 'identity', identity);
-    await setMeta(duck, 'last_seq', hi.toString());
+    await saveMeta(duck, { last_seq: hi.toString(), rows_crm: `${rows.crm}`, rows_erp: `${rows.erp}` });
   });
-  const counts = await duck.rows<{ n: bigint; d: bigint }>(
-    `SELECT (SELECT count(*) FROM crm) + (SELECT count(*) FROM erp) AS n,
-            (SELECT count(*) FROM d_crm) + (SELECT count(*) FROM d_erp) AS d`,
-  );
-  const rowsCopied = cold ? Number(counts[0]?.n ?? 0) : Number(counts[0]?.d ?? 0);
-  return { cold, rowsCopied, rows: Number(counts[0]?.n ?? 0), lastSeq: hi };
+  clock?.mark('refresh.apply');
+  return { cold: false, rowsCopied: added.crm + added.erp, rows: rows.crm + rows.erp, lastSeq: hi };
 }
 
-/**
- * Brings the local copy of the tenant's xref links (this entity and system pair) up to date when
- * Postgres says they changed (count or newest link). Leaves the links that appeared or vanished
- * in the temp table xref_changed (they seed an incremental scope).
- */
-export async function syncXref(
+async function coldLoad(
   duck: Duck,
   pool: pg.Pool,
   job: ReconcileJob,
+  layout: MirrorLayout,
   scratch: Scratch,
-): Promise<void> {
-  const where = `tenant_id = ${quoteLiteral(assertTenantId(job.tenant))} AND entity = ${quoteLiteral(job.entity)}
-    AND crm_system = ${quoteLiteral(job.config.systems.crm)} AND erp_system = ${quoteLiteral(job.config.systems.erp)}`;
-  const { rows } = await pool.query<{ n: string; m: string | null }>(
-    `SELECT count(*)::text AS n, max(created_at)::text AS m FROM control.xref WHERE ${where}`,
+  identity: string,
+  clock?: PhaseClock,
+): Promise<MirrorRefresh> {
+  const { rows: his } = await pool.query<{ hi: string | null }>(
+    `SELECT max(staged_seq)::text AS hi FROM staging.${quoteIdent(job.entity)} WHERE tenant_id = $1 AND system = ANY($2)`,
+    [job.tenant, [job.config.systems.crm, job.config.systems.erp]],
   );
-  const stamp = `${rows[0]?.n}|${rows[0]?.m}`;
-  await duck.run('CREATE OR REPLACE TEMP TABLE xref_changed (crm_id VARCHAR, erp_id VARCHAR)');
-  if ((await getMeta(duck, 'xref_stamp')) === stamp) return;
-  const file = scratch.file('xref');
-  const client = await pool.connect();
-  try {
-    await pgToFile(client, `SELECT crm_id, erp_id FROM control.xref WHERE ${where}`, file);
-  } finally {
-    client.release();
-  }
-  const cols: CsvColumn[] = [
-    { name: 'crm_id', duckType: 'VARCHAR' },
-    { name: 'erp_id', duckType: 'VARCHAR' },
-  ];
-  if (statSync(file).size > 0)
-    await duck.run(`CREATE OR REPLACE TEMP TABLE xref_new AS SELECT * FROM ${readCsv(cols)}`, {
-      files: [file],
-    });
-  else await duck.run('CREATE OR REPLACE TEMP TABLE xref_new (crm_id VARCHAR, erp_id VARCHAR)');
-  await inDuckTransaction(duck, async () => {
-    await duck.run(
-      `INSERT INTO xref_changed (SELECT * FROM xref_new EXCEPT SELECT * FROM xref)
-         UNION ALL (SELECT * FROM xref EXCEPT SELECT * FROM xref_new)`,
+  const hi = his[0]?.hi ? BigInt(his[0].hi) : 0n;
+  // Parallel COPY streams: one per side, each split further by staged_seq when asked.
+  const perSide = Math.max(1, Math.floor((job.copyRanges ?? 2) / 2));
+  const files: Record<Side, string[]> = { crm: [], erp: [] };
+  if (hi > 0n) {
+    const parts: { side: Side; lo: bigint; hi: bigint; file: string }[] = [];
+    const step = hi / BigInt(perSide) + 1n;
+    for (const side of SIDES)
+      for (let lo = 0n; lo < hi; lo += step)
+        parts.push({ side, lo, hi: lo + step < hi ? lo + step : hi, file: scratch.file(`mirror-${side}`) });
+    await Promise.all(
+      parts.map(async (p) => {
+        if (await copyOut(pool, narrowSelect(job, layout, [p.side], p.lo, p.hi), p.file))
+          files[p.side].push(p.file);
+      }),
     );
-    await duck.run('DELETE FROM xref');
-    await duck.run('INSERT INTO xref SELECT DISTINCT * FROM xref_new');
-    await setMeta(duck, 'xref_stamp', stamp);
+  }
+  clock?.mark('refresh.copy');
+  const rows = { crm: 0, erp: 0 };
+  await inDuckTransaction(duck, async () => {
+    for (const side of SIDES) {
+      if (files[side].length)
+        await duck.run(
+          `INSERT INTO ${side} SELECT * EXCLUDE (side) FROM (${mirrorRowsSql(layout, readCsv(csvColumns(layout)))})`,
+          { files: files[side] },
+        );
+      const n = await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM ${side}`);
+      rows[side] = Number(n[0]?.n ?? 0);
+    }
+    await saveMeta(duck, {
+      identity,
+      last_seq: hi.toString(),
+      rows_crm: `${rows.crm}`,
+      rows_erp: `${rows.erp}`,
+    });
   });
+  // A rebuilt mirror is written out now, not left to the write-ahead log.
+  await duck.run('CHECKPOINT');
+  clock?.mark('refresh.apply');
+  return { cold: true, rowsCopied: rows.crm + rows.erp, rows: rows.crm + rows.erp, lastSeq: hi };
+}
+
+/** Sets several meta keys in one statement. */
+export async function saveMeta(duck: Duck, kv: Record<string, string>): Promise<void> {
+  const entries = Object.entries(kv);
+  if (!entries.length) return;
+  const params: Record<string, string> = {};
+  const values = entries.map(([k, v], i) => {
+    params[`k${i}`] = k;
+    params[`v${i}`] = v;
+    return `($k${i}, $v${i})`;
+  });
+  await duck.run(`INSERT OR REPLACE INTO meta VALUES ${values.join(', ')}`, params);
 }
 
 /** Forgets the older versions a run has examined (all captured by refreshes up to `seq`). */

@@ -1,11 +1,19 @@
-// The main side of the reconcile pool: a bounded piscina pool of worker threads, each job on
-// its own DuckDB. When the worker file is not compiled JavaScript (running from the TypeScript
-// sources under vitest), jobs run inline in this thread through the same function.
+// The main side of the reconcile pool: worker threads, each job of a tenant × entity on one of
+// them with its own DuckDB. Threads live until the pool is closed and keep the mirrors of their
+// last jobs open (job-resources.ts), so a job goes to the thread that holds its mirror: one
+// piscina pool of one thread per slot, and a scheduler here that knows which slot holds which
+// mirror. A mirror is open in at most one thread (DuckDB's file lock does not separate threads of
+// one process): when its holder is busy with another job and some slot is idle, the holder is
+// asked to close it first. Jobs of the same mirror never run at the same time.
+//
+// When the worker file is not compiled JavaScript (running from the TypeScript sources under
+// vitest), jobs run inline in this thread through the same function and the same scheduler.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { JobResult, ReconcileJob } from './job-protocol.js';
+import { type JobResult, mirrorFile, type ReconcileJob } from './job-protocol.js';
+import type { WorkerReply } from './reconcile-worker.js';
 
 export interface ReconcilePool {
   readonly threaded: boolean;
@@ -14,42 +22,177 @@ export interface ReconcilePool {
   close(): Promise<void>;
 }
 
-export function createReconcilePool(opts: { threads?: number; inline?: boolean } = {}): ReconcilePool {
-  const threads = Math.max(1, opts.threads ?? Math.min(2, availableParallelism()));
-  const workerUrl = new URL('./reconcile-worker.js', import.meta.url);
-  const workerFile = fileURLToPath(workerUrl);
-  if (!opts.inline && import.meta.url.endsWith('.js') && existsSync(workerFile)) {
-    const piscina = new Piscina({
-      filename: workerUrl.href,
-      minThreads: 0,
-      maxThreads: threads,
-      maxQueue: 1_000,
-      idleTimeout: 5_000,
-    });
-    return {
-      threaded: true,
-      threads,
-      run: (job) => piscina.run(job) as Promise<JobResult>,
-      close: () => piscina.destroy(),
-    };
+export interface ReconcilePoolOptions {
+  threads?: number;
+  inline?: boolean;
+  /** Mirrors each thread keeps open between jobs (default 2; 0 closes each after its job). */
+  keepOpen?: number;
+}
+
+interface Slot {
+  busy: boolean;
+  /** Mirrors this slot may hold open (a superset of what it holds). */
+  held: Set<string>;
+}
+
+interface Task {
+  key: string;
+  job: ReconcileJob;
+  resolve(r: JobResult): void;
+  reject(e: Error): void;
+}
+
+interface Executor {
+  run(slot: number, job: ReconcileJob): Promise<WorkerReply>;
+  release(slot: number, keys: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+function toError(e: { name: string; message: string; stack?: string }): Error {
+  const err = new Error(e.message);
+  err.name = e.name;
+  if (e.stack) err.stack = e.stack;
+  return err;
+}
+
+/** Places jobs on slots: same mirror → same slot, one job per mirror and per slot at a time. */
+class Scheduler {
+  private readonly slots: Slot[];
+  private readonly queue: Task[] = [];
+  private readonly running = new Set<string>();
+  private readonly releasing = new Set<string>();
+
+  constructor(
+    size: number,
+    private readonly exec: Executor,
+  ) {
+    this.slots = Array.from({ length: size }, () => ({ busy: false, held: new Set<string>() }));
   }
-  // Inline: the same job function, at most `threads` at a time.
-  let active = 0;
-  const waiting: (() => void)[] = [];
+
+  run(job: ReconcileJob): Promise<JobResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ key: mirrorFile(job), job, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private holder(key: string): number {
+    return this.slots.findIndex((s) => s.held.has(key));
+  }
+
+  private pump(): void {
+    for (const t of [...this.queue]) {
+      if (this.running.has(t.key) || this.releasing.has(t.key)) continue;
+      const h = this.holder(t.key);
+      let target = -1;
+      if (h >= 0) target = this.slots[h]!.busy ? -1 : h;
+      else
+        for (let i = 0; i < this.slots.length; i++)
+          if (
+            !this.slots[i]!.busy &&
+            (target < 0 || this.slots[i]!.held.size < this.slots[target]!.held.size)
+          )
+            target = i;
+      if (target >= 0) this.start(t, target);
+    }
+    // A slot left idle while jobs wait for a busy holder: move one such mirror over.
+    for (const t of this.queue) {
+      if (!this.slots.some((s) => !s.busy)) break;
+      if (this.running.has(t.key) || this.releasing.has(t.key)) continue;
+      const h = this.holder(t.key);
+      if (h < 0 || !this.slots[h]!.busy) continue;
+      this.releasing.add(t.key);
+      this.exec
+        .release(h, [t.key])
+        .catch(() => {})
+        .finally(() => {
+          this.slots[h]!.held.delete(t.key);
+          this.releasing.delete(t.key);
+          this.pump();
+        });
+    }
+  }
+
+  private start(t: Task, slot: number): void {
+    this.queue.splice(this.queue.indexOf(t), 1);
+    const s = this.slots[slot]!;
+    s.busy = true;
+    s.held.add(t.key);
+    this.running.add(t.key);
+    this.exec
+      .run(slot, t.job)
+      .then(
+        (reply) => {
+          s.held = new Set(reply.held);
+          if (reply.ok) t.resolve(reply.result);
+          else t.reject(toError(reply.error));
+        },
+        (err: unknown) => t.reject(err instanceof Error ? err : new Error(String(err))),
+      )
+      .finally(() => {
+        s.busy = false;
+        this.running.delete(t.key);
+        this.pump();
+      });
+  }
+}
+
+function threadedExecutor(size: number, keepOpen: number): Executor {
+  const filename = new URL('./reconcile-worker.js', import.meta.url).href;
+  const slots: (Piscina | undefined)[] = Array.from({ length: size });
+  const slot = (i: number) => {
+    // One thread per slot, started on first use and kept until close; two tasks at a time so
+    // a release request is served while the thread runs a job.
+    slots[i] ??= new Piscina({
+      filename,
+      minThreads: 1,
+      maxThreads: 1,
+      concurrentTasksPerWorker: 2,
+      idleTimeout: 2 ** 31 - 1,
+      maxQueue: 1_000,
+    });
+    return slots[i]!;
+  };
   return {
-    threaded: false,
-    threads,
-    async run(job) {
-      if (active >= threads) await new Promise<void>((r) => waiting.push(r));
-      active++;
-      try {
-        const { runReconcileJob } = await import('./reconcile-job.js');
-        return await runReconcileJob(job);
-      } finally {
-        active--;
-        waiting.shift()?.();
-      }
+    run: (i, job) => slot(i).run({ job, keepOpen }) as Promise<WorkerReply>,
+    async release(i, keys) {
+      await slots[i]?.run({ keys }, { name: 'release' });
     },
-    async close() {},
+    async close() {
+      await Promise.all(
+        slots.map(async (p) => {
+          if (!p) return;
+          await p.run(null, { name: 'shutdown' }).catch(() => {});
+          await p.destroy();
+        }),
+      );
+    },
+  };
+}
+
+async function inlineExecutor(keepOpen: number): Promise<Executor> {
+  const { runJob, shutdown } = await import('./reconcile-worker.js');
+  return {
+    // One thread: every slot shares its resources, so no slot holds anything of its own.
+    run: async (_i, job) => ({ ...(await runJob({ job, keepOpen })), held: [] }),
+    async release() {},
+    close: shutdown,
+  };
+}
+
+export function createReconcilePool(opts: ReconcilePoolOptions = {}): ReconcilePool {
+  const threads = Math.max(1, opts.threads ?? Math.min(2, availableParallelism()));
+  const keepOpen = Math.max(0, opts.keepOpen ?? 2);
+  const workerFile = fileURLToPath(new URL('./reconcile-worker.js', import.meta.url));
+  const threaded = !opts.inline && import.meta.url.endsWith('.js') && existsSync(workerFile);
+  const executor: Promise<Executor> = threaded
+    ? Promise.resolve(threadedExecutor(threads, keepOpen))
+    : inlineExecutor(keepOpen);
+  const scheduler = executor.then((e) => new Scheduler(threads, e));
+  return {
+    threaded,
+    threads,
+    run: async (job) => (await scheduler).run(job),
+    close: async () => (await executor).close(),
   };
 }

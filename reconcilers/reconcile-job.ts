@@ -5,16 +5,18 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { classifyPass, type Discrepancy, identityOf } from './classify.js';
 import { comparePass, type PassResult } from './compare.js';
 import { confirmInFlight } from './confirm.js';
-import { openDuck } from './duck.js';
-import type { JobResult, ReconcileJob, TenantSlice } from './job-protocol.js';
+import { connectDuck, inDuckTransaction } from './duck.js';
+import { examinedRefs } from './examined.js';
+import { type JobResult, mirrorFile, type ReconcileJob, type TenantSlice } from './job-protocol.js';
+import type { JobResources } from './job-resources.js';
 import { writeResults } from './lifecycle.js';
 import { MIRROR_SOURCE, resolveMatches } from './matching.js';
-import { clearPrev, getMeta, mirrorLayout, refreshMirror, setMeta, syncXref } from './mirror.js';
+import { clearPrev, getMeta, mirrorLayout, refreshMirror, saveMeta } from './mirror.js';
+import { syncXref } from './mirror-xref.js';
+import { PhaseClock } from './phase-clock.js';
 import { closeScope, incrementalSeeds, scopeSource } from './scope.js';
 import { type PlannedAction, planCreateActions, planPairActions } from './survivorship.js';
 import { duckToPg, Scratch } from './transfer.js';
@@ -23,20 +25,6 @@ const hash = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).dige
 
 /** An incremental scope larger than this share of the mirror costs more than a full run. */
 const MAX_SCOPE_SHARE = 0.5;
-
-function lapper() {
-  const t0 = performance.now();
-  let last = t0;
-  return {
-    lap() {
-      const now = performance.now();
-      const ms = Math.round(now - last);
-      last = now;
-      return ms;
-    },
-    total: () => Math.round(performance.now() - t0),
-  };
-}
 
 /** Actions for the discrepancies that stand (identities in `keep`), from the pass that found them. */
 function planActions(job: ReconcileJob, pass: PassResult, keep: ReadonlySet<string>): PlannedAction[] {
@@ -68,24 +56,34 @@ function planActions(job: ReconcileJob, pass: PassResult, keep: ReadonlySet<stri
   ];
 }
 
-export async function runReconcileJob(job: ReconcileJob): Promise<JobResult> {
-  const clock = lapper();
+/** Sum of the phases whose names start with one of `prefixes` (the coarse timings). */
+function sum(phases: Record<string, number>, ...prefixes: string[]): number {
+  let ms = 0;
+  for (const [k, v] of Object.entries(phases)) if (prefixes.some((p) => k.startsWith(p))) ms += v;
+  return Math.round(ms);
+}
+
+export async function runReconcileJob(job: ReconcileJob, resources: JobResources): Promise<JobResult> {
+  const pc = new PhaseClock();
   const { entity, tenant } = job;
   const cfg = job.config.entity;
   const layout = mirrorLayout(entity, cfg);
   await mkdir(job.mirrorDir, { recursive: true });
-  const duck = await openDuck(join(job.mirrorDir, `${entity}.duckdb`), job.duckdbThreads);
-  const scratch = await new Scratch(join(job.mirrorDir, `${entity}.work`)).open();
-  const pool = new pg.Pool({
-    connectionString: job.stagingUrl,
-    max: Math.max(2, job.copyRanges ?? 2) + 1,
-    application_name: `trueup-reconcile ${tenant}/${entity}`,
+  const lease = await resources.acquire(mirrorFile(job), job.duckdbThreads);
+  pc.mark('open.mirror');
+  let healthy = false;
+  const duck = await connectDuck(lease.instance).catch((err) => {
+    lease.release(false);
+    throw err;
   });
-  pool.on('error', () => {});
+  pc.mark('open.connect');
+  const scratch = await new Scratch(join(job.mirrorDir, `${entity}.work`)).open();
+  const pool = resources.pgPool(job.stagingUrl, Math.max(2, job.copyRanges ?? 2) + 1);
+  pc.mark('open.scratch');
   try {
-    const refresh = await refreshMirror(duck, pool, job, layout, scratch);
+    const refresh = await refreshMirror(duck, pool, job, layout, scratch, pc);
     await syncXref(duck, pool, job, scratch);
-    const refreshMs = clock.lap();
+    pc.mark('refresh.xref');
 
     const configHash = hash({ entity: cfg, systems: job.config.systems });
     const lastRunSeq = await getMeta(duck, 'last_run_seq');
@@ -103,21 +101,23 @@ export async function runReconcileJob(job: ReconcileJob): Promise<JobResult> {
         layout,
         '',
         incrementalSeeds(BigInt(lastRunSeq!), Number(xrefChanged[0]?.n ?? 0) > 0),
+        pc,
       );
       if (scope.crm + scope.erp > refresh.rows * MAX_SCOPE_SHARE) incremental = false;
     }
     await resolveMatches(duck, cfg, layout, incremental ? scopeSource('') : MIRROR_SOURCE, '');
-    const matchMs = clock.lap();
+    pc.mark('match');
 
-    const pass = await comparePass(duck, pool, job, '', scratch);
+    const pass = await comparePass(duck, pool, job, '', scratch, pc);
     const found = classifyPass(entity, job.config, pass);
-    const compareMs = clock.lap();
+    pc.mark('classify');
 
     const confirmation = await confirmInFlight(duck, pool, job, layout, found, pass, scratch);
-    const confirmMs = clock.lap();
+    pc.mark('confirm');
 
     const kept: Discrepancy[] = confirmation.kept;
     const actions = planActions(job, confirmation.pass, new Set(kept.map(identityOf)));
+    pc.mark('actions');
     const written = await writeResults(pool, {
       tenant,
       entity,
@@ -127,6 +127,7 @@ export async function runReconcileJob(job: ReconcileJob): Promise<JobResult> {
       policy: job.config.actions.policy,
       systems: job.config.systems,
       resolvedInFlight: confirmation.resolvedInFlight,
+      clock: pc,
       copyKeyMatches: (client) =>
         duckToPg(
           duck,
@@ -135,27 +136,20 @@ export async function runReconcileJob(job: ReconcileJob): Promise<JobResult> {
           'trueup_keymatch (crm_id, erp_id)',
           scratch.file('keymatch'),
         ),
-      ...(incremental
-        ? {
-            copyScope: (client: pg.PoolClient) =>
-              duckToPg(
-                duck,
-                `SELECT 'crm', source_id FROM sc_crm UNION ALL SELECT 'erp', source_id FROM sc_erp`,
-                client,
-                'trueup_scope (side, source_id)',
-                scratch.file('scope'),
-              ),
-          }
-        : {}),
+      ...(incremental ? { examined: (client) => examinedRefs(duck, client, job, scratch) } : {}),
     });
+    pc.mark('write');
     // Everything staged up to the first refresh has now been examined; rows that the
-    // confirmation's refresh brought in are examined by the next run.
-    await clearPrev(duck, refresh.lastSeq);
-    await setMeta(duck, 'last_run_seq', refresh.lastSeq.toString());
-    await setMeta(duck, 'config_hash', configHash);
-    await duck.run('CHECKPOINT');
-    const writeMs = clock.lap();
-
+    // confirmation's refresh brought in are examined by the next run. No CHECKPOINT: a delta is
+    // small and stays in DuckDB's write-ahead log until DuckDB checkpoints on its own (or the
+    // mirror is closed); a cold load checkpoints right after loading.
+    await inDuckTransaction(duck, async () => {
+      await clearPrev(duck, refresh.lastSeq);
+      await saveMeta(duck, { last_run_seq: refresh.lastSeq.toString(), config_hash: configHash });
+    });
+    pc.mark('meta');
+    healthy = true;
+    const ph = pc.phases;
     return {
       tenant,
       entity,
@@ -174,11 +168,20 @@ export async function runReconcileJob(job: ReconcileJob): Promise<JobResult> {
       resolved: written.resolved,
       resolvedInFlight: confirmation.resolvedInFlight.length,
       confirmation: confirmation.state,
-      timings: { refreshMs, matchMs, compareMs, confirmMs, writeMs, totalMs: clock.total() },
+      timings: {
+        refreshMs: sum(ph, 'open', 'refresh'),
+        matchMs: sum(ph, 'scope', 'match'),
+        compareMs: sum(ph, 'compare', 'classify'),
+        confirmMs: sum(ph, 'confirm'),
+        writeMs: sum(ph, 'actions', 'write', 'meta'),
+        totalMs: pc.total(),
+        phases: ph,
+      },
     };
   } finally {
     duck.close();
-    await pool.end();
+    lease.release(healthy);
     await scratch.close();
+    pc.mark('close');
   }
 }

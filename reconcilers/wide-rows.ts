@@ -87,15 +87,14 @@ export async function loadWide(
       scratch.file('ids'),
     );
     await client.query('ANALYZE trueup_ids');
-    await pgToFile(
-      client,
+    // One join per side, so each is a lookup by the staging table's primary key.
+    const perSide = (side: 'crm' | 'erp', system: string) =>
       `SELECT ${cols.map((c) => c.pg).join(', ')}
          FROM trueup_ids i JOIN staging.${quoteIdent(job.entity)} s
-           ON s.tenant_id = ${quoteLiteral(assertTenantId(job.tenant))}
-          AND s.system = CASE WHEN i.side = 'crm' THEN ${quoteLiteral(crm)} ELSE ${quoteLiteral(erp)} END
-          AND s.source_id = i.source_id`,
-      out,
-    );
+           ON s.tenant_id = ${quoteLiteral(assertTenantId(job.tenant))} AND s.system = ${quoteLiteral(system)}
+          AND s.source_id = i.source_id
+        WHERE i.side = '${side}'`;
+    await pgToFile(client, `${perSide('crm', crm)} UNION ALL ${perSide('erp', erp)}`, out);
   });
   if (statSync(out).size === 0) {
     await empty();

@@ -11,13 +11,18 @@
 // Every applied write takes a new staged_seq. Writers of one tenant × entity are serialised by a
 // transaction advisory lock, so staged_seq order equals commit order within a tenant × entity.
 // The caller owns the transaction: checkpoints written beside it commit or roll back together.
+//
+// Fast path: when no row of the batch is staged yet (an initial load), the merge is a plain
+// INSERT … SELECT. Under the advisory lock nobody else can stage those keys, so every row would
+// have been inserted by the guarded statements too; the guard and ON CONFLICT cost nothing then.
+// Rows travel in binary COPY as text, cast to the column types by the merge statements.
 import type pg from 'pg';
-import { type CopyValue, copyRows } from './copy-csv.js';
+import { type BinaryColumnType, type CopyValue, copyRowsBinary } from './copy-csv.js';
 import { addDeadLetters, type NewDeadLetter } from './dead-letters.js';
 import { quoteIdent } from './identifiers.js';
 import { validateCanonical } from './model/canonical-schemas.js';
 import type { Change } from './model/change.js';
-import { ENTITY_FIELDS, type Entity, type FieldDef } from './model/entities.js';
+import { ENTITY_FIELDS, type Entity, type FieldDef, type FieldType } from './model/entities.js';
 
 export interface WriteInput {
   tenant: string;
@@ -80,28 +85,38 @@ export async function writeChanges(client: pg.ClientBase, input: WriteInput): Pr
   // table per batch costs far more catalog work than the batch's rows do.
   const temp = `trueup_in_${entity}`;
   const cols = defs.map((d) => quoteIdent(d.name));
+  // Every value column is text (booleans excepted): binary COPY sends text without a CSV scan,
+  // and the merge casts to the staging types (the same input functions COPY would have run).
   await client.query(
-    `CREATE TEMP TABLE IF NOT EXISTS ${temp} ON COMMIT DELETE ROWS AS
-       SELECT source_id, ${cols.join(', ')}, raw, version, source_updated_at, mapping_version,
-              false AS is_delete, NULL::text[] AS keep
-         FROM ${stagingTable(entity)} WITH NO DATA;
+    `CREATE TEMP TABLE IF NOT EXISTS ${temp} (
+       source_id text, ${defs.map((d, i) => `${cols[i]} ${d.type === 'boolean' ? 'boolean' : 'text'}`).join(', ')},
+       raw text, version bigint, source_updated_at text, mapping_version integer,
+       is_delete boolean, keep text
+     ) ON COMMIT DELETE ROWS;
      TRUNCATE ${temp}`,
   );
-  await copyRows(
+  await copyRowsBinary(
     client,
     temp,
     ['source_id', ...cols, 'raw', 'version', 'source_updated_at', 'mapping_version', 'is_delete', 'keep'],
+    copyTypes(defs),
     changes.map((c) => toCopyRow(defs, c, rawJson.get(c))),
   );
 
   const table = stagingTable(entity);
+  const statements = mergeStatements(table, temp, defs);
+  if (await allUnstaged(client, table, temp, tenant, system)) {
+    const res = await client.query(statements.insertOnly, [tenant, system]);
+    result.inserted = res.rowCount ?? 0;
+    result.ignored = changes.length - result.inserted + (valid.length - changes.length);
+    return result;
+  }
   const kinds = {
     full: changes.some((c) => c.op === 'upsert' && !c.keepFields?.length),
     partial: changes.some((c) => c.op === 'upsert' && !!c.keepFields?.length),
     delete: changes.some((c) => c.op === 'delete'),
   };
-  const statements = mergeStatements(table, temp, defs);
-  for (const [kind, sql] of Object.entries(statements) as [keyof typeof kinds, string][]) {
+  for (const [kind, sql] of Object.entries(statements.guarded) as [keyof typeof kinds, string][]) {
     if (!kinds[kind]) continue; // nothing of this kind in the batch: skip the scan
     const res = await client.query<{ inserted: number; updated: number }>(
       `WITH merged AS (${sql})
@@ -120,13 +135,73 @@ function quoteLiteralName(name: string): string {
   return `'${name.replaceAll("'", "''")}'`;
 }
 
-/** The three merge statements (full upserts, partial upserts, deletes); see the file header. */
+/**
+ * True when no key of the batch (in `temp`) is staged for this tenant and system, decided by the
+ * cheapest test that can tell: the stream is empty (one index probe); or no staged key lies
+ * between the batch's smallest and largest key (one range probe: a load in key order, as Bulk
+ * results come); or else no key is found by a primary-key probe per row. The per-row probe is
+ * LATERAL so that it stays a unique-index lookup whatever the planner believes about the table
+ * (a plain join chose a prefix scan per row on a fresh table without statistics: quadratic).
+ * Runs under the advisory lock, so the answer holds until commit.
+ */
+async function allUnstaged(
+  client: pg.ClientBase,
+  table: string,
+  temp: string,
+  tenant: string,
+  system: string,
+): Promise<boolean> {
+  const res = await client.query<{ unstaged: boolean }>(
+    `SELECT CASE
+       WHEN NOT EXISTS (SELECT 1 FROM ${table} WHERE tenant_id = $1 AND system = $2) THEN true
+       WHEN NOT EXISTS (SELECT 1 FROM ${table}
+                         WHERE tenant_id = $1 AND system = $2
+                           AND source_id BETWEEN (SELECT min(source_id) FROM ${temp})
+                                             AND (SELECT max(source_id) FROM ${temp})) THEN true
+       ELSE NOT EXISTS (SELECT 1 FROM ${temp} i,
+                          LATERAL (SELECT 1 FROM ${table} t
+                                    WHERE t.tenant_id = $1 AND t.system = $2 AND t.source_id = i.source_id
+                                    LIMIT 1) hit)
+     END AS unstaged`,
+    [tenant, system],
+  );
+  return res.rows[0]?.unstaged === true;
+}
+
+const SQL_TYPES: Readonly<Record<FieldType, string | null>> = {
+  text: null,
+  currency: null,
+  boolean: null,
+  decimal: 'numeric',
+  date: 'date',
+  timestamp: 'timestamptz',
+  json: 'jsonb',
+};
+
+function copyTypes(defs: readonly FieldDef[]): BinaryColumnType[] {
+  return [
+    'text',
+    ...defs.map((d): BinaryColumnType => (d.type === 'boolean' ? 'bool' : 'text')),
+    'text',
+    'int8',
+    'text',
+    'int4',
+    'bool',
+    'text',
+  ];
+}
+
+/** The merge statements (insert-only fast path, full upserts, partial upserts, deletes); see the file header. */
 function mergeStatements(
   table: string,
   temp: string,
   defs: readonly FieldDef[],
-): { full: string; partial: string; delete: string } {
+): { insertOnly: string; guarded: { full: string; partial: string; delete: string } } {
   const cols = defs.map((d) => quoteIdent(d.name));
+  const values = defs.map((d, i) => {
+    const type = SQL_TYPES[d.type];
+    return type ? `${cols[i]}::${type}` : cols[i]!;
+  });
   const insertCols = [
     'tenant_id',
     'system',
@@ -140,14 +215,14 @@ function mergeStatements(
     'staged_seq',
   ];
   const select = (where: string) =>
-    `SELECT $1, $2, source_id, ${cols.join(', ')}, raw, version, source_updated_at,
+    `SELECT $1, $2, source_id, ${values.join(', ')}, raw::jsonb, version, source_updated_at::timestamptz,
             CASE WHEN is_delete THEN now() END, mapping_version, nextval('staging.staged_seq')
        FROM ${temp} WHERE ${where}`;
   const common = `version = EXCLUDED.version, staged_seq = EXCLUDED.staged_seq, staged_at = now()`;
   const upsertGuard = `WHERE EXCLUDED.version > t.version
         OR (EXCLUDED.version = t.version AND t.deleted_at IS NULL
             AND (t.raw, t.mapping_version) IS DISTINCT FROM (EXCLUDED.raw, EXCLUDED.mapping_version))`;
-  return {
+  const guarded = {
     full: `INSERT INTO ${table} AS t (${insertCols.join(', ')}) ${select('NOT is_delete AND keep IS NULL')}
      ON CONFLICT (tenant_id, system, source_id) DO UPDATE SET
        ${cols.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}, raw = EXCLUDED.raw,
@@ -161,7 +236,7 @@ function mergeStatements(
        ${defs
          .map((d) => {
            const c = quoteIdent(d.name);
-           return `${c} = CASE WHEN ${quoteLiteralName(d.name)} = ANY (coalesce((SELECT keep FROM ${temp} k WHERE k.source_id = EXCLUDED.source_id), '{}'::text[]))
+           return `${c} = CASE WHEN ${quoteLiteralName(d.name)} = ANY (coalesce((SELECT keep::text[] FROM ${temp} k WHERE k.source_id = EXCLUDED.source_id), '{}'::text[]))
                          THEN t.${c} ELSE EXCLUDED.${c} END`;
          })
          .join(',\n       ')},
@@ -176,6 +251,7 @@ function mergeStatements(
      WHERE EXCLUDED.version > t.version OR (EXCLUDED.version = t.version AND t.deleted_at IS NULL)
      RETURNING (xmax = 0) AS inserted`,
   };
+  return { insertOnly: `INSERT INTO ${table} (${insertCols.join(', ')}) ${select('true')}`, guarded };
 }
 
 function checkChange(entity: Entity, c: Change, rawJson: Map<Change, string>): string | null {

@@ -2,8 +2,6 @@
 // tenant's system (full load the first time, incremental after) and reports what it did. The
 // `trueup sync` command dispatches through this map; `postgres` sources stream instead
 // (pipeline/connectors/postgres/sync-source.ts).
-import type { Entity } from '../../staging/model/entities.js';
-import type { EntityConfig } from '../config/schema.js';
 import { runCsvSync } from './csv/run-csv-sync.js';
 import { runHubspotSync } from './hubspot/run-hubspot-sync.js';
 import { runNetsuiteSync } from './netsuite/run-netsuite-sync.js';
@@ -11,10 +9,8 @@ import type { ConnectorKind } from './registry.js';
 import { runSalesforceSync } from './salesforce/run-salesforce-sync.js';
 import { configFailure, type SyncDeps, type SyncOptions, type SyncReport } from './sync-support.js';
 
-export interface ApiSyncOptions extends SyncOptions {
-  /** The tenant's entities config, for per-tenant mapping overrides. */
-  entities?: Readonly<Partial<Record<Entity, EntityConfig>>>;
-}
+/** Options of one pass; `entities` carries the tenant's mapping overrides to every connector. */
+export type ApiSyncOptions = SyncOptions;
 
 type ApiSync = (
   deps: SyncDeps,

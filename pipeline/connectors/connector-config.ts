@@ -23,14 +23,32 @@ export const connectionUrl = () =>
 export const baseUrl = () =>
   z.string().refine((s) => WHOLE_SECRET_REF.test(s) || /^https?:\/\/[^\s]+$/.test(s), 'expected URL');
 
-/** Client limits every API connector accepts. */
+/**
+ * Client limits every API connector accepts (one ApiClient per tenant × system):
+ * - requestsPerSecond, concurrency: the tenant's rate limiter and in-flight cap;
+ * - maxRetries: retries of one request (and of one result chunk cut mid-stream) after the first try;
+ * - timeoutMs: until the response headers arrive; idleTimeoutMs: the longest silence while a
+ *   body is read (a long body that keeps arriving never times out);
+ * - minBackoffMs / maxBackoffMs: bounds of the exponential backoff with jitter between retries
+ *   (default 500 / 30000); maxBackoffMs also caps a Retry-After wait (default cap 60000).
+ */
 export const clientLimits = z
   .strictObject({
     requestsPerSecond: z.number().positive().default(10),
     concurrency: z.number().int().positive().max(64).default(4),
     maxRetries: z.number().int().min(0).max(20).default(6),
     timeoutMs: z.number().int().positive().default(60_000),
+    idleTimeoutMs: z.number().int().positive().default(60_000),
+    minBackoffMs: z.number().int().min(1).max(600_000).optional(),
+    maxBackoffMs: z.number().int().min(1).max(600_000).optional(),
   })
+  .refine(
+    (l) => l.minBackoffMs === undefined || l.maxBackoffMs === undefined || l.minBackoffMs <= l.maxBackoffMs,
+    {
+      message: 'minBackoffMs must not be greater than maxBackoffMs',
+      path: ['minBackoffMs'],
+    },
+  )
   .prefault({});
 
 /** Per-system field-mapping overrides: canonical field ← source field, and value maps for enums. */

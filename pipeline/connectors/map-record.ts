@@ -1,9 +1,15 @@
-// Maps one flat source record (HubSpot properties, a SuiteQL row: string values) onto canonical
-// fields: canonical field ← source field, per-field value maps, and normalisation by the
-// canonical type (dates cut to YYYY-MM-DD, currency codes upper-cased, booleans from
-// 'true'/'T'). Values that still do not fit are left as they are, so the staging write path
-// dead-letters the record with the validator's reason. Shared by the hubspot and netsuite connectors.
+// Mapping of source records onto canonical fields, shared by the API and file connectors:
+// - the tenant's per-entity overrides (`tenants.<t>.entities.<entity>.mapping.<system>` and
+//   `entities.<entity>.mappingVersion`), read the same way by salesforce, hubspot, netsuite and
+//   csv (tenantEntityMapping), and merged over a connector's defaults (mergeMapping);
+// - one flat source record (HubSpot properties, a SuiteQL row: string values) mapped onto
+//   canonical fields: canonical field ← source field, per-field value maps, and normalisation by
+//   the canonical type (dates cut to YYYY-MM-DD, currency codes upper-cased, booleans from
+//   'true'/'T'). Values that still do not fit are left as they are, so the staging write path
+//   dead-letters the record with the validator's reason.
 import { ENTITY_FIELDS, type Entity, type FieldType } from '../../staging/model/entities.js';
+import type { EntityConfig } from '../config/schema.js';
+import { mappingOverrides } from './connector-config.js';
 
 export interface FieldMapping {
   /** canonical field → source field */
@@ -12,17 +18,117 @@ export interface FieldMapping {
   valueMaps?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
-/** Defaults overridden field by field; a value map replaces the default one for that field. */
+/** What a tenant or a system config may override: canonical field ← source field ("" unmaps), value maps. */
+export interface MappingOverrides {
+  fields?: Readonly<Record<string, string>>;
+  valueMaps?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+}
+
+/**
+ * Defaults overridden in order (a later override wins) field by field; a value map replaces the
+ * earlier one for that field; a field mapped to "" is unmapped (not extracted at all).
+ */
 export function mergeMapping(
   base: FieldMapping,
-  override:
-    | { fields?: Record<string, string>; valueMaps?: Record<string, Record<string, string>> }
-    | undefined,
+  ...overrides: (MappingOverrides | undefined)[]
 ): FieldMapping {
-  if (!override) return base;
+  const fields: Record<string, string> = { ...base.fields };
+  const valueMaps: Record<string, Readonly<Record<string, string>>> = { ...base.valueMaps };
+  for (const o of overrides) {
+    Object.assign(fields, o?.fields);
+    Object.assign(valueMaps, o?.valueMaps);
+  }
+  for (const [canonical, source] of Object.entries(fields)) if (source === '') delete fields[canonical];
+  return { fields, valueMaps };
+}
+
+/** A mapping override that cannot work (unknown canonical field, a source name the vendor cannot have). */
+export class MappingConfigError extends Error {
+  override name = 'MappingConfigError';
+  readonly kind = 'terminal' as const;
+}
+
+/** What source names a connector accepts (they end up in queries): a pattern and how to say it. */
+export interface SourceNameRule {
+  pattern: RegExp;
+  /** e.g. 'a Salesforce field API name'. */
+  expected: string;
+}
+
+/**
+ * Throws MappingConfigError when `overrides` names a field `entity` does not have, or a source
+ * that breaks `rule`. `where` prefixes the message (a config path or "Account → customer").
+ */
+export function checkOverrides(
+  entity: Entity,
+  overrides: MappingOverrides | undefined,
+  where: string,
+  rule?: SourceNameRule,
+): void {
+  const known = new Set(ENTITY_FIELDS[entity].map((d) => d.name));
+  for (const canonical of [
+    ...Object.keys(overrides?.fields ?? {}),
+    ...Object.keys(overrides?.valueMaps ?? {}),
+  ])
+    if (!known.has(canonical))
+      throw new MappingConfigError(`${where}: ${entity} has no canonical field "${canonical}"`);
+  for (const [canonical, source] of Object.entries(overrides?.fields ?? {}))
+    if (source !== '' && rule && !rule.pattern.test(source))
+      throw new MappingConfigError(`${where}.${canonical}: "${source}" is not ${rule.expected}`);
+}
+
+/**
+ * The mapping one object (SObject, HubSpot object type, SuiteQL stream) is extracted with: the
+ * connector's defaults, then the tenant's entity overrides, then the system's overrides of this
+ * object, each checked first (`where` names the object in messages, e.g. "Account → customer").
+ */
+export function effectiveMapping(
+  entity: Entity,
+  defaults: FieldMapping,
+  tenant: TenantEntityMapping,
+  system: MappingOverrides | undefined,
+  where: string,
+  rule: SourceNameRule,
+): FieldMapping {
+  checkOverrides(entity, tenant.overrides, where, rule);
+  checkOverrides(entity, system, where, rule);
+  return mergeMapping(defaults, tenant.overrides, system);
+}
+
+export type TenantEntities = Readonly<Partial<Record<Entity, EntityConfig>>>;
+
+export interface TenantEntityMapping {
+  overrides?: MappingOverrides;
+  mappingVersion?: number;
+}
+
+/**
+ * The tenant's overrides of one entity for one system — `entities.<entity>.mapping.<system>`
+ * ({fields, valueMaps}) checked against the entity and the connector's source-name rule — and
+ * the entity's mappingVersion (stamped on every staged row, so a mapping change can be re-applied).
+ */
+export function tenantEntityMapping(
+  entities: TenantEntities | undefined,
+  entity: Entity,
+  system: string,
+  rule?: SourceNameRule,
+): TenantEntityMapping {
+  const cfg = entities?.[entity];
+  const raw = cfg?.mapping?.[system];
+  const where = `entities.${entity}.mapping.${system}`;
+  let overrides: MappingOverrides | undefined;
+  if (raw !== undefined) {
+    const parsed = mappingOverrides.safeParse(raw);
+    if (!parsed.success)
+      throw new MappingConfigError(
+        `${where}: ${parsed.error.issues.map((i) => `${[...i.path].map(String).join('.') || '(mapping)'}: ${i.message}`).join('; ')}`,
+      );
+    overrides = parsed.data;
+    checkOverrides(entity, overrides, where, rule);
+  }
   return {
-    fields: { ...base.fields, ...override.fields },
-    valueMaps: { ...base.valueMaps, ...override.valueMaps },
+    ...(overrides ? { overrides } : {}),
+    ...(cfg?.mappingVersion ? { mappingVersion: cfg.mappingVersion } : {}),
   };
 }
 
@@ -82,6 +188,26 @@ function toDate(v: unknown): unknown {
   if (/^\d{12,}$/.test(v)) return new Date(Number(v)).toISOString().slice(0, 10);
   if (/^\d{4}-\d{2}-\d{2}([T ].*)?$/.test(v)) return v.slice(0, 10);
   return v;
+}
+
+/** A CSV row as the record staged in `raw`: header → cell, an empty cell as null (CSV's null). */
+export function csvRawRecord(
+  header: readonly string[],
+  cells: readonly string[],
+): Record<string, string | null> {
+  const raw: Record<string, string | null> = {};
+  for (let i = 0; i < header.length; i++) raw[header[i]!] = cells[i] === '' ? null : cells[i]!;
+  return raw;
+}
+
+/** A CSV row that did not map, for its dead letter: every cell, extra ones as extra_<i>. */
+export function csvCellsByHeader(
+  header: readonly string[],
+  cells: readonly string[],
+): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (let i = 0; i < cells.length; i++) record[header[i] ?? `extra_${i}`] = cells[i]!;
+  return record;
 }
 
 /** Parses a modification stamp (ISO 8601, or epoch milliseconds as text) into epoch ms. */

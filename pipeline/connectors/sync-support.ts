@@ -12,6 +12,7 @@ import type { Entity } from '../../staging/model/entities.js';
 import { stageUnitIn } from '../../staging/stage.js';
 import type { Logger } from '../log/logger.js';
 import { type ClientLimits, DailyLimitError } from './http/api-client.js';
+import type { TenantEntities } from './map-record.js';
 
 export interface SyncDeps {
   staging: Staging;
@@ -19,6 +20,11 @@ export interface SyncDeps {
 }
 
 export interface SyncOptions {
+  /**
+   * The tenant's entity configs: mapping overrides (`entities.<e>.mapping.<system>`) and
+   * mappingVersion, read by every connector through tenantEntityMapping (map-record.ts).
+   */
+  entities?: TenantEntities;
   /** auto (default): full load for streams without a checkpoint, incremental otherwise. */
   mode?: 'auto' | 'full' | 'incremental';
   /** Restrict to these streams (object types / record streams). */
@@ -214,6 +220,86 @@ export function finishReport(
     ...(paused?.resumeAt ? { resumeAt: paused.resumeAt.toISOString() } : {}),
     ...(paused ? { error: paused.message } : failed ? { error: `${failed.stream}: ${failed.detail}` } : {}),
   };
+}
+
+/**
+ * Runs `prepare` (parse the system's config, resolve its mappings); a failure becomes the
+ * system's failed report, logged, instead of an exception at a caller looping over tenants.
+ */
+export function prepareSystem<T>(
+  logger: Logger,
+  key: { tenant: string; system: string; kind: string; startedAt: number },
+  prepare: () => T,
+): { ok: true; value: T } | { ok: false; report: SyncReport } {
+  try {
+    return { ok: true, value: prepare() };
+  } catch (err) {
+    logger.error({ err }, `${key.kind} system config or mapping is invalid`);
+    return { ok: false, report: configFailure(key.tenant, key.system, key.kind, key.startedAt, err) };
+  }
+}
+
+/**
+ * A bearer token that `SyncOptions.refreshAuth` can replace after a 401: `token()` reads the
+ * current one; `refreshAuth` (only when the caller gave a refresh hook) fetches the next.
+ */
+export function refreshableToken(
+  initial: string,
+  refresh: SyncOptions['refreshAuth'],
+): { token: () => string; refreshAuth?: () => Promise<void> } {
+  let token = initial;
+  return {
+    token: () => token,
+    ...(refresh
+      ? {
+          refreshAuth: async () => {
+            const fresh = await refresh();
+            if (typeof fresh === 'string' && fresh) token = fresh;
+          },
+        }
+      : {}),
+  };
+}
+
+/** Options of a corrective writer (salesforce, hubspot, netsuite). */
+export interface WriterOptions {
+  /** Overrides of the configured client limits. */
+  limits?: Partial<ClientLimits>;
+  /** The tenant's entity configs: the same mapping overrides the extraction reads. */
+  entities?: TenantEntities;
+}
+
+/** What committing a stream's unit needs besides the unit. */
+export interface StreamCommitContext {
+  deps: SyncDeps;
+  tenant: string;
+  system: string;
+  report: StreamReport;
+  onUnitStaged?: SyncOptions['onUnitStaged'];
+}
+
+/**
+ * Commits a unit of `stream` with its checkpoint (commitUnit), then tells onUnitStaged how many
+ * records (staged and dead-lettered) it held.
+ */
+export async function commitStreamUnit(
+  ctx: StreamCommitContext,
+  stream: string,
+  position: unknown,
+  unit: PendingUnit,
+  location: string,
+): Promise<void> {
+  const rows = unit.rows + unit.deadLetters.length;
+  await commitUnit(ctx.deps.staging.pool, {
+    tenant: ctx.tenant,
+    system: ctx.system,
+    stream,
+    position,
+    unit,
+    report: ctx.report,
+    location,
+  });
+  await ctx.onUnitStaged?.({ stream, rows, position });
 }
 
 /** The report of a system that could not start (invalid config or mapping). */

@@ -1,4 +1,5 @@
--- Cold path: forget the mirror (first run, new layout or Postgres major version, --rebuild-mirror).
+-- Cold path: forget the mirror (first run, new format or layout, another Postgres major or DuckDB
+-- version, --rebuild-mirror).
 DROP TABLE IF EXISTS crm;
 DROP TABLE IF EXISTS erp;
 DROP TABLE IF EXISTS prev_crm;

@@ -4,6 +4,11 @@
 // end (job, locators, streamed fast-csv parse, mapping, version-guarded staging with
 // checkpoints). Baseline in the same run: a bare fast-csv parse of the same CSV bytes,
 // downloaded once to a file. Peak RSS of this process during the extraction is reported.
+// That download also fills the sandbox's cache of rendered seeded rows, so the extraction reads
+// pre-rendered CSV as it would read Salesforce's stored result files, and the figure measures
+// trueup rather than the sandbox's record generator.
+// TRUEUP_BENCH_SANDBOX_NODE_ARGS passes node flags to the sandbox child (e.g. "--cpu-prof").
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -25,9 +30,11 @@ const MAX_RECORDS = 100_000;
 
 async function startSandboxProcess(records: number): Promise<{ url: string; child: ChildProcess }> {
   const bin = fileURLToPath(new URL('../../pipeline/cli/bin.js', import.meta.url));
+  const nodeArgs = (process.env.TRUEUP_BENCH_SANDBOX_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const child = spawn(
     process.execPath,
     [
+      ...nodeArgs,
       bin,
       'sandbox',
       'salesforce',

@@ -5,6 +5,7 @@
 import { validateCanonical } from '../../../staging/model/canonical-schemas.js';
 import type { Change } from '../../../staging/model/change.js';
 import { ENTITY_FIELDS, type Entity, type FieldType } from '../../../staging/model/entities.js';
+import { csvRawRecord, type TenantEntityMapping } from '../map-record.js';
 import type { CsvEntityConfig } from './config.js';
 
 export class CsvRowError extends Error {
@@ -34,11 +35,16 @@ export type CsvRowMapper = (cells: readonly string[], file: FileContext) => Chan
 const TRUE = new Set(['true', '1', 'yes', 'y', 'x', 't']);
 const FALSE = new Set(['false', '0', 'no', 'n', '', 'f']);
 
+/**
+ * Compiles the mapper of one file from its header. Columns, in order of precedence: the system's
+ * `entities.<e>.columns`, the tenant's `entities.<e>.mapping.<system>.fields`, then headers equal
+ * to a canonical field name ("" unmaps a field); value maps likewise.
+ */
 export function compileCsvMapper(
   entity: Entity,
   cfg: CsvEntityConfig,
   header: readonly string[],
-  extraColumns: Readonly<Record<string, string>> = {},
+  tenant: TenantEntityMapping = {},
 ): CsvRowMapper {
   const names = header.map((h, i) => (i === 0 ? h.replace(/^\uFEFF/, '') : h).trim());
   const pos = new Map(names.map((h, i) => [h, i]));
@@ -51,12 +57,19 @@ export function compileCsvMapper(
   const idAt = col(cfg.idColumn, 'id');
   const versionAt = cfg.versionColumn ? col(cfg.versionColumn, 'version') : undefined;
   const deleteAt = cfg.deleteColumn ? col(cfg.deleteColumn, 'delete') : undefined;
-  const mapped: Record<string, string> = { ...cfg.columns, ...extraColumns };
-  const plan: { field: string; at: number; type: FieldType; map: Record<string, string> | undefined }[] = [];
+  const mapped: Record<string, string> = { ...tenant.overrides?.fields, ...cfg.columns };
+  const valueMaps = { ...tenant.overrides?.valueMaps, ...cfg.valueMaps };
+  const mappingVersion = tenant.mappingVersion;
+  const plan: {
+    field: string;
+    at: number;
+    type: FieldType;
+    map: Readonly<Record<string, string>> | undefined;
+  }[] = [];
   for (const def of ENTITY_FIELDS[entity]) {
     const source = mapped[def.name] ?? (pos.has(def.name) ? def.name : undefined);
     if (source === undefined || source === '') continue;
-    plan.push({ field: def.name, at: col(source, def.name), type: def.type, map: cfg.valueMaps[def.name] });
+    plan.push({ field: def.name, at: col(source, def.name), type: def.type, map: valueMaps[def.name] });
   }
   for (const field of Object.keys(mapped))
     if (!ENTITY_FIELDS[entity].some((d) => d.name === field))
@@ -80,15 +93,22 @@ export function compileCsvMapper(
         sourceUpdatedAt = new Date(ms).toISOString();
       }
     }
-    const raw: Record<string, string | null> = {};
-    for (let i = 0; i < names.length; i++) raw[names[i]!] = cells[i] === '' ? null : cells[i]!;
+    const raw = csvRawRecord(names, cells);
     if (deleteAt !== undefined && TRUE.has(cells[deleteAt]!.trim().toLowerCase()))
       return { sourceId: id, version, op: 'delete', raw, sourceUpdatedAt };
     const fields: Record<string, unknown> = {};
     for (const p of plan) fields[p.field] = convert(p.field, p.type, cells[p.at]!, p.map);
     const problem = validateCanonical(entity, fields);
     if (problem) throw new CsvRowError('invalid_record', `${entity} ${id}: ${problem}`);
-    return { sourceId: id, version, op: 'upsert', fields, raw, sourceUpdatedAt };
+    return {
+      sourceId: id,
+      version,
+      op: 'upsert',
+      fields,
+      raw,
+      sourceUpdatedAt,
+      ...(mappingVersion ? { mappingVersion } : {}),
+    };
   };
 }
 
@@ -96,7 +116,7 @@ function convert(
   field: string,
   type: FieldType,
   cell: string,
-  map: Record<string, string> | undefined,
+  map: Readonly<Record<string, string>> | undefined,
 ): unknown {
   const v = cell.trim();
   if (v === '') return null;

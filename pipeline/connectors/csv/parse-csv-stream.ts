@@ -1,7 +1,9 @@
-// Streaming CSV parsing shared by the file-drop connector and the Salesforce Bulk results: rows
-// of cells from a byte stream through fast-csv, with backpressure (the source is read only as
-// fast as rows are consumed), so memory does not grow with the input.
-import type { Readable } from 'node:stream';
+// Streaming CSV parsing of dropped files: rows of cells from a byte stream through fast-csv (any
+// delimiter, blank lines kept for line numbers), with backpressure (the source is read only as
+// fast as rows are consumed), so memory does not grow with the input. Salesforce Bulk results
+// take the same parser through parseCsvChunks, which hands rows on in arrays (one await per
+// group of rows instead of one per row).
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'fast-csv';
 
@@ -33,4 +35,24 @@ export async function* parseCsvStream(
     if (!source.destroyed) source.destroy();
   }
   if (failure) throw failure;
+}
+
+/**
+ * Rows of a byte stream (UTF-8, comma, RFC 4180) through fast-csv, grouped into arrays of up to
+ * `groupSize` rows. An error of the source surfaces here; leaving the loop early ends the source.
+ */
+export async function* parseCsvChunks(
+  source: AsyncIterable<Uint8Array>,
+  groupSize = 2000,
+): AsyncGenerator<string[][]> {
+  const readable = source instanceof Readable ? source : Readable.from(source, { objectMode: false });
+  let group: string[][] = [];
+  for await (const row of parseCsvStream(readable)) {
+    group.push(row);
+    if (group.length >= groupSize) {
+      yield group;
+      group = [];
+    }
+  }
+  if (group.length) yield group;
 }

@@ -11,15 +11,14 @@ import { join } from 'node:path';
 import { loadCheckpoint } from '../../../staging/checkpoints.js';
 import type { NewDeadLetter } from '../../../staging/dead-letters.js';
 import { ENTITIES, type Entity } from '../../../staging/model/entities.js';
-import type { EntityConfig } from '../../config/schema.js';
-import { mappingOverrides } from '../connector-config.js';
+import { csvCellsByHeader, type TenantEntityMapping, tenantEntityMapping } from '../map-record.js';
 import {
   addChange,
   commitUnit,
-  configFailure,
   emptyStreamReport,
   finishReport,
   newPendingUnit,
+  prepareSystem,
   runStream,
   type StreamReport,
   type SyncDeps,
@@ -38,10 +37,7 @@ export interface CsvPosition {
   current?: { hash: string; file: string; rows: number };
 }
 
-export interface CsvSyncOptions extends SyncOptions {
-  /** The tenant's entity configs, for header overrides (`entities.<e>.mapping.<system>.fields`). */
-  entities?: Readonly<Partial<Record<Entity, EntityConfig>>>;
-}
+export type CsvSyncOptions = SyncOptions;
 
 interface FileCtx {
   deps: SyncDeps;
@@ -50,7 +46,7 @@ interface FileCtx {
   entity: Entity;
   config: CsvSystemConfig;
   entityConfig: CsvEntityConfig;
-  extraColumns: Record<string, string>;
+  tenantMapping: TenantEntityMapping;
   report: StreamReport;
   onUnitStaged?: SyncOptions['onUnitStaged'];
 }
@@ -64,25 +60,32 @@ export async function runCsvSync(
 ): Promise<SyncReport> {
   const startedAt = Date.now();
   const logger = deps.logger.child({ tenant, system: systemName, connector: 'csv' });
-  const parsed = csvSystemConfig.safeParse(systemConfig);
-  if (!parsed.success) return configFailure(tenant, systemName, 'csv', startedAt, parsed.error);
-  const config = parsed.data;
+  const key = { tenant, system: systemName, kind: 'csv', startedAt };
+  const parsed = prepareSystem(logger, key, () => csvSystemConfig.parse(systemConfig));
+  if (!parsed.ok) return parsed.report;
+  const config = parsed.value;
   const root = config.dropDir.replaceAll('{tenant}', tenant);
   const entities = config.entities
     ? (Object.entries(config.entities) as [Entity, CsvEntityConfig][])
     : await foldersPresent(root);
+  // The tenant's overrides of every entity, checked before anything is read (as the API
+  // connectors do): a bad one fails this system with a report, never half of its streams.
+  const resolved = prepareSystem(
+    logger,
+    key,
+    () =>
+      new Map(entities.map(([entity]) => [entity, tenantEntityMapping(opts.entities, entity, systemName)])),
+  );
+  if (!resolved.ok) return resolved.report;
+  const tenantMappings = resolved.value;
   const streams: StreamReport[] = [];
   for (const [entity, entityConfig] of entities) {
     if (opts.streams && !opts.streams.includes(entity)) continue;
     const key = { tenant, system: systemName, stream: entity };
     const report = emptyStreamReport(entity, entity, 'incremental');
     streams.push(report);
-    const overrides = mappingOverrides.safeParse(opts.entities?.[entity]?.mapping?.[systemName]);
+    const tenantMapping = tenantMappings.get(entity)!;
     await runStream(deps.staging.db, key, report, logger, async () => {
-      if (!overrides.success)
-        throw new Error(
-          `entities.${entity}.mapping.${systemName}: ${overrides.error.issues.map((i) => i.message).join('; ')}`,
-        );
       const saved = (await loadCheckpoint(deps.staging.pool, key)) as CsvPosition | null | undefined;
       const position: CsvPosition =
         opts.mode === 'full' || !saved?.processed
@@ -96,7 +99,7 @@ export async function runCsvSync(
         entity,
         config,
         entityConfig,
-        extraColumns: overrides.success ? (overrides.data?.fields ?? {}) : {},
+        tenantMapping,
         report,
         ...(opts.onUnitStaged ? { onUnitStaged: opts.onUnitStaged } : {}),
       };
@@ -218,7 +221,7 @@ async function stageFile(
       if (!header) {
         header = cells;
         try {
-          mapper = compileCsvMapper(ctx.entity, ctx.entityConfig, header, ctx.extraColumns);
+          mapper = compileCsvMapper(ctx.entity, ctx.entityConfig, header, ctx.tenantMapping);
         } catch (err) {
           if (!(err instanceof CsvHeaderError)) throw err;
           unit.deadLetters.push(dead('mapping', err.message, at, { file: file.path, header }));
@@ -240,7 +243,7 @@ async function stageFile(
             err.message,
             at,
             {
-              raw: Object.fromEntries(cells.map((c, i) => [header![i] ?? `extra_${i}`, c])),
+              raw: csvCellsByHeader(header!, cells),
               file: file.path,
               line: at,
             },

@@ -2,7 +2,10 @@
 // implementation of retries with capped exponential backoff and jitter (p-retry), Retry-After,
 // a per-tenant rate limiter and concurrency cap (Bottleneck), a 401 → refresh-token → one retry
 // hook, and vendor policies that classify responses. A daily-limit response stops the tenant's
-// extraction with DailyLimitError (never retried until the window resets).
+// extraction with DailyLimitError (never retried until the window resets). `timeoutMs` bounds the
+// wait for response headers; a body being read has an idle timeout instead, so a long streamed
+// result is never cut while it keeps arriving. A RetryBudget lets a caller that retries on its
+// own (a re-read of a cut result chunk) share one budget with the client's retries.
 import Bottleneck from 'bottleneck';
 import pRetry, { AbortError } from 'p-retry';
 import type { Logger } from '../../log/logger.js';
@@ -30,11 +33,35 @@ export interface VendorPolicy {
 export interface ClientLimits {
   requestsPerSecond: number;
   concurrency: number;
+  /** Retries after the first attempt, per request (or per shared RetryBudget). */
   maxRetries: number;
+  /** Until the response headers arrive. */
   timeoutMs: number;
-  /** Backoff bounds; tests shorten them. */
+  /** The longest wait for the next piece of a body being read (default: timeoutMs). */
+  idleTimeoutMs?: number;
+  /** Backoff bounds (default 500 and 30000 ms); maxBackoffMs also caps a Retry-After (default 60000). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+}
+
+/**
+ * Retries shared by everything that works on one unit (a result chunk read in several attempts):
+ * the client's retries of its requests and the caller's re-reads of a cut body draw from one
+ * budget, so nesting them never multiplies the attempts.
+ */
+export class RetryBudget {
+  constructor(private left: number) {}
+
+  get remaining(): number {
+    return this.left;
+  }
+
+  /** Takes one retry; false when none is left. */
+  take(): boolean {
+    if (this.left <= 0) return false;
+    this.left--;
+    return true;
+  }
 }
 
 export class ApiError extends Error {
@@ -69,6 +96,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Expected content type of the response; default JSON. */
   accept?: string;
+  /** Draw retries from this budget (shared with the caller) instead of a fresh maxRetries. */
+  budget?: RetryBudget;
 }
 
 export interface ApiClientOptions {
@@ -107,13 +136,52 @@ export class ApiClient {
 
   /**
    * Sends a request, retrying transient failures, and returns the successful Response with its
-   * body unread (callers stream large bodies). Throws ApiError (terminal, or transient after the
-   * retry cap) or DailyLimitError.
+   * body unread (callers stream large bodies; the body errors with a transient ApiError
+   * IDLE_TIMEOUT when no byte arrives for idleTimeoutMs while it is being read). Throws ApiError
+   * (terminal, or transient after the retry cap) or DailyLimitError.
    */
-  async request(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
+  request(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
+    return this.attempts(method, path, opts, async (res) => res);
+  }
+
+  /** A request whose JSON body is read inside each attempt: a body cut short is retried too. */
+  json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const detail = this.detail(method, path);
+    return this.attempts(method, path, opts, async (res) => {
+      const text = await res.text().catch((err: unknown) => {
+        throw asApiError(err, `${this.opts.policy.vendor} ${method} ${path}: body`, detail);
+      });
+      if (!text) return undefined as T;
+      try {
+        return JSON.parse(text) as T;
+      } catch {
+        throw new ApiError(
+          `${this.opts.policy.vendor} ${method} ${path}: response is not JSON (${text.slice(0, 80)}…)`,
+          'transient',
+          res.status,
+          'BAD_JSON',
+          detail,
+        );
+      }
+    });
+  }
+
+  private detail(method: string, path: string): ApiError['detail'] {
+    const { policy, tenant, system } = this.opts;
+    return { vendor: policy.vendor, tenant, system, method, path };
+  }
+
+  private async attempts<T>(
+    method: string,
+    path: string,
+    opts: RequestOptions,
+    read: (res: Response) => Promise<T>,
+  ): Promise<T> {
     const { policy, limits, tenant, system, logger } = this.opts;
-    const detail = { vendor: policy.vendor, tenant, system, method, path };
+    const detail = this.detail(method, path);
+    const budget = opts.budget;
     let refreshed = false;
+    let retrying = false;
     return pRetry(
       async () => {
         const url = this.url(path, opts.query);
@@ -128,34 +196,15 @@ export class ApiClient {
           headers['content-type'] ??= 'application/json';
         }
         this.stats.requests++;
-        let res: Response;
-        try {
-          res = await this.limiter.schedule(() =>
-            fetch(url, {
-              method,
-              headers,
-              body: body ?? null,
-              signal: AbortSignal.timeout(limits.timeoutMs),
-            }),
-          );
-        } catch (err) {
-          // Connection reset, refused, timeout: all transient.
-          throw new ApiError(
-            `${policy.vendor} ${method} ${path}: ${(err as Error).message}`,
-            'transient',
-            null,
-            'NETWORK',
-            detail,
-          );
-        }
+        const res = await this.limiter.schedule(() => this.send(url, method, headers, body, detail));
         policy.observe?.(res.headers);
-        if (res.ok) return res;
+        if (res.ok) return read(res);
         const text = await res.text().catch(() => '');
         const c = policy.classify(res.status, res.headers, text);
         const where = `${policy.vendor} ${method} ${path} → ${res.status}`;
         switch (c.kind) {
           case 'ok':
-            return new Response(text, { status: res.status, headers: res.headers });
+            return read(new Response(text, { status: res.status, headers: res.headers }));
           case 'daily_limit':
             throw new AbortError(
               new DailyLimitError(`${where}: ${c.reason}`, c.resumeAt ?? null, {
@@ -198,38 +247,123 @@ export class ApiClient {
         maxTimeout: limits.maxBackoffMs ?? 30_000,
         randomize: true,
         onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+          // Retry only while this request's retries last and the shared budget (if any) gives one.
+          retrying = retriesLeft > 0 && (!budget || budget.take());
+          if (!retrying) return;
           this.stats.retries++;
           logger.debug({ err: error, attemptNumber, retriesLeft, vendor: policy.vendor }, 'retrying request');
           // Honour Retry-After on top of the backoff, capped so one bad header cannot stall a run.
           const wait = (error as { retryAfterMs?: number }).retryAfterMs;
           if (wait && wait > 0) await sleep(Math.min(wait, limits.maxBackoffMs ?? 60_000));
         },
+        shouldRetry: () => retrying,
       },
     ).catch((err: unknown) => {
       throw (err as { originalError?: unknown }).originalError ?? err;
     });
   }
 
-  async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const res = await this.request(method, path, opts);
-    const text = await res.text();
-    if (!text) return undefined as T;
+  /**
+   * One fetch. `timeoutMs` covers the wait for the response headers only; the body gets an idle
+   * timeout instead, so a long result that keeps arriving is never cut, and a stalled one is.
+   */
+  private async send(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    detail: ApiError['detail'],
+  ): Promise<Response> {
+    const { limits, policy } = this.opts;
+    const controller = new AbortController();
+    const headerTimer = setTimeout(
+      () =>
+        controller.abort(
+          new ApiError(
+            `${policy.vendor} ${method} ${detail.path}: no response within ${limits.timeoutMs} ms`,
+            'transient',
+            null,
+            'TIMEOUT',
+            detail,
+          ),
+        ),
+      limits.timeoutMs,
+    );
+    let res: Response;
     try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new ApiError(
-        `${this.opts.policy.vendor} ${method} ${path}: response is not JSON (${text.slice(0, 80)}…)`,
-        'transient',
-        res.status,
-        'BAD_JSON',
-        { vendor: this.opts.policy.vendor, tenant: this.opts.tenant, system: this.opts.system, method, path },
-      );
+      res = await fetch(url, { method, headers, body: body ?? null, signal: controller.signal });
+    } catch (err) {
+      // Connection reset, refused, timeout: all transient.
+      throw asApiError(controller.signal.reason ?? err, `${policy.vendor} ${method} ${detail.path}`, detail);
+    } finally {
+      clearTimeout(headerTimer);
     }
+    return withIdleTimeout(res, controller, limits.idleTimeoutMs ?? limits.timeoutMs, detail);
   }
 
   async close(): Promise<void> {
     await this.limiter.stop({ dropWaitingJobs: false });
   }
+}
+
+/** A failure without a kind (socket reset, abort) as a transient ApiError; ApiErrors pass. */
+function asApiError(err: unknown, where: string, detail: ApiError['detail']): ApiError {
+  if (err instanceof ApiError) return err;
+  const cause = (err as { cause?: unknown })?.cause;
+  if (cause instanceof ApiError) return cause;
+  return new ApiError(
+    `${where}: ${(err as Error)?.message ?? String(err)}`,
+    'transient',
+    null,
+    'NETWORK',
+    detail,
+  );
+}
+
+/**
+ * The response with a body that fails with a transient IDLE_TIMEOUT ApiError when a read waits
+ * longer than `idleMs` for the network. The timer runs only while a read is pending, so a
+ * consumer that pauses (staging a batch) never trips it.
+ */
+function withIdleTimeout(
+  res: Response,
+  controller: AbortController,
+  idleMs: number,
+  detail: ApiError['detail'],
+): Response {
+  if (!res.body) return res;
+  const reader = res.body.getReader();
+  const idle = new ApiError(
+    `${detail.vendor} ${detail.method} ${detail.path}: no data for ${idleMs} ms while reading the body`,
+    'transient',
+    res.status,
+    'IDLE_TIMEOUT',
+    detail,
+  );
+  const body = new ReadableStream<Uint8Array>({
+    async pull(out) {
+      const timer = setTimeout(() => controller.abort(idle), idleMs);
+      try {
+        const { done, value } = await reader.read();
+        if (done) out.close();
+        else out.enqueue(value);
+      } catch (err) {
+        out.error(
+          asApiError(
+            controller.signal.aborted ? controller.signal.reason : err,
+            `${detail.vendor} ${detail.method} ${detail.path}: body`,
+            detail,
+          ),
+        );
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 
 /** Parses a Retry-After header (seconds or an HTTP date) into milliseconds. */

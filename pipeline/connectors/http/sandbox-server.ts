@@ -66,6 +66,30 @@ interface Route {
   handler: Handler;
 }
 
+const COMPARISONS: Readonly<Record<string, (cmp: number) => boolean>> = {
+  '=': (c) => c === 0,
+  EQ: (c) => c === 0,
+  '!=': (c) => c !== 0,
+  '<>': (c) => c !== 0,
+  NEQ: (c) => c !== 0,
+  '<': (c) => c < 0,
+  LT: (c) => c < 0,
+  '<=': (c) => c <= 0,
+  LTE: (c) => c <= 0,
+  '>': (c) => c > 0,
+  GT: (c) => c > 0,
+  '>=': (c) => c >= 0,
+  GTE: (c) => c >= 0,
+};
+
+/**
+ * Whether `cmp` (the sign of "value compared with operand") satisfies a comparison operator in
+ * any sandbox's spelling (SOQL and SuiteQL symbols, HubSpot's EQ/GTE/…); unknown operators: false.
+ */
+export function satisfiesComparison(cmp: number, op: string): boolean {
+  return COMPARISONS[op]?.(cmp) ?? false;
+}
+
 /** mulberry32: a tiny seeded PRNG, good enough for fault injection. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -84,6 +108,8 @@ export class SandboxServer {
   private random: () => number;
   faults: FaultConfig;
   readonly counters = { requests: 0, faulted: 0 };
+  /** Requests per "METHOD /path" (faulted ones included), for tests that bound retries. */
+  readonly requestsByPath = new Map<string, number>();
 
   constructor(private readonly opts: SandboxOptions) {
     this.faults = { ...opts.faults };
@@ -139,6 +165,8 @@ export class SandboxServer {
       json: () => JSON.parse(body),
     };
     this.counters.requests++;
+    const key = `${sreq.method} ${url.pathname}`;
+    this.requestsByPath.set(key, (this.requestsByPath.get(key) ?? 0) + 1);
     try {
       const fault = this.drawFault(url.pathname);
       if (fault === 'drop') {

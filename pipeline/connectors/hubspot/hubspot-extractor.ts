@@ -18,7 +18,7 @@ import { ApiError } from '../http/api-client.js';
 import { mapRecord, parseStampMs } from '../map-record.js';
 import {
   addChange,
-  commitUnit,
+  commitStreamUnit,
   msToVersion,
   newPendingUnit,
   type PendingUnit,
@@ -283,6 +283,7 @@ function addRecord(ctx: ExtractContext, unit: PendingUnit, r: HubspotRecord, kno
     fields,
     raw: r,
     sourceUpdatedAt: new Date(stamp).toISOString(),
+    ...(ctx.mapping.mappingVersion ? { mappingVersion: ctx.mapping.mappingVersion } : {}),
   });
 }
 
@@ -300,21 +301,6 @@ function deadLetter(ctx: ExtractContext, unit: PendingUnit, r: unknown, reason: 
   });
 }
 
-async function commit(
-  ctx: ExtractContext,
-  stream: string,
-  position: unknown,
-  unit: PendingUnit,
-): Promise<void> {
-  const rows = unit.rows + unit.deadLetters.length;
-  await commitUnit(ctx.deps.staging.pool, {
-    tenant: ctx.tenant,
-    system: ctx.system,
-    stream,
-    position,
-    unit,
-    report: ctx.report,
-    location: `hubspot ${stream}`,
-  });
-  await ctx.onUnitStaged?.({ stream, rows, position });
+function commit(ctx: ExtractContext, stream: string, position: unknown, unit: PendingUnit): Promise<void> {
+  return commitStreamUnit(ctx, stream, position, unit, `hubspot ${stream}`);
 }

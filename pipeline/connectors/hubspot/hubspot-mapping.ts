@@ -1,9 +1,15 @@
 // Default mapping of HubSpot CRM objects onto canonical entities: which entity an object type
-// feeds, which property is its modification stamp, and canonical field ← property. Tenants
-// override fields per object type in config (`mapping.<objectType>`). The properties requested
-// from the API are exactly the mapped ones plus the stamp.
+// feeds, which property is its modification stamp, and canonical field ← property. Overrides, in
+// order: the tenant's `entities.<entity>.mapping.<system>` (every object type of that entity),
+// then the system's `mapping.<objectType>`. The properties requested from the API are exactly
+// the mapped ones plus the stamp.
 import type { Entity } from '../../../staging/model/entities.js';
-import { type FieldMapping, mergeMapping } from '../map-record.js';
+import {
+  effectiveMapping,
+  type FieldMapping,
+  type SourceNameRule,
+  type TenantEntityMapping,
+} from '../map-record.js';
 import type { HubspotObjectType, HubspotSystemConfig } from './config.js';
 
 export interface HubspotObjectMapping {
@@ -11,7 +17,15 @@ export interface HubspotObjectMapping {
   /** The search property holding the modification stamp (contacts differ). */
   modifiedProperty: string;
   mapping: FieldMapping;
+  /** The tenant's entities.<entity>.mappingVersion, stamped on staged rows. */
+  mappingVersion?: number;
 }
+
+/** HubSpot property names (they go into the `properties` list of every request). */
+export const HUBSPOT_PROPERTY: SourceNameRule = {
+  pattern: /^[A-Za-z][A-Za-z0-9_]*$/,
+  expected: 'a HubSpot property name',
+};
 
 const DEFAULTS: Readonly<Record<HubspotObjectType, HubspotObjectMapping>> = {
   companies: {
@@ -76,19 +90,32 @@ const DEFAULTS: Readonly<Record<HubspotObjectType, HubspotObjectMapping>> = {
   },
 };
 
-/** The effective mapping of one object type for one system (defaults + overrides + link fields). */
+/** The default entity of an object type. */
+export function hubspotEntity(type: HubspotObjectType): Entity {
+  return DEFAULTS[type].entity;
+}
+
+/**
+ * The effective mapping of one object type for one system: defaults, the tenant's entity
+ * overrides, the system's object overrides, and the link field. Throws MappingConfigError.
+ */
 export function hubspotObjectMapping(
   type: HubspotObjectType,
   config: HubspotSystemConfig,
+  tenant: TenantEntityMapping = {},
 ): HubspotObjectMapping {
-  const base = DEFAULTS[type];
-  const merged = mergeMapping(base.mapping, config.mapping[type]);
+  const { mapping: defaults, ...base } = DEFAULTS[type];
   // The other system's id lives in a custom property; our own id is the record id (set by the extractor).
   const otherLink = config.role === 'crm' ? 'erp_ref' : 'crm_ref';
-  return {
-    ...base,
-    mapping: { ...merged, fields: { [otherLink]: config.erpIdProperty, ...merged.fields } },
-  };
+  const mapping = effectiveMapping(
+    base.entity,
+    { ...defaults, fields: { [otherLink]: config.erpIdProperty, ...defaults.fields } },
+    tenant,
+    config.mapping[type],
+    `${type} → ${base.entity}`,
+    HUBSPOT_PROPERTY,
+  );
+  return { ...base, mapping, ...(tenant.mappingVersion ? { mappingVersion: tenant.mappingVersion } : {}) };
 }
 
 /** Properties to request: every mapped property and the stamp. */

@@ -5,7 +5,12 @@
 // failures, single create/update/archive; stamps advance on every write. Faults (rate-limit,
 // daily limit, 5xx, slow, dropped) come from the shared SandboxServer with HubSpot's own bodies.
 import { randomUUID } from 'node:crypto';
-import { type FaultConfig, type SandboxResponse, SandboxServer } from '../http/sandbox-server.js';
+import {
+  type FaultConfig,
+  type SandboxResponse,
+  SandboxServer,
+  satisfiesComparison,
+} from '../http/sandbox-server.js';
 import { HUBSPOT_OBJECT_TYPES, type HubspotObjectType } from './config.js';
 import type { HubspotRecord } from './hubspot-extractor.js';
 import { generateHubspotSeed, type HubspotSeedOptions, type HubspotSeedRecords } from './hubspot-seed.js';
@@ -346,23 +351,7 @@ export class HubspotSandbox {
       const ms = /^\d+$/.test(target) ? Number(target) : Date.parse(target);
       target = String(f.operator === 'GTE' || f.operator === 'GT' ? ms - (this.opts.searchLeakMs ?? 0) : ms);
     }
-    const c = compareValues(f.propertyName, v, target);
-    switch (f.operator) {
-      case 'EQ':
-        return c === 0;
-      case 'NEQ':
-        return c !== 0;
-      case 'GT':
-        return c > 0;
-      case 'GTE':
-        return c >= 0;
-      case 'LT':
-        return c < 0;
-      case 'LTE':
-        return c <= 0;
-      default:
-        return false;
-    }
+    return satisfiesComparison(compareValues(f.propertyName, v, target), f.operator);
   }
 
   private cached(key: string, build: () => Stored[]): Stored[] {

@@ -5,10 +5,11 @@
 // inverse of the object's mapping. Used by the operations issue's apply step.
 import type { Entity } from '../../../staging/model/entities.js';
 import type { Logger } from '../../log/logger.js';
-import { ApiClient, type ClientLimits } from '../http/api-client.js';
-import { mergeLimits } from '../sync-support.js';
+import { ApiClient } from '../http/api-client.js';
+import { type TenantEntityMapping, tenantEntityMapping } from '../map-record.js';
+import { mergeLimits, type WriterOptions } from '../sync-support.js';
 import { type HubspotObjectType, type HubspotSystemConfig, hubspotResolvedConfig } from './config.js';
-import { hubspotObjectMapping } from './hubspot-mapping.js';
+import { HUBSPOT_PROPERTY, hubspotEntity, hubspotObjectMapping } from './hubspot-mapping.js';
 import { hubspotPolicy } from './hubspot-policy.js';
 
 export const HUBSPOT_BATCH_LIMIT = 100;
@@ -65,8 +66,9 @@ export function toHubspotProperties(
   objectType: HubspotObjectType,
   config: HubspotSystemConfig,
   fields: Record<string, unknown>,
+  tenant: TenantEntityMapping = {},
 ): Record<string, string | null> {
-  const m = hubspotObjectMapping(objectType, config);
+  const m = hubspotObjectMapping(objectType, config, tenant);
   const props: Record<string, string | null> = {};
   for (const [canonical, property] of Object.entries(m.mapping.fields)) {
     if (canonical === 'crm_ref' || canonical === 'erp_ref' || !(canonical in fields)) continue;
@@ -83,9 +85,11 @@ export function createHubspotWriter(
   tenant: string,
   systemName: string,
   systemConfig: unknown,
-  opts: { limits?: Partial<ClientLimits> } = {},
+  opts: WriterOptions = {},
 ) {
   const config = hubspotResolvedConfig.parse(systemConfig);
+  const tenantMapping = (type: HubspotObjectType) =>
+    tenantEntityMapping(opts.entities, hubspotEntity(type), systemName, HUBSPOT_PROPERTY);
   const client = new ApiClient({
     baseUrl: config.baseUrl,
     policy: hubspotPolicy({ token: () => config.accessToken }),
@@ -95,7 +99,7 @@ export function createHubspotWriter(
     logger: deps.logger.child({ tenant, system: systemName, connector: 'hubspot', writer: true }),
   });
   const typeOf = (entity: Entity): HubspotObjectType => {
-    const t = config.objects.find((o) => hubspotObjectMapping(o, config).entity === entity);
+    const t = config.objects.find((o) => hubspotEntity(o) === entity);
     if (!t)
       throw new Error(`hubspot system ${systemName} of tenant ${tenant} has no object type for ${entity}`);
     return t;
@@ -109,7 +113,10 @@ export function createHubspotWriter(
         client,
         type,
         config.erpIdProperty,
-        records.map((r) => ({ id: r.erpId, properties: toHubspotProperties(type, config, r.fields) })),
+        records.map((r) => ({
+          id: r.erpId,
+          properties: toHubspotProperties(type, config, r.fields, tenantMapping(type)),
+        })),
       );
     },
     close: () => client.close(),

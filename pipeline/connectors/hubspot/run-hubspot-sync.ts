@@ -4,18 +4,21 @@
 // failed and the next one runs. Called by `trueup sync` and the scheduler.
 import { loadCheckpoint } from '../../../staging/checkpoints.js';
 import { ApiClient, DailyLimitError } from '../http/api-client.js';
+import { tenantEntityMapping } from '../map-record.js';
 import {
   emptyStreamReport,
   finishReport,
   mergeLimits,
   pauseStreams,
+  prepareSystem,
+  refreshableToken,
   runStream,
   type StreamReport,
   type SyncDeps,
   type SyncOptions,
   type SyncReport,
 } from '../sync-support.js';
-import { type HubspotObjectType, type HubspotSystemConfig, hubspotResolvedConfig } from './config.js';
+import { type HubspotObjectType, hubspotResolvedConfig } from './config.js';
 import {
   type ArchivedPosition,
   type ExtractContext,
@@ -24,7 +27,7 @@ import {
   extractIncremental,
   type HubspotPosition,
 } from './hubspot-extractor.js';
-import { hubspotObjectMapping } from './hubspot-mapping.js';
+import { HUBSPOT_PROPERTY, hubspotEntity, hubspotObjectMapping } from './hubspot-mapping.js';
 import { hubspotPolicy } from './hubspot-policy.js';
 
 export async function runHubspotSync(
@@ -35,25 +38,29 @@ export async function runHubspotSync(
   opts: SyncOptions = {},
 ): Promise<SyncReport> {
   const startedAt = Date.now();
-  const config: HubspotSystemConfig = hubspotResolvedConfig.parse(systemConfig);
-  const now = opts.now ?? Date.now;
   const logger = deps.logger.child({ tenant, system: systemName, connector: 'hubspot' });
-  let token = config.accessToken;
-  const refresh = opts.refreshAuth;
+  const prepared = prepareSystem(logger, { tenant, system: systemName, kind: 'hubspot', startedAt }, () => {
+    const config = hubspotResolvedConfig.parse(systemConfig);
+    const mappings = new Map(
+      config.objects.map((t) => {
+        const tenantMapping = tenantEntityMapping(
+          opts.entities,
+          hubspotEntity(t),
+          systemName,
+          HUBSPOT_PROPERTY,
+        );
+        return [t, hubspotObjectMapping(t, config, tenantMapping)];
+      }),
+    );
+    return { config, mappings };
+  });
+  if (!prepared.ok) return prepared.report;
+  const { config, mappings } = prepared.value;
+  const now = opts.now ?? Date.now;
+  const token = refreshableToken(config.accessToken, opts.refreshAuth);
   const client = new ApiClient({
     baseUrl: config.baseUrl,
-    policy: hubspotPolicy({
-      token: () => token,
-      ...(refresh
-        ? {
-            refreshAuth: async () => {
-              const fresh = await refresh();
-              if (typeof fresh === 'string' && fresh) token = fresh;
-            },
-          }
-        : {}),
-      now,
-    }),
+    policy: hubspotPolicy({ ...token, now }),
     limits: mergeLimits(config.limits, opts.limits),
     tenant,
     system: systemName,
@@ -65,7 +72,7 @@ export async function runHubspotSync(
   try {
     for (let i = 0; i < types.length; i++) {
       const type = types[i] as HubspotObjectType;
-      const mapping = hubspotObjectMapping(type, config);
+      const mapping = mappings.get(type)!;
       try {
         const key = { tenant, system: systemName, stream: type };
         const saved = (await loadCheckpoint(deps.staging.pool, key)) as HubspotPosition | null | undefined;

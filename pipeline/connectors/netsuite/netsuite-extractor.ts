@@ -15,7 +15,7 @@ import type { ApiClient } from '../http/api-client.js';
 import { mapRecord } from '../map-record.js';
 import {
   addChange,
-  commitUnit,
+  commitStreamUnit,
   msToVersion,
   newPendingUnit,
   type PendingUnit,
@@ -23,7 +23,7 @@ import {
   type SyncDeps,
 } from '../sync-support.js';
 import type { NetsuiteStream, NetsuiteSystemConfig } from './config.js';
-import { type NetsuiteStreamSpec, netsuiteStreamSpec, streamOfDeletedType } from './netsuite-mapping.js';
+import { type NetsuiteStreamSpec, streamOfDeletedType } from './netsuite-mapping.js';
 
 export type NetsuitePosition =
   | { phase: 'full'; lastId: number; watermark: string }
@@ -49,6 +49,8 @@ export interface NetsuiteContext {
   tenant: string;
   system: string;
   config: NetsuiteSystemConfig;
+  /** The effective spec (mapping, columns) of every configured stream. */
+  specs: ReadonlyMap<NetsuiteStream, NetsuiteStreamSpec>;
   report: StreamReport;
   onUnitStaged?: (info: { stream: string; rows: number; position: unknown }) => void | Promise<void>;
 }
@@ -130,7 +132,7 @@ async function drain<P>(
 }
 
 export async function extractStream(ctx: NetsuiteContext, stream: NetsuiteStream, start: NetsuitePosition) {
-  const spec = netsuiteStreamSpec(stream, ctx.config);
+  const spec = ctx.specs.get(stream)!;
   const ownRef = ctx.config.role === 'erp' ? 'erp_ref' : 'crm_ref';
   await drain<NetsuitePosition>(
     ctx,
@@ -155,6 +157,7 @@ export async function extractStream(ctx: NetsuiteContext, stream: NetsuiteStream
           fields,
           raw: row,
           sourceUpdatedAt: new Date(stamp).toISOString(),
+          ...(spec.mappingVersion ? { mappingVersion: spec.mappingVersion } : {}),
         });
       } catch (err) {
         deadLetter(ctx, unit, spec, stream, row, (err as Error).message);
@@ -190,7 +193,7 @@ export async function extractDeletes(
       const stream = streamOfDeletedType(String(row.recordtype ?? ''), streams);
       if (!stream) return next;
       ctx.report.received++;
-      addChange(unit, netsuiteStreamSpec(stream, ctx.config).entity, {
+      addChange(unit, ctx.specs.get(stream)!.entity, {
         sourceId: String(id),
         version: msToVersion(at),
         op: 'delete',
@@ -224,21 +227,6 @@ function deadLetter(
   });
 }
 
-async function commit(
-  ctx: NetsuiteContext,
-  stream: string,
-  position: unknown,
-  unit: PendingUnit,
-): Promise<void> {
-  const rows = unit.rows + unit.deadLetters.length;
-  await commitUnit(ctx.deps.staging.pool, {
-    tenant: ctx.tenant,
-    system: ctx.system,
-    stream,
-    position,
-    unit,
-    report: ctx.report,
-    location: `netsuite ${stream}`,
-  });
-  await ctx.onUnitStaged?.({ stream, rows, position });
+function commit(ctx: NetsuiteContext, stream: string, position: unknown, unit: PendingUnit): Promise<void> {
+  return commitStreamUnit(ctx, stream, position, unit, `netsuite ${stream}`);
 }

@@ -1,9 +1,15 @@
 // Default mapping of NetSuite records (as SuiteQL rows) onto canonical entities: the table and
 // transaction type of each stream, which columns are dates (selected through TO_CHAR so they
-// arrive as ISO text whatever the user's date format), and canonical field ← column. Tenants
-// override fields per stream in config (`mapping.<stream>`).
-import type { Entity } from '../../../staging/model/entities.js';
-import { type FieldMapping, mergeMapping } from '../map-record.js';
+// arrive as ISO text whatever the user's date format), and canonical field ← column. Overrides,
+// in order: the tenant's `entities.<entity>.mapping.<system>`, then the system's
+// `mapping.<stream>`; a column they name is selected too (as a date when its field is one).
+import { ENTITY_FIELDS, type Entity } from '../../../staging/model/entities.js';
+import {
+  effectiveMapping,
+  type FieldMapping,
+  type SourceNameRule,
+  type TenantEntityMapping,
+} from '../map-record.js';
 import type { NetsuiteStream, NetsuiteSystemConfig } from './config.js';
 
 export interface NetsuiteStreamSpec {
@@ -18,7 +24,18 @@ export interface NetsuiteStreamSpec {
   /** Date columns, read as TO_CHAR(col, 'YYYY-MM-DD'). */
   dateColumns: readonly string[];
   mapping: FieldMapping;
+  /** The tenant's entities.<entity>.mappingVersion, stamped on staged rows. */
+  mappingVersion?: number;
 }
+
+/** SuiteQL column names: the only source names a mapping may use (SuiteQL has no bind parameters). */
+export const SUITEQL_COLUMN: SourceNameRule = {
+  pattern: /^[A-Za-z][A-Za-z0-9_]{0,62}$/,
+  expected: 'a SuiteQL column name',
+};
+
+/** Selected by every stream query under these names already. */
+const RESERVED_COLUMNS = new Set(['id', 'lastmodified']);
 
 const TX_COLUMNS = ['tranid', 'entity', 'status', 'currency', 'foreigntotal', 'taxtotal', 'externalid'];
 
@@ -124,9 +141,43 @@ const DEFAULTS: Readonly<Record<NetsuiteStream, NetsuiteStreamSpec>> = {
   },
 };
 
-export function netsuiteStreamSpec(stream: NetsuiteStream, config: NetsuiteSystemConfig): NetsuiteStreamSpec {
+/** The default entity of a stream. */
+export function netsuiteEntity(stream: NetsuiteStream): Entity {
+  return DEFAULTS[stream].entity;
+}
+
+/**
+ * The effective spec of one stream: defaults, the tenant's entity overrides, the system's stream
+ * overrides; every mapped column is selected. Throws MappingConfigError.
+ */
+export function netsuiteStreamSpec(
+  stream: NetsuiteStream,
+  config: NetsuiteSystemConfig,
+  tenant: TenantEntityMapping = {},
+): NetsuiteStreamSpec {
   const base = DEFAULTS[stream];
-  return { ...base, mapping: mergeMapping(base.mapping, config.mapping[stream]) };
+  const mapping = effectiveMapping(
+    base.entity,
+    base.mapping,
+    tenant,
+    config.mapping[stream],
+    `${stream} → ${base.entity}`,
+    SUITEQL_COLUMN,
+  );
+  const types = new Map(ENTITY_FIELDS[base.entity].map((d) => [d.name, d.type]));
+  const dateColumns = new Set(base.dateColumns);
+  const columns = new Set(base.columns);
+  for (const [canonical, column] of Object.entries(mapping.fields)) {
+    if (RESERVED_COLUMNS.has(column) || columns.has(column) || dateColumns.has(column)) continue;
+    (types.get(canonical) === 'date' ? dateColumns : columns).add(column);
+  }
+  return {
+    ...base,
+    columns: [...columns],
+    dateColumns: [...dateColumns],
+    mapping,
+    ...(tenant.mappingVersion ? { mappingVersion: tenant.mappingVersion } : {}),
+  };
 }
 
 /** The stream a `deletedrecord.recordtype` belongs to, among the configured ones. */

@@ -5,10 +5,11 @@
 // retried by the client. Used by the operations issue's apply step.
 import type { Entity } from '../../../staging/model/entities.js';
 import type { Logger } from '../../log/logger.js';
-import { ApiClient, ApiError, type ClientLimits } from '../http/api-client.js';
-import { mergeLimits } from '../sync-support.js';
+import { ApiClient, ApiError } from '../http/api-client.js';
+import { type TenantEntityMapping, tenantEntityMapping } from '../map-record.js';
+import { mergeLimits, type WriterOptions } from '../sync-support.js';
 import { netsuiteResolvedConfig } from './config.js';
-import { netsuiteStreamSpec } from './netsuite-mapping.js';
+import { netsuiteStreamSpec, SUITEQL_COLUMN } from './netsuite-mapping.js';
 import { bearerSigner, netsuitePolicy, oauth1Signer } from './netsuite-policy.js';
 
 /** Canonical entity → REST record type. */
@@ -68,6 +69,7 @@ export function toNetsuiteBody(
   entity: Entity,
   systemConfig: unknown,
   fields: Record<string, unknown>,
+  tenant: TenantEntityMapping = {},
 ): Record<string, unknown> {
   const config = netsuiteResolvedConfig.parse(systemConfig);
   const stream = (
@@ -80,7 +82,7 @@ export function toNetsuiteBody(
     } as const
   )[entity as 'customer'];
   if (!stream) return {};
-  const spec = netsuiteStreamSpec(stream, config);
+  const spec = netsuiteStreamSpec(stream, config, tenant);
   const body: Record<string, unknown> = {};
   for (const [canonical, column] of Object.entries(spec.mapping.fields)) {
     if (canonical === 'crm_ref' || canonical === 'erp_ref' || !(canonical in fields)) continue;
@@ -98,7 +100,7 @@ export function createNetsuiteWriter(
   tenant: string,
   systemName: string,
   systemConfig: unknown,
-  opts: { limits?: Partial<ClientLimits> } = {},
+  opts: WriterOptions = {},
 ) {
   const config = netsuiteResolvedConfig.parse(systemConfig);
   const client = new ApiClient({
@@ -123,7 +125,15 @@ export function createNetsuiteWriter(
       return netsuiteUpsert(
         client,
         type,
-        records.map((r) => ({ externalId: r.externalId, body: toNetsuiteBody(entity, config, r.fields) })),
+        records.map((r) => ({
+          externalId: r.externalId,
+          body: toNetsuiteBody(
+            entity,
+            config,
+            r.fields,
+            tenantEntityMapping(opts.entities, entity, systemName, SUITEQL_COLUMN),
+          ),
+        })),
       );
     },
     close: () => client.close(),

@@ -4,18 +4,21 @@
 // one runs. Called by `trueup sync` and the scheduler.
 import { loadCheckpoint } from '../../../staging/checkpoints.js';
 import { ApiClient, DailyLimitError } from '../http/api-client.js';
+import { tenantEntityMapping } from '../map-record.js';
 import {
   emptyStreamReport,
   finishReport,
   mergeLimits,
   pauseStreams,
+  prepareSystem,
+  refreshableToken,
   runStream,
   type StreamReport,
   type SyncDeps,
   type SyncOptions,
   type SyncReport,
 } from '../sync-support.js';
-import { type NetsuiteSystemConfig, netsuiteResolvedConfig } from './config.js';
+import { netsuiteResolvedConfig } from './config.js';
 import {
   type DeletedPosition,
   extractDeletes,
@@ -24,7 +27,7 @@ import {
   type NetsuitePosition,
   toStamp,
 } from './netsuite-extractor.js';
-import { netsuiteStreamSpec } from './netsuite-mapping.js';
+import { netsuiteEntity, netsuiteStreamSpec, SUITEQL_COLUMN } from './netsuite-mapping.js';
 import { bearerSigner, type NetsuiteSigner, netsuitePolicy, oauth1Signer } from './netsuite-policy.js';
 
 export async function runNetsuiteSync(
@@ -35,24 +38,32 @@ export async function runNetsuiteSync(
   opts: SyncOptions = {},
 ): Promise<SyncReport> {
   const startedAt = Date.now();
-  const config: NetsuiteSystemConfig = netsuiteResolvedConfig.parse(systemConfig);
-  const now = opts.now ?? Date.now;
   const logger = deps.logger.child({ tenant, system: systemName, connector: 'netsuite' });
-  let token = config.accessToken ?? '';
-  const signer: NetsuiteSigner = config.oauth1 ? oauth1Signer(config.oauth1) : bearerSigner(() => token);
-  const refresh = opts.refreshAuth;
+  const prepared = prepareSystem(logger, { tenant, system: systemName, kind: 'netsuite', startedAt }, () => {
+    const config = netsuiteResolvedConfig.parse(systemConfig);
+    const specs = new Map(
+      config.streams.map((s) => {
+        const tenantMapping = tenantEntityMapping(
+          opts.entities,
+          netsuiteEntity(s),
+          systemName,
+          SUITEQL_COLUMN,
+        );
+        return [s, netsuiteStreamSpec(s, config, tenantMapping)];
+      }),
+    );
+    return { config, specs };
+  });
+  if (!prepared.ok) return prepared.report;
+  const { config, specs } = prepared.value;
+  const now = opts.now ?? Date.now;
+  const bearer = refreshableToken(config.accessToken ?? '', opts.refreshAuth);
+  const signer: NetsuiteSigner = config.oauth1 ? oauth1Signer(config.oauth1) : bearerSigner(bearer.token);
   const client = new ApiClient({
     baseUrl: config.baseUrl,
     policy: netsuitePolicy({
       signer,
-      ...(refresh
-        ? {
-            refreshAuth: async () => {
-              const fresh = await refresh();
-              if (typeof fresh === 'string' && fresh) token = fresh;
-            },
-          }
-        : {}),
+      ...(bearer.refreshAuth ? { refreshAuth: bearer.refreshAuth } : {}),
     }),
     limits: mergeLimits(config.limits, opts.limits),
     tenant,
@@ -71,6 +82,7 @@ export async function runNetsuiteSync(
     tenant,
     system: systemName,
     config,
+    specs,
     report,
     ...(opts.onUnitStaged ? { onUnitStaged: opts.onUnitStaged } : {}),
   });
@@ -96,7 +108,7 @@ export async function runNetsuiteSync(
         );
         const report = emptyStreamReport(
           stream,
-          netsuiteStreamSpec(s, config).entity,
+          specs.get(s)!.entity,
           start.phase === 'full' ? 'full' : 'incremental',
         );
         reports.push(report);

@@ -2,6 +2,7 @@
 // FROM table [WHERE conditions with AND, OR, NOT, parentheses, = <> != < <= > >=, IN (…),
 // IS [NOT] NULL, TO_TIMESTAMP('…', fmt)] [ORDER BY col [ASC|DESC], …]. Enough for what the
 // extractor sends; anything else is a parse error answered with NetSuite's 400.
+import { satisfiesComparison } from '../http/sandbox-server.js';
 
 export type Value = string | number | null;
 export type Row = Record<string, Value>;
@@ -252,22 +253,7 @@ export function test(c: Cond, row: Row, dates: ReadonlySet<string>): boolean {
       const a = rawValue(c.left, row, dates);
       const b = rawValue(c.right, row, dates);
       if (a === null || b === null) return false;
-      const d = compare(a, b);
-      switch (c.op) {
-        case '=':
-          return d === 0;
-        case '<>':
-        case '!=':
-          return d !== 0;
-        case '<':
-          return d < 0;
-        case '<=':
-          return d <= 0;
-        case '>':
-          return d > 0;
-        default:
-          return d >= 0;
-      }
+      return satisfiesComparison(compare(a, b), c.op);
     }
   }
 }

@@ -1,10 +1,10 @@
 // Bulk API 2.0 query jobs over the shared ApiClient: create a job, poll it with growing waits
-// until JobComplete, and read its result chunks by Sforce-Locator. A chunk's CSV is parsed by
-// fast-csv straight from the response body stream, row by row, so memory does not grow with
-// the chunk size.
-import { Readable } from 'node:stream';
-import { parseCsvStream } from '../csv/parse-csv-stream.js';
-import { type ApiClient, ApiError } from '../http/api-client.js';
+// until JobComplete, and read its result chunks by Sforce-Locator. A chunk's CSV is parsed
+// straight from the response body stream (fast-csv, rows handed on in groups), so memory
+// does not grow with the chunk size.
+import type { ReadableStream } from 'node:stream/web';
+import { parseCsvChunks } from '../csv/parse-csv-stream.js';
+import { type ApiClient, ApiError, type RetryBudget } from '../http/api-client.js';
 
 export interface BulkJobInfo {
   id: string;
@@ -39,8 +39,8 @@ export interface ResultChunk {
   next: string | null;
   /** Sforce-NumberOfRecords, when sent. */
   numberOfRecords: number | null;
-  /** The CSV rows, header first, as arrays of cells ("" for null). */
-  rows: AsyncIterable<string[]>;
+  /** The CSV rows, header first, as arrays of cells ("" for null), in batches as they arrive. */
+  rows: AsyncIterable<string[][]>;
 }
 
 /** Builds the extraction query for the window [from, to) on SystemModstamp (from null: from the beginning). */
@@ -102,11 +102,20 @@ export class BulkQueryClient {
     }
   }
 
-  /** Opens one result chunk. The rows must be consumed (or the iterator returned) before the next. */
-  async results(id: string, locator: string | null, maxRecords: number): Promise<ResultChunk> {
+  /**
+   * Opens one result chunk. The rows must be consumed (or the iterator returned) before the next.
+   * `budget`: the chunk's retries, shared with the caller's re-reads of a body cut short.
+   */
+  async results(
+    id: string,
+    locator: string | null,
+    maxRecords: number,
+    budget?: RetryBudget,
+  ): Promise<ResultChunk> {
     const res = await this.api.request('GET', this.path(`/${encodeURIComponent(id)}/results`), {
       query: { locator: locator ?? undefined, maxRecords },
       accept: 'text/csv',
+      ...(budget ? { budget } : {}),
     });
     const header = res.headers.get('sforce-locator');
     const count = res.headers.get('sforce-numberofrecords');
@@ -121,9 +130,7 @@ export class BulkQueryClient {
     return {
       next: !header || header === 'null' ? null : header,
       numberOfRecords: count === null ? null : Number(count),
-      rows: parseCsvStream(
-        Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>),
-      ),
+      rows: parseCsvChunks(res.body as ReadableStream<Uint8Array>),
     };
   }
 }

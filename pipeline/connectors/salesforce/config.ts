@@ -15,7 +15,7 @@
 // ({fields, valueMaps}); overrides given on an object here win over them.
 import { z } from 'zod';
 import { ENTITIES } from '../../../staging/model/entities.js';
-import { baseUrl, clientLimits, mappingOverrides, secretRef } from '../connector-config.js';
+import { baseUrl, clientLimits, secretRef } from '../connector-config.js';
 
 const SOBJECT = /^[A-Za-z][A-Za-z0-9_]{0,79}$/;
 const FIELD = /^[A-Za-z][A-Za-z0-9_]{0,79}$/;
@@ -81,6 +81,3 @@ export type SalesforceSystemConfig = z.infer<typeof salesforceSystemConfig>;
 /** The same after secret resolution (what the loaded config holds): the token is the value itself. */
 export const salesforceResolvedConfig = salesforceSystemConfig.extend({ accessToken: z.string().min(1) });
 export type SalesforceObjectConfig = z.infer<typeof salesforceObjectConfig>;
-
-/** The entity-level override shape (`entities.<e>.mapping.<system>`). */
-export const salesforceMappingOverrides = mappingOverrides;

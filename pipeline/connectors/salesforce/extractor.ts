@@ -18,7 +18,8 @@
 import type { NewDeadLetter } from '../../../staging/dead-letters.js';
 import { classifyPgError } from '../../../staging/errors.js';
 import type { Change } from '../../../staging/model/change.js';
-import { type ApiClient, ApiError, DailyLimitError } from '../http/api-client.js';
+import { type ApiClient, ApiError, DailyLimitError, RetryBudget } from '../http/api-client.js';
+import { csvCellsByHeader } from '../map-record.js';
 import {
   addChange,
   commitUnit,
@@ -57,7 +58,10 @@ export interface ExtractObjectContext {
   now: () => number;
   /** Knows Salesforce's clock (Date headers): window ends never lie in Salesforce's future. */
   policy?: SalesforcePolicy;
+  /** Retries of one result chunk in all (the client's and the re-reads of a cut body). */
   maxStreamRetries: number;
+  /** Waits between re-reads of a chunk (the client limits' backoff bounds). */
+  backoff: { minMs: number; maxMs: number };
   onUnitStaged?: (info: { stream: string; rows: number; position: unknown }) => void | Promise<void>;
 }
 
@@ -80,28 +84,39 @@ export async function extractObject(ctx: ExtractObjectContext, start: Salesforce
     pos = { since: pos.since, window: { to, jobId: job.id, locator: null, skip: 0 } };
     await commit(ctx, pos, newPendingUnit());
   }
-  let failures = 0;
   let completedJob: string | undefined;
+  // One retry budget per result chunk (job × locator), shared by the client's retries of the GET
+  // and the re-reads below of a body cut mid-stream: at most maxStreamRetries + 1 reads of a
+  // chunk in all, however the failures fall (nested retries would multiply them).
+  let budget = new RetryBudget(ctx.maxStreamRetries);
+  let budgetFor = '';
   for (;;) {
     const w = pos.window!;
+    const chunkKey = `${w.jobId}\0${w.locator ?? ''}`;
+    if (chunkKey !== budgetFor) {
+      budget = new RetryBudget(ctx.maxStreamRetries);
+      budgetFor = chunkKey;
+    }
     try {
       if (w.jobId !== completedJob) {
         await waitForJob(ctx, pos);
         completedJob = pos.window!.jobId;
       }
-      await readChunk(ctx, pos);
-      failures = 0;
+      await readChunk(ctx, pos, budget);
       if (!pos.window) return;
     } catch (err) {
       // Retry what the client does not: a body cut mid-stream, a truncated chunk. The resume
       // point is the last committed position; rows read after it were not staged and are re-read.
-      const transient = isTransient(err);
-      if (!transient || ++failures > ctx.maxStreamRetries) throw err;
+      if (!isTransient(err) || !budget.take()) throw err;
+      const attempt = ctx.maxStreamRetries - budget.remaining;
       ctx.deps.logger.warn(
-        { err, stream, jobId: w.jobId, locator: w.locator, skip: w.skip, attempt: failures },
+        { err, stream, jobId: w.jobId, locator: w.locator, skip: w.skip, attempt },
         'result stream interrupted; resuming from the last staged position',
       );
-      await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** failures)));
+      const { minMs, maxMs } = ctx.backoff;
+      await new Promise((r) =>
+        setTimeout(r, Math.min(maxMs, minMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2)),
+      );
     }
   }
 }
@@ -145,10 +160,14 @@ async function waitForJob(ctx: ExtractObjectContext, pos: SalesforcePosition): P
  * Reads one result chunk from the position, staging as it goes. `pos` is updated in place after
  * every commit, so it always equals the committed checkpoint.
  */
-async function readChunk(ctx: ExtractObjectContext, pos: SalesforcePosition): Promise<void> {
+async function readChunk(
+  ctx: ExtractObjectContext,
+  pos: SalesforcePosition,
+  budget: RetryBudget,
+): Promise<void> {
   const { mapping, config } = ctx;
   const w = pos.window!;
-  const chunk = await ctx.bulk.results(w.jobId, w.locator, config.bulk.maxRecords);
+  const chunk = await ctx.bulk.results(w.jobId, w.locator, config.bulk.maxRecords, budget);
   const location = (row: number) =>
     `salesforce ${mapping.sobject} job ${w.jobId} chunk ${w.locator ?? 'first'} row ${row}`;
   let mapper: RowMapper | undefined;
@@ -174,26 +193,28 @@ async function readChunk(ctx: ExtractObjectContext, pos: SalesforcePosition): Pr
   };
   let unit = newPendingUnit();
   try {
-    for await (const cells of chunk.rows) {
-      if (!header) {
-        header = cells;
-        mapper = compileRowMapper(mapping, header);
-        continue;
-      }
-      seen++;
-      if (seen <= w.skip) continue;
-      let change: Change | undefined;
-      try {
-        change = mapper!(cells);
-      } catch (err) {
-        if (!(err instanceof RecordMappingError)) throw err;
-        unit.deadLetters.push(deadLetter(ctx, cells, header, err.message, location(seen)));
-        unit.rows++;
-      }
-      if (change) addChange(unit, mapping.entity, change);
-      if (unit.rows >= config.bulk.batchSize) {
-        await stage({ since: pos.since, window: { ...w, skip: seen } }, unit);
-        unit = newPendingUnit();
+    for await (const rows of chunk.rows) {
+      for (const cells of rows) {
+        if (!header) {
+          header = cells;
+          mapper = compileRowMapper(mapping, header);
+          continue;
+        }
+        seen++;
+        if (seen <= w.skip) continue;
+        let change: Change | undefined;
+        try {
+          change = mapper!(cells);
+        } catch (err) {
+          if (!(err instanceof RecordMappingError)) throw err;
+          unit.deadLetters.push(deadLetter(ctx, cells, header, err.message, location(seen)));
+          unit.rows++;
+        }
+        if (change) addChange(unit, mapping.entity, change);
+        if (unit.rows >= config.bulk.batchSize) {
+          await stage({ since: pos.since, window: { ...w, skip: seen } }, unit);
+          unit = newPendingUnit();
+        }
       }
     }
     if (chunk.numberOfRecords !== null && seen < chunk.numberOfRecords)
@@ -219,10 +240,7 @@ function deadLetter(
   location: string,
 ): NewDeadLetter {
   const idAt = header.indexOf('Id');
-  const record: Record<string, string> = {};
-  cells.forEach((c, i) => {
-    record[header[i] ?? `extra_${i}`] = c;
-  });
+  const record = csvCellsByHeader(header, cells);
   return {
     tenant: ctx.tenant,
     system: ctx.system,

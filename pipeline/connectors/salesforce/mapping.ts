@@ -4,7 +4,15 @@
 // nullEquivalents treat "" and null alike on the other side).
 import type { Change } from '../../../staging/model/change.js';
 import { ENTITY_FIELDS, type Entity, type FieldType } from '../../../staging/model/entities.js';
+import {
+  csvRawRecord,
+  effectiveMapping,
+  type SourceNameRule,
+  type TenantEntityMapping,
+} from '../map-record.js';
 import type { SalesforceObjectConfig } from './config.js';
+
+export { MappingConfigError } from '../map-record.js';
 
 export interface ObjectMapping {
   sobject: string;
@@ -103,25 +111,21 @@ export const DEFAULT_OBJECTS: Readonly<
 /** Extracted when a system names no `objects` (Opportunity is opt-in: it would double the orders). */
 export const DEFAULT_OBJECT_NAMES = ['Account', 'Product2', 'Order', 'Invoice__c'] as const;
 
-export interface EntityOverrides {
-  fields?: Record<string, string>;
-  valueMaps?: Record<string, Record<string, string>>;
-}
-
-export class MappingConfigError extends Error {
-  override name = 'MappingConfigError';
-  readonly kind = 'terminal' as const;
-}
+/** Salesforce field API names: the only source names a mapping may use (they go into SOQL). */
+export const SALESFORCE_FIELD: SourceNameRule = {
+  pattern: /^[A-Za-z][A-Za-z0-9_]*$/,
+  expected: 'a field API name',
+};
 
 /**
- * The effective mappings of one system: defaults, then entity overrides, then the object's own.
- * Salesforce Id goes to the system's own ref (crm_ref or erp_ref) and the external id field to
- * the other one.
+ * The effective mappings of one system: defaults, then the tenant's entity overrides, then the
+ * object's own. Salesforce Id goes to the system's own ref (crm_ref or erp_ref) and the external
+ * id field to the other one.
  */
 export function resolveMappings(opts: {
   role: 'crm' | 'erp';
   objects?: Readonly<Record<string, SalesforceObjectConfig>>;
-  entityOverrides?: (entity: Entity) => { overrides?: EntityOverrides; mappingVersion?: number };
+  entityOverrides?: (entity: Entity) => TenantEntityMapping;
 }): ObjectMapping[] {
   const objects =
     opts.objects ?? Object.fromEntries(DEFAULT_OBJECT_NAMES.map((n) => [n, DEFAULT_OBJECTS[n]!.entity]));
@@ -132,38 +136,23 @@ export function resolveMappings(opts: {
     const ext = obj.externalIdField ?? (opts.role === 'crm' ? 'ERP_Id__c' : 'CRM_Id__c');
     const own = opts.role === 'crm' ? 'crm_ref' : 'erp_ref';
     const other = opts.role === 'crm' ? 'erp_ref' : 'crm_ref';
-    const entityCfg = opts.entityOverrides?.(entity) ?? {};
-    const fields: Record<string, string> = {
-      [own]: 'Id',
-      [other]: ext,
-      ...(base && base.entity === entity ? base.fields : {}),
-      ...entityCfg.overrides?.fields,
-      ...(typeof cfg === 'string' ? {} : cfg.fields),
-    };
-    const known = new Set(ENTITY_FIELDS[entity].map((d) => d.name));
-    for (const [canonical, source] of Object.entries(fields)) {
-      if (!known.has(canonical))
-        throw new MappingConfigError(
-          `${sobject} → ${entity}: ${entity} has no canonical field "${canonical}"`,
-        );
-      if (source === '') delete fields[canonical];
-      else if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(source))
-        throw new MappingConfigError(
-          `${sobject} → ${entity}.${canonical}: "${source}" is not a field API name`,
-        );
-    }
-    const valueMaps = {
-      ...(base && base.entity === entity ? base.valueMaps : {}),
-      ...entityCfg.overrides?.valueMaps,
-      ...(typeof cfg === 'string' ? {} : cfg.valueMaps),
-    };
+    const tenant = opts.entityOverrides?.(entity) ?? {};
+    const defaults = base && base.entity === entity ? base : undefined;
+    const merged = effectiveMapping(
+      entity,
+      { fields: { [own]: 'Id', [other]: ext, ...defaults?.fields }, valueMaps: defaults?.valueMaps ?? {} },
+      tenant,
+      obj,
+      `${sobject} → ${entity}`,
+      SALESFORCE_FIELD,
+    );
     return {
       sobject,
       entity,
-      fields,
-      valueMaps,
+      fields: merged.fields,
+      valueMaps: merged.valueMaps ?? {},
       externalIdField: ext,
-      ...(entityCfg.mappingVersion ? { mappingVersion: entityCfg.mappingVersion } : {}),
+      ...(tenant.mappingVersion ? { mappingVersion: tenant.mappingVersion } : {}),
     };
   });
 }
@@ -207,8 +196,7 @@ export function compileRowMapper(m: ObjectMapping, header: readonly string[]): R
     const ms = Date.parse(stamp);
     if (Number.isNaN(ms))
       throw new RecordMappingError(`${id}: SystemModstamp ${JSON.stringify(stamp)} is not a datetime`);
-    const raw: Record<string, string | null> = {};
-    for (let i = 0; i < header.length; i++) raw[header[i]!] = cells[i] === '' ? null : cells[i]!;
+    const raw = csvRawRecord(header, cells);
     const version = BigInt(ms) * 1000n;
     // Salesforce already sends canonical UTC ISO; only other spellings are re-formatted.
     const sourceUpdatedAt = stamp.length === 24 && stamp.endsWith('Z') ? stamp : new Date(ms).toISOString();

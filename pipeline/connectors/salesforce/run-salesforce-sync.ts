@@ -4,15 +4,14 @@
 // a failing stream is marked failed and the next one runs. Other tenants have their own client,
 // limiter and streams, so nothing here touches them. Called by `trueup sync` and the scheduler.
 import { loadCheckpoint } from '../../../staging/checkpoints.js';
-import type { Entity } from '../../../staging/model/entities.js';
-import type { EntityConfig } from '../../config/schema.js';
 import { ApiClient, DailyLimitError } from '../http/api-client.js';
+import { tenantEntityMapping } from '../map-record.js';
 import {
-  configFailure,
   emptyStreamReport,
   finishReport,
   mergeLimits,
   pauseStreams,
+  prepareSystem,
   runStream,
   type StreamReport,
   type SyncDeps,
@@ -20,18 +19,12 @@ import {
   type SyncReport,
 } from '../sync-support.js';
 import { BulkQueryClient } from './bulk-query.js';
-import {
-  type SalesforceSystemConfig,
-  salesforceMappingOverrides,
-  salesforceResolvedConfig,
-} from './config.js';
+import { type SalesforceSystemConfig, salesforceResolvedConfig } from './config.js';
 import { extractObject, type SalesforcePosition } from './extractor.js';
-import { type EntityOverrides, type ObjectMapping, resolveMappings } from './mapping.js';
+import { resolveMappings, SALESFORCE_FIELD } from './mapping.js';
 import { SalesforcePolicy } from './policy.js';
 
 export interface SalesforceSyncOptions extends SyncOptions {
-  /** The tenant's entity configs, for field overrides (`entities.<e>.mapping.<system>`) and mappingVersion. */
-  entities?: Readonly<Partial<Record<Entity, EntityConfig>>>;
   /** Returns a fresh access token after a 401 (OAuth refresh flow). */
   refreshToken?: () => Promise<string>;
   /** Bulk settings overrides (tests shorten polling). */
@@ -47,33 +40,22 @@ export async function runSalesforceSync(
 ): Promise<SyncReport> {
   const startedAt = Date.now();
   const logger = deps.logger.child({ tenant, system: systemName, connector: 'salesforce' });
-  let config: SalesforceSystemConfig;
-  let mappings: ObjectMapping[];
-  try {
-    const parsed = salesforceResolvedConfig.parse(systemConfig);
-    config = { ...parsed, bulk: { ...parsed.bulk, ...opts.bulk } };
-    mappings = resolveMappings({
-      role: config.role,
-      ...(config.objects ? { objects: config.objects } : {}),
-      entityOverrides: (entity) => {
-        const e = opts.entities?.[entity];
-        const raw = e?.mapping?.[systemName];
-        const overrides =
-          raw === undefined
-            ? undefined
-            : (salesforceMappingOverrides.parse(raw) as EntityOverrides | undefined);
-        return {
-          ...(overrides ? { overrides } : {}),
-          ...(e?.mappingVersion ? { mappingVersion: e.mappingVersion } : {}),
-        };
-      },
-    }).filter((m) => !opts.streams || opts.streams.includes(m.sobject));
-  } catch (err) {
-    // A bad config or mapping fails this system with a report; it never throws at the caller,
-    // who is looping over tenants.
-    logger.error({ err }, 'salesforce system config or mapping is invalid');
-    return configFailure(tenant, systemName, 'salesforce', startedAt, err);
-  }
+  const prepared = prepareSystem(
+    logger,
+    { tenant, system: systemName, kind: 'salesforce', startedAt },
+    () => {
+      const parsed = salesforceResolvedConfig.parse(systemConfig);
+      const config: SalesforceSystemConfig = { ...parsed, bulk: { ...parsed.bulk, ...opts.bulk } };
+      const mappings = resolveMappings({
+        role: config.role,
+        ...(config.objects ? { objects: config.objects } : {}),
+        entityOverrides: (entity) => tenantEntityMapping(opts.entities, entity, systemName, SALESFORCE_FIELD),
+      }).filter((m) => !opts.streams || opts.streams.includes(m.sobject));
+      return { config, mappings };
+    },
+  );
+  if (!prepared.ok) return prepared.report;
+  const { config, mappings } = prepared.value;
   const now = opts.now ?? Date.now;
   const policy = new SalesforcePolicy(config.accessToken, opts.refreshToken);
   const limits = mergeLimits(config.limits, opts.limits);
@@ -132,6 +114,7 @@ export async function runSalesforceSync(
               now,
               policy,
               maxStreamRetries: limits.maxRetries,
+              backoff: { minMs: limits.minBackoffMs ?? 500, maxMs: limits.maxBackoffMs ?? 30_000 },
               ...(opts.onUnitStaged ? { onUnitStaged: opts.onUnitStaged } : {}),
             },
             start,

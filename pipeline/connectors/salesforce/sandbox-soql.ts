@@ -3,6 +3,8 @@
 // Literals: unquoted ISO datetimes and dates, 'strings', numbers, true/false/null.
 // Datetime fields compare as instants; everything else as text (numbers as numbers).
 
+import { satisfiesComparison } from '../http/sandbox-server.js';
+
 export type SoqlOp = '=' | '!=' | '<' | '<=' | '>' | '>=';
 
 export interface SoqlCondition {
@@ -77,18 +79,5 @@ export function matches(cell: string, cond: SoqlCondition, isDateTime: boolean):
   else if (typeof v === 'number') cmp = Math.sign(Number(cell) - v);
   else if (isDateTime) cmp = Math.sign(Date.parse(cell) - Date.parse(v));
   else cmp = cell < v ? -1 : cell > v ? 1 : 0;
-  switch (cond.op) {
-    case '=':
-      return cmp === 0;
-    case '!=':
-      return cmp !== 0;
-    case '<':
-      return cmp < 0;
-    case '<=':
-      return cmp <= 0;
-    case '>':
-      return cmp > 0;
-    case '>=':
-      return cmp >= 0;
-  }
+  return satisfiesComparison(cmp, cond.op);
 }

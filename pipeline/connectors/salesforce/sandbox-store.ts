@@ -3,6 +3,7 @@
 // write. A query snapshot holds seeded indexes for untouched records and row objects for the
 // written ones, so a million-row result costs a few MB, not a copy of the data.
 
+import { satisfiesComparison } from '../http/sandbox-server.js';
 import {
   type SalesforceSeed,
   type SeededObject,
@@ -75,7 +76,10 @@ export class ObjectStore {
       if (c.field === 'SystemModstamp' && typeof c.value === 'string') {
         const t = Date.parse(c.value);
         return (e) =>
-          compare((typeof e === 'number' ? this.seeded.stampMs(e) : Date.parse(e.SystemModstamp!)) - t, c.op);
+          satisfiesComparison(
+            (typeof e === 'number' ? this.seeded.stampMs(e) : Date.parse(e.SystemModstamp!)) - t,
+            c.op,
+          );
       }
       return (e) => matches(this.row(e)[c.field] ?? '', c, DATETIME_FIELDS.has(c.field));
     });
@@ -121,23 +125,6 @@ export class ObjectStore {
       if (r[field] === value && r.IsDeleted !== 'true') return r.Id;
     }
     return undefined;
-  }
-}
-
-function compare(diff: number, op: SoqlCondition['op']): boolean {
-  switch (op) {
-    case '=':
-      return diff === 0;
-    case '!=':
-      return diff !== 0;
-    case '<':
-      return diff < 0;
-    case '<=':
-      return diff <= 0;
-    case '>':
-      return diff > 0;
-    case '>=':
-      return diff >= 0;
   }
 }
 

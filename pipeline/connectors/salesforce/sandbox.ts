@@ -13,6 +13,7 @@ import {
 } from '../http/sandbox-server.js';
 import { compositeUpsert } from './sandbox-composite.js';
 import { type SalesforceSeed, type SfRow, syntheticSalesforceSeed } from './sandbox-data.js';
+import { quoteCsv, renderRow, SeededRowCache } from './sandbox-render.js';
 import { parseSoql, SoqlError, type SoqlQuery } from './sandbox-soql.js';
 import { type Entry, type ObjectStore, SalesforceStore, SalesforceWriteError } from './sandbox-store.js';
 
@@ -29,6 +30,8 @@ export interface SalesforceSandboxOptions {
   midStreamDropRate?: number;
   /** The daily API limit reported in Sforce-Limit-Info (enforce one with faults.dailyLimit). */
   dailyApiLimit?: number;
+  /** Bytes of rendered seeded CSV kept for later reads (default 256 MiB; 0 renders every read). */
+  renderCacheBytes?: number;
   clock?: () => number;
 }
 
@@ -55,6 +58,7 @@ export class SalesforceSandbox {
   private jobCounter = 0;
   private readonly malformed = new Set<string>();
   private readonly random: () => number;
+  private readonly rendered: SeededRowCache;
   /** Result bodies cut half-way by fault injection. */
   midStreamDrops = 0;
   url = '';
@@ -62,6 +66,7 @@ export class SalesforceSandbox {
   constructor(private readonly opts: SalesforceSandboxOptions = {}) {
     this.store = new SalesforceStore(opts.seed ?? syntheticSalesforceSeed({ seed: 1 }), opts.clock);
     this.random = prng((opts.faults?.seed ?? 1) + 17);
+    this.rendered = new SeededRowCache(opts.renderCacheBytes);
     const limitInfo = () => ({
       'sforce-limit-info': `api-usage=${this.server.counters.requests}/${opts.dailyApiLimit ?? opts.faults?.dailyLimit ?? 15000}`,
     });
@@ -285,29 +290,38 @@ export class SalesforceSandbox {
     from: number,
     to: number,
     drop: boolean,
-  ): AsyncGenerator<string> {
-    yield `${fields.map(quote).join(',')}\n`;
+  ): AsyncGenerator<string | Buffer> {
+    yield `${fields.map(quoteCsv).join(',')}\n`;
     const cutAt = drop ? from + Math.floor((to - from) / 2) : -1;
+    // Corrupted records are rendered one by one (they never come from the cache).
+    const cached = this.malformed.size === 0;
     let piece = '';
-    for (let i = from; i < to; i++) {
+    for (let i = from; i < to; ) {
       if (i === cutAt) {
         yield piece;
         throw new Error('connection dropped mid-stream (fault injection)');
       }
-      const r = o.row(entries[i]!);
-      let line = '';
-      for (let f = 0; f < fields.length; f++) line += (f ? ',' : '') + quote(r[fields[f]!] ?? '');
-      if (this.malformed.has(r.Id!)) line += ',"unexpected"';
-      piece += `${line}\n`;
+      const e = entries[i]!;
+      if (cached && typeof e === 'number') {
+        // A run of consecutive seeded records: pre-rendered slices.
+        let j = i + 1;
+        while (j < to && j !== cutAt && entries[j] === e + (j - i)) j++;
+        if (piece) yield piece;
+        piece = '';
+        yield* this.rendered.lines(o, fields, e, e + (j - i));
+        i = j;
+        continue;
+      }
+      const r = o.row(e);
+      let line = renderRow(r, fields);
+      if (this.malformed.has(r.Id!)) line = `${line.slice(0, -1)},"unexpected"\n`;
+      piece += line;
       if (piece.length > 64 * 1024) {
         yield piece;
         piece = '';
       }
+      i++;
     }
     if (piece) yield piece;
   }
-}
-
-function quote(v: string): string {
-  return v === '' ? '' : `"${v.replaceAll('"', '""')}"`;
 }

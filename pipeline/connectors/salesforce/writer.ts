@@ -7,8 +7,9 @@ import type { Entity } from '../../../staging/model/entities.js';
 import type { Logger } from '../../log/logger.js';
 import type { ClientLimits } from '../http/api-client.js';
 import { ApiClient } from '../http/api-client.js';
+import { type TenantEntities, tenantEntityMapping } from '../map-record.js';
 import { type SalesforceSystemConfig, salesforceResolvedConfig } from './config.js';
-import { type ObjectMapping, resolveMappings, toSalesforceFields } from './mapping.js';
+import { type ObjectMapping, resolveMappings, SALESFORCE_FIELD, toSalesforceFields } from './mapping.js';
 import { SalesforcePolicy } from './policy.js';
 
 export const COMPOSITE_LIMIT = 200;
@@ -49,6 +50,8 @@ export class SalesforceWriter {
     limits?: Partial<ClientLimits>;
     refreshToken?: () => Promise<string>;
     mappings?: readonly ObjectMapping[];
+    /** The tenant's entity configs: the same mapping overrides the extraction reads. */
+    entities?: TenantEntities;
   }): SalesforceWriter {
     const config: SalesforceSystemConfig = salesforceResolvedConfig.parse(opts.systemConfig);
     const api = new ApiClient({
@@ -66,7 +69,12 @@ export class SalesforceWriter {
     });
     const mappings =
       opts.mappings ??
-      resolveMappings({ role: config.role, ...(config.objects ? { objects: config.objects } : {}) });
+      resolveMappings({
+        role: config.role,
+        ...(config.objects ? { objects: config.objects } : {}),
+        entityOverrides: (entity) =>
+          tenantEntityMapping(opts.entities, entity, opts.system, SALESFORCE_FIELD),
+      });
     return new SalesforceWriter(api, config.apiVersion, mappings);
   }
 

@@ -199,4 +199,58 @@ describe('csv drops', () => {
       ['invoice', 1],
     ]);
   });
+
+  it("reads the tenant's entities.<entity>.mapping.<system> under the system's own columns", async () => {
+    await drop(
+      'over',
+      'customer',
+      'a.csv',
+      'Nr,Firma,Kurz,Land,phone\nK1,Alpha GmbH,Alpha,de,+49 1\nK2,Beta AG,Beta,ch,+41 2\n',
+    );
+    const system = config({
+      entities: { customer: { idColumn: 'Nr', columns: { name: 'Kurz' } } },
+    });
+    const entities = {
+      customer: {
+        mapping: {
+          legacy: {
+            // name ← Firma loses to the system's columns (name ← Kurz); the rest applies.
+            fields: { name: 'Firma', legal_name: 'Firma', billing_country: 'Land', phone: '' },
+            valueMaps: { billing_country: { de: 'DE', ch: 'CH' } },
+          },
+        },
+        mappingVersion: 5,
+      },
+    } as never;
+    const report = await runCsvSync(deps(), 'over', 'legacy', system, { entities });
+    expect(report.status).toBe('completed');
+    const staged = await t.staging.pool.query(
+      `SELECT source_id, name, legal_name, billing_country, phone, mapping_version
+         FROM staging.customer WHERE tenant_id = 'over' ORDER BY source_id`,
+    );
+    expect(staged.rows).toEqual([
+      {
+        source_id: 'K1',
+        name: 'Alpha',
+        legal_name: 'Alpha GmbH',
+        billing_country: 'DE',
+        phone: null,
+        mapping_version: 5,
+      },
+      {
+        source_id: 'K2',
+        name: 'Beta',
+        legal_name: 'Beta AG',
+        billing_country: 'CH',
+        phone: null,
+        mapping_version: 5,
+      },
+    ]);
+
+    const bad = await runCsvSync(deps(), 'over', 'legacy', system, {
+      entities: { customer: { mapping: { legacy: { fields: { name: 42 } } } } } as never,
+    });
+    expect(bad.status).toBe('failed');
+    expect(bad.error).toMatch(/entities\.customer\.mapping\.legacy: fields\.name: /);
+  });
 });

@@ -8,6 +8,7 @@ import {
   type Classification,
   type ClientLimits,
   DailyLimitError,
+  RetryBudget,
   retryAfterMs,
   type VendorPolicy,
 } from '../../../pipeline/connectors/http/api-client.js';
@@ -174,7 +175,8 @@ describe('ApiClient', () => {
       limits: { timeoutMs: 100, maxRetries: 2 },
     });
     const err = await client.json('GET', '/thing/1').catch((e: unknown) => e);
-    expect(err).toMatchObject({ name: 'ApiError', kind: 'transient', code: 'NETWORK' });
+    expect(err).toMatchObject({ name: 'ApiError', kind: 'transient', code: 'TIMEOUT' });
+    expect((err as Error).message).toMatch(/no response within 100 ms/);
     expect(server.counters.requests).toBe(3);
   });
 
@@ -254,6 +256,86 @@ describe('ApiClient', () => {
     for (let i = 0; i < 40; i++) await client.json('GET', `/thing/${i}`);
     expect(client.stats.retries).toBe(server.counters.faulted);
     expect(client.stats.retries).toBeLessThan(40 * 8);
+  });
+});
+
+/** A body of `pieces` strings, each after `gapMs` (the first at once, so headers go out at once). */
+function trickle(pieces: number, gapMs: number, stallMs = 0): SandboxResponse {
+  return {
+    status: 200,
+    headers: { 'content-type': 'text/plain' },
+    stream: (async function* () {
+      for (let i = 0; i < pieces; i++) {
+        if (i) await new Promise((r) => setTimeout(r, i === 1 && stallMs ? stallMs : gapMs));
+        yield `piece ${i};`;
+      }
+    })(),
+  };
+}
+
+describe('ApiClient timeouts', () => {
+  it('timeoutMs covers the wait for headers only: a body that keeps arriving is read to the end', async () => {
+    const { client } = await setup({
+      limits: { timeoutMs: 150, idleTimeoutMs: 250 },
+      handler: () => trickle(8, 60),
+    });
+    const start = Date.now();
+    const res = await client.request('GET', '/thing/1');
+    const text = await res.text();
+    expect(Date.now() - start).toBeGreaterThan(150 * 2);
+    expect(text).toBe(Array.from({ length: 8 }, (_, i) => `piece ${i};`).join(''));
+  });
+
+  it('a body that stalls longer than idleTimeoutMs fails with a transient IDLE_TIMEOUT', async () => {
+    const { client } = await setup({
+      limits: { timeoutMs: 1000, idleTimeoutMs: 100 },
+      handler: () => trickle(3, 10, 600),
+    });
+    const res = await client.request('GET', '/thing/1');
+    const err = await res.text().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ kind: 'transient', code: 'IDLE_TIMEOUT', status: 200 });
+    expect((err as Error).message).toMatch(/no data for 100 ms while reading the body/);
+  });
+
+  it('json() reads the body inside the attempt: a stalled body is retried', async () => {
+    const { client, handlerCalls } = await setup({
+      limits: { timeoutMs: 1000, idleTimeoutMs: 100 },
+      handler: (n) => (n === 1 ? trickle(3, 10, 600) : { status: 200, body: { n } }),
+    });
+    expect(await client.json('GET', '/thing/1')).toEqual({ n: 2 });
+    expect(handlerCalls()).toBe(2);
+  });
+
+  it('a consumer that pauses longer than idleTimeoutMs is not cut off', async () => {
+    const { client } = await setup({
+      limits: { timeoutMs: 1000, idleTimeoutMs: 80 },
+      handler: () => trickle(4, 5),
+    });
+    const res = await client.request('GET', '/thing/1');
+    let text = '';
+    for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+      text += Buffer.from(piece).toString();
+      await new Promise((r) => setTimeout(r, 200)); // staging a batch, say
+    }
+    expect(text).toBe('piece 0;piece 1;piece 2;piece 3;');
+  });
+});
+
+describe('ApiClient retry budget', () => {
+  it('requests sharing a RetryBudget draw their retries from it: attempts never multiply', async () => {
+    const { client, handlerCalls } = await setup({
+      limits: { maxRetries: 3 },
+      handler: () => vendorFaults.serverError(),
+    });
+    const budget = new RetryBudget(3);
+    await expect(client.json('GET', '/thing/1', { budget })).rejects.toMatchObject({ status: 503 });
+    expect(handlerCalls()).toBe(4);
+    expect(budget.remaining).toBe(0);
+    // The budget is spent: the next request of the same unit gets its first attempt only.
+    await expect(client.json('GET', '/thing/1', { budget })).rejects.toMatchObject({ status: 503 });
+    expect(handlerCalls()).toBe(5);
+    expect(client.stats.retries).toBe(3);
   });
 });
 

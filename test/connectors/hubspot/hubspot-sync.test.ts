@@ -220,4 +220,53 @@ describe('HubSpot extraction against the sandbox', () => {
       expect(companies.inserted + companies.updated).toBe(0);
     });
   });
+
+  it("reads the tenant's entities.<entity>.mapping.<system> under the system's own mapping", async () => {
+    const sb = new HubspotSandbox({ seed: 5, counts: { companies: 30 }, tokens: ['test-token'] });
+    await withSandbox(sb, async (url) => {
+      const deps = { staging: t.staging, logger };
+      const config = hubspotConfig(url, {
+        objects: ['companies'],
+        // The system's own override wins over the tenant's for the same field.
+        mapping: { companies: { fields: { website: 'city' } } },
+      });
+      const entities = {
+        customer: {
+          mapping: {
+            hubspot: {
+              fields: { legal_name: 'name', website: 'name', phone: '', lifecycle_stage: 'lifecyclestage' },
+              valueMaps: { lifecycle_stage: { lead: 'L', customer: 'C', opportunity: 'O' } },
+            },
+          },
+          mappingVersion: 4,
+        },
+      } as never;
+      const report = await runHubspotSync(deps, 'hs-over', 'hubspot', config, { entities });
+      expect(report.status).toBe('completed');
+      const rows = await t.staging.pool.query(
+        `SELECT source_id, name, legal_name, website, phone, lifecycle_stage, mapping_version
+           FROM staging.customer WHERE tenant_id = 'hs-over'`,
+      );
+      expect(rows.rows).toHaveLength(30);
+      for (const r of rows.rows) {
+        const src = sb.live('companies').find((c) => c.id === r.source_id)!.properties;
+        expect(r).toMatchObject({
+          name: src.name,
+          legal_name: src.name,
+          website: src.city,
+          phone: null,
+          lifecycle_stage: { lead: 'L', customer: 'C', opportunity: 'O' }[src.lifecyclestage as string],
+          mapping_version: 4,
+        });
+      }
+
+      const bad = await runHubspotSync(deps, 'hs-bad', 'hubspot', config, {
+        entities: { customer: { mapping: { hubspot: { fields: { shoe_size: 'size' } } } } } as never,
+      });
+      expect(bad.status).toBe('failed');
+      expect(bad.error).toMatch(
+        /entities\.customer\.mapping\.hubspot: customer has no canonical field "shoe_size"/,
+      );
+    });
+  });
 });

@@ -15,7 +15,7 @@ export const FAST_LIMITS = {
   timeoutMs: 5_000,
 };
 
-/** Backoff bounds are not config keys: tests shorten them through the sync options. */
+/** Short backoff bounds (limits.minBackoffMs / maxBackoffMs), given through the sync options. */
 export const FAST_BACKOFF = { minBackoffMs: 1, maxBackoffMs: 5 };
 
 export function hubspotConfig(url: string, extra: Record<string, unknown> = {}) {

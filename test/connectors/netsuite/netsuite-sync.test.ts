@@ -199,4 +199,66 @@ describe('NetSuite extraction against the sandbox', () => {
       await sb.close();
     }
   });
+
+  it("reads the tenant's entities.<entity>.mapping.<system>, selecting the columns it names", async () => {
+    const sb = new NetsuiteSandbox({
+      seed: 8,
+      counts: { customer: 25, item: 0, salesorder: 0, invoice: 0, payment: 0 },
+    });
+    const url = await sb.listen();
+    try {
+      const config = netsuiteConfig(url, {
+        streams: ['customer'],
+        deletes: false,
+        // The system's own override wins over the tenant's for the same field.
+        mapping: { customer: { fields: { legal_name: 'entityid' } } },
+      });
+      const entities = {
+        customer: {
+          mapping: {
+            netsuite: {
+              // isinactive is not a default column: naming it makes the query select it.
+              fields: { legal_name: 'companyname', company: 'isinactive', phone: '' },
+              valueMaps: { company: { F: 'active', T: 'inactive' } },
+            },
+          },
+          mappingVersion: 2,
+        },
+      } as never;
+      const report = await runNetsuiteSync(deps(), 'ns-over', 'netsuite', config, {
+        limits: FAST_BACKOFF,
+        entities,
+      });
+      expect(report.status).toBe('completed');
+      const rows = await t.staging.pool.query(
+        `SELECT source_id, name, legal_name, company, phone, mapping_version
+           FROM staging.customer WHERE tenant_id = 'ns-over'`,
+      );
+      expect(rows.rows).toHaveLength(25);
+      for (const r of rows.rows) {
+        const src = sb.table('customer').get(Number(r.source_id))!;
+        expect(r).toMatchObject({
+          name: src.companyname,
+          legal_name: src.entityid,
+          company: src.isinactive === 'T' ? 'inactive' : 'active',
+          phone: null,
+          mapping_version: 2,
+        });
+      }
+
+      const hostile = await runNetsuiteSync(deps(), 'ns-bad', 'netsuite', config, {
+        limits: FAST_BACKOFF,
+        entities: {
+          customer: { mapping: { netsuite: { fields: { name: 'companyname FROM customer --' } } } },
+        } as never,
+      });
+      expect(hostile.status).toBe('failed');
+      expect(hostile.requests).toBe(0);
+      expect(hostile.error).toMatch(
+        /entities\.customer\.mapping\.netsuite\.name: .* is not a SuiteQL column name/,
+      );
+    } finally {
+      await sb.close();
+    }
+  });
 });

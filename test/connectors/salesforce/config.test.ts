@@ -64,6 +64,33 @@ describe('salesforce system config', () => {
   });
 });
 
+describe('client limits (every API connector)', () => {
+  const base = 'role: crm\nbaseUrl: https://x.example.com\naccessToken: ${env:SF_TOKEN}';
+  it('accepts backoff bounds and timeouts, and says what is wrong with bad ones', () => {
+    for (const kind of ['salesforce', 'hubspot', 'netsuite']) {
+      const cfg = parseConfigText(
+        `tenants:\n  acme:\n    systems:\n      crm:\n        kind: ${kind}\n        ${base.replaceAll('\n', '\n        ')}\n        limits: { minBackoffMs: 100, maxBackoffMs: 5000, idleTimeoutMs: 90000 }\n`,
+        'trueup.yaml',
+        env,
+      );
+      expect((cfg.tenants.acme!.systems.crm as { limits: unknown }).limits).toMatchObject({
+        minBackoffMs: 100,
+        maxBackoffMs: 5000,
+        idleTimeoutMs: 90_000,
+        timeoutMs: 60_000,
+        maxRetries: 6,
+      });
+    }
+    const sf = `kind: salesforce\n${base}`;
+    expect(problems(`${sf}\nlimits: { minBackoffMs: 5000, maxBackoffMs: 100 }`).join('\n')).toMatch(
+      /limits.minBackoffMs: minBackoffMs must not be greater than maxBackoffMs/,
+    );
+    expect(problems(`${sf}\nlimits: { maxBackoffMs: 1.5 }`).join('\n')).toMatch(/limits.maxBackoffMs/);
+    expect(problems(`${sf}\nlimits: { minBackoffMs: 0 }`).join('\n')).toMatch(/limits.minBackoffMs/);
+    expect(problems(`${sf}\nlimits: { backoff: 5 }`).join('\n')).toMatch(/backoff/);
+  });
+});
+
 describe('csv system config', () => {
   it('rejects a folder with a path and a long delimiter', () => {
     const base = 'kind: csv\nrole: erp\ndropDir: /srv/drops/{tenant}';

@@ -150,6 +150,26 @@ describe('salesforce extraction', () => {
     expect(await expectEqual(t.staging, s, 'storm')).toEqual([]);
   });
 
+  it('bounds the reads of one result chunk: the client retries and the re-reads share one budget', async () => {
+    // Every results body is cut half-way, and half the results GETs answer 503: before the shared
+    // budget a chunk could be read (maxRetries + 1)² times (client retries inside extractor retries).
+    const s = await sandbox({
+      seed: 13,
+      midStreamDropRate: 1,
+      faults: { serverErrorRate: 0.5, seed: 5, exempt: /^(?!.*\/results$)/ },
+    });
+    const report = await sync(s, 'nested', {
+      streams: ['Account'],
+      limits: { ...FAST_LIMITS, maxRetries: 3 },
+    });
+    expect(report.status).toBe('failed');
+    const reads = [...s.server.requestsByPath]
+      .filter(([k]) => /^GET .*\/results$/.test(k))
+      .reduce((n, [, v]) => n + v, 0);
+    expect(reads).toBe(4);
+    expect(s.server.counters.faulted).toBeGreaterThan(0);
+  });
+
   it('dead-letters malformed rows with their location and stages the rest', async () => {
     const s = await sandbox({ seed: 7 });
     const bad = [...s.rows('Account')][10]!;
@@ -213,7 +233,12 @@ describe('salesforce extraction', () => {
       {
         entities: {
           customer: {
-            mapping: { crm: { fields: { legal_name: 'Name', lifecycle_stage: '' } } },
+            mapping: {
+              crm: {
+                fields: { legal_name: 'Name', lifecycle_stage: '' },
+                valueMaps: { billing_country: { DE: 'Germany' } },
+              },
+            },
             mappingVersion: 3,
           },
         } as never,
@@ -224,6 +249,13 @@ describe('salesforce extraction', () => {
     const customers = [...(await staged(t.staging, 'overrides', 'customer')).values()];
     expect(customers.every((c) => c.legal_name === c.name && c.lifecycle_stage === null)).toBe(true);
     expect(customers[0]!.mapping_version).toBe(3);
+    const countries = new Set(customers.map((c) => c.billing_country));
+    expect(countries.has('Germany') && !countries.has('DE')).toBe(true);
+    const bad = await sync(s, 'overrides-bad', {
+      entities: { customer: { mapping: { crm: { fields: { tax_id: 'Tax Id' } } } } } as never,
+    });
+    expect(bad.status).toBe('failed');
+    expect(bad.error).toMatch(/entities\.customer\.mapping\.crm\.tax_id: "Tax Id" is not a field API name/);
     const orders = [...(await staged(t.staging, 'overrides', 'order')).values()];
     expect(orders).toHaveLength(50);
     expect(orders.every((o) => o.number === o.id && String(o.id).startsWith('006'))).toBe(true);

@@ -1,0 +1,57 @@
+// The mirror's local copy of the tenant's xref links for one entity and system pair, with the
+// tokens of both ids (mirror-layout.ts). Refreshed only when Postgres says the links changed
+// (their count or newest link); the links that appeared or vanished are left in the temp table
+// xref_changed, where they seed an incremental scope.
+import { statSync } from 'node:fs';
+import type pg from 'pg';
+import { assertTenantId, quoteLiteral } from '../staging/identifiers.js';
+import { type Duck, inDuckTransaction } from './duck.js';
+import type { ReconcileJob } from './job-protocol.js';
+import { getMeta, saveMeta } from './mirror.js';
+import { tokenSql } from './mirror-layout.js';
+import { type CsvColumn, pgToFile, readCsv, type Scratch } from './transfer.js';
+
+const COLUMNS: CsvColumn[] = [
+  { name: 'crm_id', duckType: 'VARCHAR' },
+  { name: 'erp_id', duckType: 'VARCHAR' },
+];
+
+export async function syncXref(
+  duck: Duck,
+  pool: pg.Pool,
+  job: ReconcileJob,
+  scratch: Scratch,
+): Promise<void> {
+  const where = `tenant_id = ${quoteLiteral(assertTenantId(job.tenant))} AND entity = ${quoteLiteral(job.entity)}
+    AND crm_system = ${quoteLiteral(job.config.systems.crm)} AND erp_system = ${quoteLiteral(job.config.systems.erp)}`;
+  const { rows } = await pool.query<{ n: string; m: string | null }>(
+    `SELECT count(*)::text AS n, max(created_at)::text AS m FROM control.xref WHERE ${where}`,
+  );
+  const stamp = `${rows[0]?.n}|${rows[0]?.m}`;
+  await duck.run('CREATE OR REPLACE TEMP TABLE xref_changed (crm_id VARCHAR, erp_id VARCHAR)');
+  if ((await getMeta(duck, 'xref_stamp')) === stamp) return;
+  const file = scratch.file('xref');
+  const client = await pool.connect();
+  try {
+    await pgToFile(client, `SELECT crm_id, erp_id FROM control.xref WHERE ${where}`, file);
+  } finally {
+    client.release();
+  }
+  if (statSync(file).size > 0)
+    await duck.run(
+      `CREATE OR REPLACE TEMP TABLE xref_new AS SELECT DISTINCT crm_id, erp_id FROM ${readCsv(COLUMNS)}`,
+      { files: [file] },
+    );
+  else await duck.run('CREATE OR REPLACE TEMP TABLE xref_new (crm_id VARCHAR, erp_id VARCHAR)');
+  await inDuckTransaction(duck, async () => {
+    await duck.run(
+      `INSERT INTO xref_changed (SELECT * FROM xref_new EXCEPT SELECT crm_id, erp_id FROM xref)
+         UNION ALL (SELECT crm_id, erp_id FROM xref EXCEPT SELECT * FROM xref_new)`,
+    );
+    await duck.run('DELETE FROM xref');
+    await duck.run(
+      `INSERT INTO xref SELECT crm_id, erp_id, ${tokenSql('crm_id')}, ${tokenSql('erp_id')} FROM xref_new`,
+    );
+    await saveMeta(duck, { xref_stamp: stamp });
+  });
+}
