@@ -85,7 +85,16 @@ export async function confirmInFlight(
     return { kept: [...found], resolvedInFlight: [], state: 'not_needed', pass: first };
   await inFlightHooks.beforeWait?.(job);
   const caughtUp = await waitForStreams(pool, job);
-  const refresh = await refreshMirror(duck, pool, { ...job, rebuildMirror: false }, layout, scratch);
+  // Rows replaced now are examined by the next run: their older versions are kept in the mirror.
+  const refresh = await refreshMirror(
+    duck,
+    pool,
+    { ...job, rebuildMirror: false },
+    layout,
+    scratch,
+    undefined,
+    true,
+  );
   await seed(duck, found);
   await closeScope(duck, job.config.entity, layout, 'cf_', idSeeds('cf_'));
   await resolveMatches(duck, job.config.entity, layout, scopeSource('cf_'), 'cf_');

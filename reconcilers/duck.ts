@@ -1,9 +1,8 @@
-// Thin helpers over @duckdb/node-api: open a database file, run statements with named
-// parameters, read rows as plain JSON-ish objects, and load the .sql files of sql/duckdb. Every
-// connection gets trueup's NFKC function (nfkc.ts).
+// Thin helpers over @duckdb/node-api: a connection on a mirror's instance (job-resources.ts keeps
+// the instances), statements with named parameters, rows as plain JSON-ish objects, and the .sql
+// files of sql/duckdb. Every connection gets trueup's NFKC function (nfkc.ts).
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks'; // TRACE-TMP
-import { type DuckDBConnection, DuckDBInstance, listValue } from '@duckdb/node-api';
+import { type DuckDBConnection, type DuckDBInstance, listValue } from '@duckdb/node-api';
 import { sqlPath } from '../staging/package-root.js';
 import type { SqlValue } from './comparators.js';
 import { registerNfkc } from './nfkc.js';
@@ -25,13 +24,6 @@ function bind(params: DuckParams | undefined): never {
   for (const [k, v] of Object.entries(params)) out[k] = Array.isArray(v) ? listValue([...v]) : v;
   return out as never;
 }
-
-// TRACE-TMP
-const trace = (t: number, sql: string) => {
-  const ms = performance.now() - t;
-  if (process.env.TRUEUP_DUCK_TRACE && ms >= Number(process.env.TRUEUP_DUCK_TRACE))
-    process.stderr.write(`duck ${ms.toFixed(1)} ms ${sql.replace(/\s+/g, ' ').slice(0, 160)}\n`);
-};
 
 /**
  * Row objects from row arrays. The reader's own getRowObjectsJS costs ~1 µs per value (2 s for
@@ -56,48 +48,16 @@ export async function connectDuck(instance: DuckDBInstance): Promise<Duck> {
     instance,
     conn,
     async run(sql, params) {
-      const t = performance.now(); // TRACE-TMP
       await conn.run(sql, bind(params));
-      trace(t, sql); // TRACE-TMP
     },
     async rows<T>(sql: string, params?: DuckParams) {
-      const t = performance.now(); // TRACE-TMP
       const reader = await conn.runAndReadAll(sql, bind(params));
-      trace(t, `[exec] ${sql}`); // TRACE-TMP
-      const out = rowObjects(reader.columnNames(), reader.getRowsJS()) as T[];
-      trace(t, sql); // TRACE-TMP
-      return out;
+      return rowObjects(reader.columnNames(), reader.getRowsJS()) as T[];
     },
     close() {
       conn.closeSync();
     },
   };
-}
-
-/** Opens a database file with its own instance; `close()` closes both. */
-export async function openDuck(path: string, threads?: number): Promise<Duck> {
-  const instance = await DuckDBInstance.create(path, threads ? { threads: String(threads) } : {});
-  const duck = await connectDuck(instance);
-  return {
-    ...duck,
-    close() {
-      duck.close();
-      instance.closeSync();
-    },
-  };
-}
-
-/** Runs `fn` in one DuckDB transaction: the mirror never keeps half of a refresh. */
-export async function inDuckTransaction<T>(duck: Duck, fn: () => Promise<T>): Promise<T> {
-  await duck.run('BEGIN TRANSACTION');
-  try {
-    const out = await fn();
-    await duck.run('COMMIT');
-    return out;
-  } catch (err) {
-    await duck.run('ROLLBACK').catch(() => {});
-    throw err;
-  }
 }
 
 const cache = new Map<string, string>();

@@ -66,7 +66,14 @@ export interface JobResult {
   tenant: string;
   entity: Entity;
   mode: ReconcileMode;
-  mirror: { cold: boolean; rowsCopied: number; rows: number; lastSeq: string };
+  mirror: {
+    cold: boolean;
+    rowsCopied: number;
+    rows: number;
+    lastSeq: string;
+    /** Content hashes read from staging's stored column, or computed while copying. */
+    contentHash: 'stored' | 'computed';
+  };
   /** Records in the incremental scope (0 for a full run). */
   scope: { crm: number; erp: number };
   /** Matched pairs examined, and full rows read from staging for a close look. */

@@ -8,9 +8,12 @@
 // millions. DuckDB has no index joins, so that is a scan either way; probing an integer column
 // costs a fraction of probing a string column. Equal values have equal tokens, so a token join
 // finds every link (and, on a 64-bit collision, a spurious extra one). The scope closure (scope.ts)
-// only ever grows by tokens — an extra record makes the scope larger, never wrong — and every
-// step that must be exact (replacing a record's old version, xref links inside a scope,
-// matching) confirms by the string values.
+// only ever grows by tokens — an extra record makes the scope larger, never wrong — and matching
+// and the xref links inside a scope join on the string values. Replacing a record's old version
+// by a delta is confirmed by a second 64-bit hash of the source id (t_sid2, of the id with a
+// separator appended): a wrong replacement needs both hashes of two ids to collide (2⁻¹²⁸ per
+// pair, far below the content hash's 2⁻⁶⁴ that the comparison already relies on), and reading
+// two integer columns costs half of reading the ids.
 import type { EntityConfig } from '../pipeline/config/schema.js';
 import { quoteIdent } from '../staging/identifiers.js';
 import { ENTITY_FIELDS, type Entity } from '../staging/model/entities.js';
@@ -68,6 +71,10 @@ export const keyToken = (level: number) => `t_k${level}`;
 /** SQL: the token of a VARCHAR expression (NULL stays NULL: a missing key links nothing). */
 export const tokenSql = (x: string) => `CASE WHEN ${x} IS NULL THEN NULL ELSE hash(${x}) END`;
 
+/** The second hash of the source id (confirms a token match when a delta replaces a row). */
+export const SID_CHECK = 't_sid2';
+const sidCheckSql = (x: string) => `hash(${x} || chr(31))`;
+
 /** Token column names of a layout, in table order. */
 export function tokenColumns(layout: MirrorLayout): string[] {
   return [SID_TOKEN, ...layout.links.map(linkToken), ...layout.keys.map((_k, i) => keyToken(i + 1))];
@@ -83,14 +90,13 @@ export function tableColumns(layout: MirrorLayout): string {
     'staged_seq BIGINT',
     'rh BIGINT',
     ...tokenColumns(layout).map((t) => `${t} UBIGINT`),
+    `${SID_CHECK} UBIGINT`,
   ].join(', ');
 }
 
 /** Column definitions of prev_crm/prev_erp: the tokens of replaced versions. */
 export function prevColumns(layout: MirrorLayout): string {
-  return ['source_id VARCHAR', ...tokenColumns(layout).map((t) => `${t} UBIGINT`), 'at_seq BIGINT'].join(
-    ', ',
-  );
+  return [...tokenColumns(layout).map((t) => `${t} UBIGINT`), 'at_seq BIGINT'].join(', ');
 }
 
 /** The CSV Postgres writes for the mirror (narrowSelect), as DuckDB reads it. */
@@ -127,6 +133,7 @@ export function mirrorRowsSql(layout: MirrorLayout, source: string): string {
     `${tokenSql('source_id')} AS ${SID_TOKEN}`,
     ...layout.links.map((f) => `${tokenSql(linkCol(f))} AS ${linkToken(f)}`),
     ...layout.keys.map((_k, i) => `${tokenSql(keyCol(i + 1))} AS ${keyToken(i + 1)}`),
+    `${sidCheckSql('source_id')} AS ${SID_CHECK}`,
   ];
   return `SELECT *, ${tokens.join(', ')} FROM (SELECT ${base.join(', ')} FROM ${source})`;
 }
@@ -146,4 +153,15 @@ export function narrowColumns(layout: MirrorLayout, hash: string): string[] {
     'staged_seq',
     hash,
   ];
+}
+
+/**
+ * The Postgres DDL that makes staging store an entity's content hash at write time (a generated
+ * column; mirror.ts reads it instead of hashing while copying when it matches). Not applied by
+ * trueup's migrations: see README, Reconciliation › Performance.
+ */
+export function stagedContentHashDdl(entity: Entity): string {
+  const hashed = ENTITY_FIELDS[entity].map((d) => d.name).filter((n) => n !== 'crm_ref' && n !== 'erp_ref');
+  return `ALTER TABLE staging.${quoteIdent(entity)} ADD COLUMN content_hash bigint
+    GENERATED ALWAYS AS (hash_record_extended(ROW(${hashed.map((f) => quoteIdent(f)).join(', ')}), 0)) STORED`;
 }

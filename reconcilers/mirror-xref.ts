@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import type pg from 'pg';
 import { assertTenantId, quoteLiteral } from '../staging/identifiers.js';
-import { type Duck, inDuckTransaction } from './duck.js';
+import type { Duck } from './duck.js';
 import type { ReconcileJob } from './job-protocol.js';
 import { getMeta, saveMeta } from './mirror.js';
 import { tokenSql } from './mirror-layout.js';
@@ -43,15 +43,14 @@ export async function syncXref(
       { files: [file] },
     );
   else await duck.run('CREATE OR REPLACE TEMP TABLE xref_new (crm_id VARCHAR, erp_id VARCHAR)');
-  await inDuckTransaction(duck, async () => {
-    await duck.run(
-      `INSERT INTO xref_changed (SELECT * FROM xref_new EXCEPT SELECT crm_id, erp_id FROM xref)
-         UNION ALL (SELECT crm_id, erp_id FROM xref EXCEPT SELECT * FROM xref_new)`,
-    );
-    await duck.run('DELETE FROM xref');
-    await duck.run(
-      `INSERT INTO xref SELECT crm_id, erp_id, ${tokenSql('crm_id')}, ${tokenSql('erp_id')} FROM xref_new`,
-    );
-    await saveMeta(duck, { xref_stamp: stamp });
-  });
+  // Inside the job's DuckDB transaction, like the mirror refresh.
+  await duck.run(
+    `INSERT INTO xref_changed (SELECT * FROM xref_new EXCEPT SELECT crm_id, erp_id FROM xref)
+       UNION ALL (SELECT crm_id, erp_id FROM xref EXCEPT SELECT * FROM xref_new)`,
+  );
+  await duck.run('DELETE FROM xref');
+  await duck.run(
+    `INSERT INTO xref SELECT crm_id, erp_id, ${tokenSql('crm_id')}, ${tokenSql('erp_id')} FROM xref_new`,
+  );
+  await saveMeta(duck, { xref_stamp: stamp });
 }

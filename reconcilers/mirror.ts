@@ -10,9 +10,14 @@
 // equal under every comparator, so the hash filter changes no result.
 //
 // Refresh by staged_seq delta: rows staged after the mirror's last_seq replace their older
-// versions, found by source-id token and confirmed by source id; the tokens of those older
-// versions are kept in prev_crm/prev_erp until a run has examined them, because their old keys
-// point at the records an incremental run must re-examine (scope.ts). A delta is read in one
+// versions, found by source-id token and confirmed by a second hash of the id; the tokens of those older
+// versions are kept until a run has examined them, because their old keys point at the records
+// an incremental run must re-examine (scope.ts). A job refreshes inside the one DuckDB
+// transaction it commits after its results are written (reconcile-job.ts), so a failed job
+// leaves the mirror as it was and the next one reads the same delta again; the older versions
+// replaced by the job's own refresh therefore live in the temp tables tprev_crm/tprev_erp, and
+// only those replaced by an in-flight confirmation's refresh — examined by the next run — are
+// kept in the mirror's prev_crm/prev_erp. A delta is read in one
 // COPY, so in one snapshot: writers of a tenant × entity commit in staged_seq order (staging
 // serialises them), so every row staged later than the newest row read has a larger staged_seq
 // and comes with the next refresh. The cold path copies each side (optionally in staged_seq
@@ -23,7 +28,7 @@ import { statSync } from 'node:fs';
 import type pg from 'pg';
 import { assertTenantId, quoteIdent, quoteLiteral } from '../staging/identifiers.js';
 import type { Duck } from './duck.js';
-import { duckSql, inDuckTransaction, statements } from './duck.js';
+import { duckSql, statements } from './duck.js';
 import type { ReconcileJob } from './job-protocol.js';
 import {
   contentHashSql,
@@ -43,7 +48,7 @@ import { pgToFile, readCsv, type Scratch } from './transfer.js';
 export { type MirrorLayout, mirrorLayout, SIDES, type Side } from './mirror-layout.js';
 
 /** Bumped whenever a mirror's tables change shape; an older mirror is rebuilt. */
-const MIRROR_FORMAT = 3;
+const MIRROR_FORMAT = 4;
 
 export async function getMeta(duck: Duck, k: string): Promise<string | undefined> {
   const rows = await duck.rows<{ v: string }>('SELECT v FROM meta WHERE k = $k', { k });
@@ -62,12 +67,15 @@ export interface MirrorRefresh {
   rows: number;
   /** The mirror holds every staged row up to this staged_seq. */
   lastSeq: bigint;
+  /** Where the content hashes came from: staging's stored column, or computed while copying. */
+  contentHash: 'stored' | 'computed';
 }
 
 /** Postgres SELECT of staged rows in mirror CSV layout (side first), seq in (lo, hi]. */
 function narrowSelect(
   job: ReconcileJob,
   layout: MirrorLayout,
+  hash: string,
   sides: readonly Side[],
   lo: bigint,
   hi?: bigint,
@@ -77,11 +85,28 @@ function narrowSelect(
     sides.length === 1
       ? quoteLiteral(sides[0]!)
       : `CASE WHEN system = ${quoteLiteral(crm)} THEN 'crm' ELSE 'erp' END`;
-  return `SELECT ${side}, ${narrowColumns(layout, contentHashSql(layout)).join(', ')}
+  return `SELECT ${side}, ${narrowColumns(layout, hash).join(', ')}
     FROM staging.${quoteIdent(job.entity)}
     WHERE tenant_id = ${quoteLiteral(assertTenantId(job.tenant))}
       AND system IN (${sides.map((s) => quoteLiteral(job.config.systems[s])).join(', ')})
       AND staged_seq > ${lo.toString()}${hi === undefined ? '' : ` AND staged_seq <= ${hi.toString()}`}`;
+}
+
+/**
+ * The staged content hash, when staging stores one (a generated column `content_hash`, see
+ * README, Reconciliation › Performance): Postgres then reads it instead of hashing every copied row. Used
+ * only if it equals the mirror's hash on a sample of the tenant's rows — a definition over other
+ * fields or in another order differs on every row — so a stale definition costs speed, never
+ * correctness.
+ */
+async function storedHash(pool: pg.Pool, job: ReconcileJob, layout: MirrorLayout): Promise<string> {
+  const computed = contentHashSql(layout);
+  const { rows } = await pool.query<{ bad: number }>(
+    `SELECT count(*) FILTER (WHERE content_hash IS DISTINCT FROM ${computed})::int AS bad
+       FROM (SELECT * FROM staging.${quoteIdent(job.entity)} WHERE tenant_id = $1 LIMIT 16) s`,
+    [job.tenant],
+  );
+  return rows[0]?.bad === 0 ? 'content_hash' : computed;
 }
 
 async function copyOut(pool: pg.Pool, select: string, file: string): Promise<boolean> {
@@ -94,7 +119,11 @@ async function copyOut(pool: pg.Pool, select: string, file: string): Promise<boo
   return statSync(file).size > 0;
 }
 
-/** Brings the mirror up to the staged rows committed now. */
+/**
+ * Brings the mirror up to the staged rows committed now, inside the caller's open DuckDB
+ * transaction. The tokens of the versions it replaces go to `tprev_*` (this job examines them), or
+ * with `keepPrev` to the mirror's `prev_*` (the next run examines them).
+ */
 export async function refreshMirror(
   duck: Duck,
   pool: pg.Pool,
@@ -102,13 +131,20 @@ export async function refreshMirror(
   layout: MirrorLayout,
   scratch: Scratch,
   clock?: PhaseClock,
+  keepPrev = false,
 ): Promise<MirrorRefresh> {
   await duck.run('CREATE TABLE IF NOT EXISTS meta (k VARCHAR PRIMARY KEY, v VARCHAR)');
-  const versionQuery = pool.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
+  const versionQuery = pool.query<{ v: string; stored: boolean }>(
+    `SELECT current_setting('server_version_num') AS v,
+            EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'content_hash'
+                       AND attgenerated = 's' AND NOT attisdropped) AS stored`,
+    [`staging.${quoteIdent(job.entity)}`],
+  );
   versionQuery.catch(() => {});
   const duckVersion = await duck.rows<{ v: string }>('SELECT version() AS v');
   const meta = await duck.rows<{ k: string; v: string }>('SELECT k, v FROM meta');
   const version = await versionQuery;
+  const hash = version.rows[0]?.stored ? await storedHash(pool, job, layout) : contentHashSql(layout);
   const m = new Map(meta.map((r) => [r.k, r.v]));
   // Content hashes are comparable only from one Postgres major version, tokens only from one
   // DuckDB version, and both only under one layout.
@@ -127,13 +163,15 @@ export async function refreshMirror(
     await duck.run('DELETE FROM meta');
     for (const s of statements(duckSql('mirror-schema', slots))) await duck.run(s);
     clock?.mark('refresh.prepare');
-    return coldLoad(duck, pool, job, layout, scratch, identity, clock);
+    return coldLoad(duck, pool, job, layout, hash, scratch, identity, clock);
   }
+  for (const side of SIDES)
+    await duck.run(`CREATE TEMP TABLE IF NOT EXISTS tprev_${side} (${prevColumns(layout)})`);
   clock?.mark('refresh.prepare');
 
   // Delta: one COPY of both sides since last_seq.
   const file = scratch.file('delta');
-  const any = await copyOut(pool, narrowSelect(job, layout, SIDES, lastSeq), file);
+  const any = await copyOut(pool, narrowSelect(job, layout, hash, SIDES, lastSeq), file);
   clock?.mark('refresh.copy');
   const read = `SELECT * FROM (${mirrorRowsSql(layout, readCsv(csvColumns(layout)))})`;
   if (any) await duck.run(`CREATE OR REPLACE TEMP TABLE d_all AS ${read}`, { files: [file] });
@@ -150,18 +188,23 @@ export async function refreshMirror(
   const added = { crm: Number(got[0]?.c ?? 0), erp: Number(got[0]?.e ?? 0) };
   const rows = { crm: Number(m.get('rows_crm') ?? 0), erp: Number(m.get('rows_erp') ?? 0) };
   const tokens = tokenColumns(layout).join(', ');
-  await inDuckTransaction(duck, async () => {
-    for (const side of SIDES) {
-      if (!added[side]) continue;
-      for (const s of statements(duckSql('mirror-apply-delta', { side, seq: hi.toString(), tokens })))
-        await duck.run(s);
-      const hits = await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM hit_${side}`);
-      rows[side] += added[side] - Number(hits[0]?.n ?? 0);
-    }
-    await saveMeta(duck, { last_seq: hi.toString(), rows_crm: `${rows.crm}`, rows_erp: `${rows.erp}` });
-  });
+  for (const side of SIDES) {
+    if (!added[side]) continue;
+    const prev = keepPrev ? `prev_${side}` : `tprev_${side}`;
+    for (const s of statements(duckSql('mirror-apply-delta', { side, seq: hi.toString(), tokens, prev })))
+      await duck.run(s);
+    const hits = await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM hit_${side}`);
+    rows[side] += added[side] - Number(hits[0]?.n ?? 0);
+  }
+  await saveMeta(duck, { last_seq: hi.toString(), rows_crm: `${rows.crm}`, rows_erp: `${rows.erp}` });
   clock?.mark('refresh.apply');
-  return { cold: false, rowsCopied: added.crm + added.erp, rows: rows.crm + rows.erp, lastSeq: hi };
+  return {
+    cold: false,
+    rowsCopied: added.crm + added.erp,
+    rows: rows.crm + rows.erp,
+    lastSeq: hi,
+    contentHash: hash === 'content_hash' ? 'stored' : 'computed',
+  };
 }
 
 async function coldLoad(
@@ -169,6 +212,7 @@ async function coldLoad(
   pool: pg.Pool,
   job: ReconcileJob,
   layout: MirrorLayout,
+  hash: string,
   scratch: Scratch,
   identity: string,
   clock?: PhaseClock,
@@ -189,34 +233,36 @@ async function coldLoad(
         parts.push({ side, lo, hi: lo + step < hi ? lo + step : hi, file: scratch.file(`mirror-${side}`) });
     await Promise.all(
       parts.map(async (p) => {
-        if (await copyOut(pool, narrowSelect(job, layout, [p.side], p.lo, p.hi), p.file))
+        if (await copyOut(pool, narrowSelect(job, layout, hash, [p.side], p.lo, p.hi), p.file))
           files[p.side].push(p.file);
       }),
     );
   }
   clock?.mark('refresh.copy');
   const rows = { crm: 0, erp: 0 };
-  await inDuckTransaction(duck, async () => {
-    for (const side of SIDES) {
-      if (files[side].length)
-        await duck.run(
-          `INSERT INTO ${side} SELECT * EXCLUDE (side) FROM (${mirrorRowsSql(layout, readCsv(csvColumns(layout)))})`,
-          { files: files[side] },
-        );
-      const n = await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM ${side}`);
-      rows[side] = Number(n[0]?.n ?? 0);
-    }
-    await saveMeta(duck, {
-      identity,
-      last_seq: hi.toString(),
-      rows_crm: `${rows.crm}`,
-      rows_erp: `${rows.erp}`,
-    });
+  for (const side of SIDES) {
+    if (files[side].length)
+      await duck.run(
+        `INSERT INTO ${side} SELECT * EXCLUDE (side) FROM (${mirrorRowsSql(layout, readCsv(csvColumns(layout)))})`,
+        { files: files[side] },
+      );
+    const n = await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM ${side}`);
+    rows[side] = Number(n[0]?.n ?? 0);
+  }
+  await saveMeta(duck, {
+    identity,
+    last_seq: hi.toString(),
+    rows_crm: `${rows.crm}`,
+    rows_erp: `${rows.erp}`,
   });
-  // A rebuilt mirror is written out now, not left to the write-ahead log.
-  await duck.run('CHECKPOINT');
   clock?.mark('refresh.apply');
-  return { cold: true, rowsCopied: rows.crm + rows.erp, rows: rows.crm + rows.erp, lastSeq: hi };
+  return {
+    cold: true,
+    rowsCopied: rows.crm + rows.erp,
+    rows: rows.crm + rows.erp,
+    lastSeq: hi,
+    contentHash: hash === 'content_hash' ? 'stored' : 'computed',
+  };
 }
 
 /** Sets several meta keys in one statement. */
@@ -232,7 +278,7 @@ export async function saveMeta(duck: Duck, kv: Record<string, string>): Promise<
   await duck.run(`INSERT OR REPLACE INTO meta VALUES ${values.join(', ')}`, params);
 }
 
-/** Forgets the older versions a run has examined (all captured by refreshes up to `seq`). */
+/** Forgets the kept older versions a run has examined (captured by refreshes up to `seq`). */
 export async function clearPrev(duck: Duck, seq: bigint): Promise<void> {
   for (const side of SIDES)
     await duck.run(`DELETE FROM prev_${side} WHERE at_seq <= $s`, { s: seq.toString() });

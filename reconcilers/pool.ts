@@ -42,7 +42,8 @@ interface Task {
   reject(e: Error): void;
 }
 
-interface Executor {
+/** Runs jobs on slots and closes mirrors a slot holds (exported for the scheduler's tests). */
+export interface Executor {
   run(slot: number, job: ReconcileJob): Promise<WorkerReply>;
   release(slot: number, keys: string[]): Promise<void>;
   close(): Promise<void>;
@@ -56,7 +57,7 @@ function toError(e: { name: string; message: string; stack?: string }): Error {
 }
 
 /** Places jobs on slots: same mirror → same slot, one job per mirror and per slot at a time. */
-class Scheduler {
+export class Scheduler {
   private readonly slots: Slot[];
   private readonly queue: Task[] = [];
   private readonly running = new Set<string>();
@@ -119,21 +120,20 @@ class Scheduler {
     s.busy = true;
     s.held.add(t.key);
     this.running.add(t.key);
-    this.exec
-      .run(slot, t.job)
-      .then(
-        (reply) => {
-          s.held = new Set(reply.held);
-          if (reply.ok) t.resolve(reply.result);
-          else t.reject(toError(reply.error));
-        },
-        (err: unknown) => t.reject(err instanceof Error ? err : new Error(String(err))),
-      )
-      .finally(() => {
-        s.busy = false;
-        this.running.delete(t.key);
-        this.pump();
-      });
+    const settle = (held: readonly string[] | undefined, done: () => void) => {
+      // The slot is free again before the caller hears back, so its next job can take it.
+      if (held) s.held = new Set(held);
+      s.busy = false;
+      this.running.delete(t.key);
+      done();
+      this.pump();
+    };
+    this.exec.run(slot, t.job).then(
+      (reply) =>
+        settle(reply.held, () => (reply.ok ? t.resolve(reply.result) : t.reject(toError(reply.error)))),
+      (err: unknown) =>
+        settle(undefined, () => t.reject(err instanceof Error ? err : new Error(String(err)))),
+    );
   }
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { classifyPass, type Discrepancy, identityOf } from './classify.js';
 import { comparePass, type PassResult } from './compare.js';
 import { confirmInFlight } from './confirm.js';
-import { connectDuck, inDuckTransaction } from './duck.js';
+import { connectDuck } from './duck.js';
 import { examinedRefs } from './examined.js';
 import { type JobResult, mirrorFile, type ReconcileJob, type TenantSlice } from './job-protocol.js';
 import type { JobResources } from './job-resources.js';
@@ -56,6 +56,9 @@ function planActions(job: ReconcileJob, pass: PassResult, keep: ReadonlySet<stri
   ];
 }
 
+/** Test seam: runs right after the mirror refresh, inside the job's DuckDB transaction. */
+export const jobHooks: { afterRefresh?: (job: ReconcileJob) => Promise<void> } = {};
+
 /** Sum of the phases whose names start with one of `prefixes` (the coarse timings). */
 function sum(phases: Record<string, number>, ...prefixes: string[]): number {
   let ms = 0;
@@ -80,10 +83,15 @@ export async function runReconcileJob(job: ReconcileJob, resources: JobResources
   const scratch = await new Scratch(join(job.mirrorDir, `${entity}.work`)).open();
   const pool = resources.pgPool(job.stagingUrl, Math.max(2, job.copyRanges ?? 2) + 1);
   pc.mark('open.scratch');
+  // One DuckDB transaction for the whole job: the refresh, the scope, the bookkeeping. It commits
+  // after the results are in Postgres; a job that fails leaves the mirror as it found it.
+  await duck.run('BEGIN TRANSACTION');
+  let open = true;
   try {
     const refresh = await refreshMirror(duck, pool, job, layout, scratch, pc);
     await syncXref(duck, pool, job, scratch);
     pc.mark('refresh.xref');
+    await jobHooks.afterRefresh?.(job);
 
     const configHash = hash({ entity: cfg, systems: job.config.systems });
     const lastRunSeq = await getMeta(duck, 'last_run_seq');
@@ -140,13 +148,14 @@ export async function runReconcileJob(job: ReconcileJob, resources: JobResources
     });
     pc.mark('write');
     // Everything staged up to the first refresh has now been examined; rows that the
-    // confirmation's refresh brought in are examined by the next run. No CHECKPOINT: a delta is
-    // small and stays in DuckDB's write-ahead log until DuckDB checkpoints on its own (or the
-    // mirror is closed); a cold load checkpoints right after loading.
-    await inDuckTransaction(duck, async () => {
-      await clearPrev(duck, refresh.lastSeq);
-      await saveMeta(duck, { last_run_seq: refresh.lastSeq.toString(), config_hash: configHash });
-    });
+    // confirmation's refresh brought in are examined by the next run.
+    await clearPrev(duck, refresh.lastSeq);
+    await saveMeta(duck, { last_run_seq: refresh.lastSeq.toString(), config_hash: configHash });
+    await duck.run('COMMIT');
+    open = false;
+    // A rebuilt mirror is written out now. A delta is small: it stays in DuckDB's write-ahead
+    // log until DuckDB checkpoints on its own or the mirror is closed.
+    if (refresh.cold) await duck.run('CHECKPOINT');
     pc.mark('meta');
     healthy = true;
     const ph = pc.phases;
@@ -159,6 +168,7 @@ export async function runReconcileJob(job: ReconcileJob, resources: JobResources
         rowsCopied: refresh.rowsCopied,
         rows: refresh.rows,
         lastSeq: (confirmation.refresh?.lastSeq ?? refresh.lastSeq).toString(),
+        contentHash: refresh.contentHash,
       },
       scope,
       pairs: pass.pairs,
@@ -179,6 +189,7 @@ export async function runReconcileJob(job: ReconcileJob, resources: JobResources
       },
     };
   } finally {
+    if (open) await duck.run('ROLLBACK').catch(() => {});
     duck.close();
     lease.release(healthy);
     await scratch.close();

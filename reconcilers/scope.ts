@@ -6,7 +6,7 @@
 // and the last run's). Links are functions of both records' staged values (direct keys, business
 // keys) or of the xref table, so a link that existed last run but not now has an endpoint that
 // changed (or is an xref link that changed). Seeds: records staged since the last run, the older
-// versions they replaced (prev_*: their old keys reach the records they used to link to), and the
+// versions they replaced (tprev_*/prev_*: their old keys reach the records they used to link to), and the
 // endpoints of changed xref links. Then the scope grows by current links until nothing new joins.
 //
 // Cost: each round probes the mirror's integer token columns (mirror-layout.ts) with the tokens
@@ -156,7 +156,8 @@ export function incrementalSeeds(lastRunSeq: bigint, xrefChanged: boolean): Scop
     current: (side) =>
       `staged_seq > ${lastRunSeq.toString()}` +
       (xrefChanged ? ` OR ${SID_TOKEN} IN (SELECT ${tokenSql(`${side}_id`)} FROM xref_changed)` : ''),
-    old: (side) => `SELECT * EXCLUDE (source_id, at_seq) FROM prev_${side}`,
+    old: (side) =>
+      `SELECT * EXCLUDE (at_seq) FROM prev_${side} UNION ALL SELECT * EXCLUDE (at_seq) FROM tprev_${side}`,
   };
 }
 

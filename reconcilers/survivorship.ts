@@ -61,7 +61,7 @@ export function winner(def: FieldDef, slice: TenantSlice, crm: MirrorRow, erp: M
     }
     case 'most_complete': {
       if (empty(c) !== empty(e)) return empty(c) ? 'erp' : 'crm';
-      const filled = (r: MirrorRow) => Object.values(r.fields).filter((v) => !empty(v)).length;
+      const filled = (r: MirrorRow) => r.filled ?? Object.values(r.fields).filter((v) => !empty(v)).length;
       const fc = filled(crm);
       const fe = filled(erp);
       return fc === fe ? owner : fc > fe ? 'crm' : 'erp';

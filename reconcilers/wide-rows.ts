@@ -1,8 +1,9 @@
 // Full ("wide") staged rows of the few records a run must look at closely: the two sides of pairs
 // whose content hashes differ, deleted-in-one pairs and unmatched records. Their ids go from
 // DuckDB to a Postgres temp table (COPY FROM STDIN), the rows come back in one COPY TO STDOUT read
-// in one snapshot (both sides of a pair consistent), and land in DuckDB temp tables
-// `<prefix>crm` / `<prefix>erp`. Values are the canonical text forms; the comparators run on them.
+// in one snapshot (both sides of a pair consistent), and land in the DuckDB temp table
+// `<prefix>all`, seen per side through the views `<prefix>crm` / `<prefix>erp`. Values are the
+// canonical text forms; the comparators run on them.
 import { statSync } from 'node:fs';
 import type pg from 'pg';
 import { inTransaction } from '../staging/database.js';
@@ -20,6 +21,11 @@ export interface MirrorRow {
   updated_at: string | null;
   deleted: boolean;
   fields: Record<string, string | null>;
+  /**
+   * How many canonical fields hold a value. Set when `fields` holds only the values a pair's
+   * comparison needs (compare.ts); otherwise count `fields`.
+   */
+  filled?: number;
 }
 
 interface WideColumn extends CsvColumn {
@@ -64,17 +70,18 @@ export async function loadWide(
   scratch: Scratch,
 ): Promise<number> {
   const cols = wideColumns(job.entity, job.config.systems);
-  const empty = async () => {
+  const views = async () => {
     for (const side of ['crm', 'erp'])
       await duck.run(
-        `CREATE OR REPLACE TEMP TABLE ${prefix}${side} (${cols.map((c) => `"${c.name}" ${c.duckType}`).join(', ')})`,
+        `CREATE OR REPLACE TEMP VIEW ${prefix}${side} AS SELECT * FROM ${prefix}all WHERE side = '${side}'`,
       );
   };
-  const n = await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM (${idsSql})`);
-  if (!Number(n[0]?.n ?? 0)) {
-    await empty();
-    return 0;
-  }
+  const empty = async () => {
+    await duck.run(
+      `CREATE OR REPLACE TEMP TABLE ${prefix}all (${cols.map((c) => `"${c.name}" ${c.duckType}`).join(', ')})`,
+    );
+    await views();
+  };
   const { crm, erp } = job.config.systems;
   const out = scratch.file('wide');
   await inTransaction(pool, async (client) => {
@@ -103,10 +110,7 @@ export async function loadWide(
   await duck.run(`CREATE OR REPLACE TEMP TABLE ${prefix}all AS SELECT * FROM ${readCsv(cols)}`, {
     files: [out],
   });
-  for (const side of ['crm', 'erp'])
-    await duck.run(
-      `CREATE OR REPLACE TEMP TABLE ${prefix}${side} AS SELECT * FROM ${prefix}all WHERE side = '${side}'`,
-    );
+  await views();
   const got = await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM ${prefix}all`);
   return Number(got[0]?.n ?? 0);
 }
@@ -119,6 +123,7 @@ export function toMirrorRow(
 ): MirrorRow {
   const fields: Record<string, string | null> = {};
   for (const d of ENTITY_FIELDS[entity]) fields[d.name] = (r[prefix + d.name] as string | null) ?? null;
+  const filled = r[`${prefix}filled`];
   return {
     side,
     source_id: String(r[`${prefix}source_id`]),
@@ -126,5 +131,6 @@ export function toMirrorRow(
     updated_at: (r[`${prefix}updated_at`] as string | null) ?? null,
     deleted: Boolean(r[`${prefix}deleted`]),
     fields,
+    ...(filled === undefined ? {} : { filled: Number(filled) }),
   };
 }

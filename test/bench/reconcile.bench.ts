@@ -1,9 +1,13 @@
 // Benchmark `reconcile`: 2M × 2M customers (TRUEUP_BENCH_SCALE scales it), 0.25 % differing,
 // all on the same staged data: (a) full reconcile with a cold mirror, (b) full with a warm
 // mirror, (c) incremental after 1 % churn — kept in sync on both sides, then on the CRM side
-// only (every churned record a new discrepancy) — against (d) a hand-written Postgres FULL OUTER
-// JOIN diff over the same staging rows. Wall time and peak RSS for each; ratios to (d).
+// only (every churned record a new discrepancy) — and an incremental run with nothing changed
+// (the fixed cost of a run), against (d) a hand-written Postgres FULL OUTER JOIN diff over the
+// same staging rows. Wall time, peak RSS, the job's time per phase and the load average for
+// each; ratios to (d). Runs share one pool, as `trueup serve` would: its worker thread and the
+// mirror it holds open stay up between runs.
 import { mkdir } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig } from '../../pipeline/config/load-config.js';
 import {
@@ -75,24 +79,26 @@ export const reconcileBench: BenchDefinition = {
     const dataDir = join(ctx.workDir, 'data');
     await mkdir(dataDir, { recursive: true });
     const pool = createReconcilePool({ threads: 1 });
+    const reconcileOnce = (mode: 'full' | 'incremental', rebuildMirror: boolean) =>
+      reconcileTenant({
+        tenant,
+        tenantConfig: cfg,
+        staging,
+        stagingUrl: url,
+        dataDir,
+        pool,
+        entities: ['customer'],
+        mode,
+        rebuildMirror,
+        confirm: { waitMs: 0 },
+        duckdbThreads: 2,
+      });
+    // The 1-minute load average when a run starts: on shared cores it explains a lot of variance.
     const run = (mode: 'full' | 'incremental', rebuildMirror: boolean) =>
-      peakRss(() =>
-        timed(() =>
-          reconcileTenant({
-            tenant,
-            tenantConfig: cfg,
-            staging,
-            stagingUrl: url,
-            dataDir,
-            pool,
-            entities: ['customer'],
-            mode,
-            rebuildMirror,
-            confirm: { waitMs: 0 },
-            duckdbThreads: 2,
-          }),
-        ),
-      );
+      peakRss(async () => ({
+        load: loadavg()[0]!,
+        ...(await timed(() => reconcileOnce(mode, rebuildMirror))),
+      }));
 
     // (d) baseline: the diff a careful engineer writes by hand in Postgres, over the same staged
     // rows: live records joined on the business key, compared field by field after trimming and
@@ -195,6 +201,12 @@ export const reconcileBench: BenchDefinition = {
           speedup_vs_warm_full: Number((warm.result.ms / inc.result.ms).toFixed(2)),
         },
       });
+      const idle = await run('incremental', false);
+      results.push({
+        metric: 'incremental_nothing_changed_ms',
+        r: idle,
+        extra: { speedup_vs_warm_full: Number((warm.result.ms / idle.result.ms).toFixed(2)) },
+      });
       for (const { metric, r, extra } of results)
         ctx.emit({
           metric,
@@ -207,11 +219,13 @@ export const reconcileBench: BenchDefinition = {
           peak_rss_mib: Math.round(r.peakMiB),
           baseline_peak_rss_mib: Math.round(baseline.peakMiB),
           baseline_records: baselineRecords,
+          load_avg_1m: Number(r.result.load.toFixed(2)),
           discrepancies: r.result.result.totals.discrepancies,
           entity: r.result.result.entities[0] && {
             mode: r.result.result.entities[0].mode,
             scope: r.result.result.entities[0].scope,
             wideRows: r.result.result.entities[0].wideRows,
+            mirror: r.result.result.entities[0].mirror,
             timings: r.result.result.entities[0].timings,
           },
           ...extra,

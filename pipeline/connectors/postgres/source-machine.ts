@@ -16,7 +16,7 @@
 //
 //   terminal_error or stop (any state) ──> stopped
 //
-// Invariants (see docs/readme/postgres-cdc.md, the stream reader and the group committer):
+// Invariants (see README "Postgres sources (CDC)", the stream reader and the group committer):
 //  I1 A slot position is acknowledged only after the staging transaction holding every change
 //     up to it has committed, and never beyond the stored checkpoint.
 //  I2 Staging versions of one row only grow: snapshot rows carry the consistent point, streamed
