@@ -12,8 +12,9 @@ import { cdcSourceStatus } from '../../../pipeline/connectors/postgres/cdc-statu
 import type { PostgresSystemConfig } from '../../../pipeline/connectors/postgres/config.js';
 import type { SourceState } from '../../../pipeline/connectors/postgres/source-machine.js';
 import { runSource } from '../../../pipeline/connectors/postgres/sync-source.js';
-import { type PostgresServer, startEmbedded } from '../../../staging/postgres-server.js';
+import type { PostgresServer } from '../../../staging/postgres-server.js';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
+import { startSourceServer } from './source-server.js';
 import { quietLogger, syncOnce, systemConfig } from './support.js';
 
 let staging: TestDatabase;
@@ -23,7 +24,7 @@ let cluster: PostgresServer;
 
 /** Starts (or restarts) the source cluster on its fixed port; settings last until the next restart. */
 const startCluster = async (settings?: Record<string, string>) => {
-  cluster = await startEmbedded({ dataDir: join(dir, 'pg'), port, ...(settings ? { settings } : {}) });
+  cluster = await startSourceServer({ dataDir: join(dir, 'pg'), port, ...(settings ? { settings } : {}) });
   return cluster;
 };
 const restartCluster = async (settings?: Record<string, string>) => {
