@@ -33,6 +33,8 @@ export interface SnapshotOptions {
   readers: number;
   batchRows: number;
   logger: Logger;
+  /** Aborted when the slot claim is lost: readers stop before their next batch. */
+  signal?: AbortSignal;
 }
 
 export interface SnapshotResult {
@@ -85,6 +87,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotResult> {
       }
     };
     await Promise.all(Array.from({ length: Math.min(o.readers, Math.max(1, pieces.length)) }, reader));
+    o.signal?.throwIfAborted();
     const swept = await sweep(o, version);
     await inTransaction(o.staging.pool, (c) =>
       stageUnitIn(c, {
@@ -140,6 +143,7 @@ async function readPiece(
   await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${piece.mapper.snapshotSql(piece.blocks)}`);
   let total = 0;
   for (;;) {
+    o.signal?.throwIfAborted();
     const res = await client.query(`FETCH ${o.batchRows} FROM ${cursor}`);
     if (!res.rows.length) break;
     const changes: Change[] = res.rows.map((r) => piece.mapper.fromSnapshotRow(r, version));

@@ -63,18 +63,18 @@ export async function runSource(o: RunSourceOptions): Promise<SourceOutcome> {
   let prepared: Prepared | undefined;
   let reader: StreamReader | undefined;
   const claim = new SlotClaim(o.staging, { tenant: o.tenant, system: o.system, slot });
-  claim.onLost((err) =>
-    reader?.abort(
-      new CdcError(
-        `lost the claim on slot "${slot}" (${err.message}); claiming it again`,
-        'transient',
-        detail,
-        {
-          cause: err,
-        },
-      ),
-    ),
-  );
+  // A lost claim stops the stream reader, or a snapshot before its next batch.
+  let snapshotting: AbortController | undefined;
+  claim.onLost((err) => {
+    const lost = new CdcError(
+      `lost the claim on slot "${slot}" (${err.message}); claiming it again`,
+      'transient',
+      detail,
+      { cause: err },
+    );
+    reader?.abort(lost);
+    snapshotting?.abort(lost);
+  });
   const requireClaim = () => {
     if (!claim.held)
       throw new CdcError(`lost the claim on slot "${slot}"; claiming it again`, 'transient', detail);
@@ -138,6 +138,7 @@ export async function runSource(o: RunSourceOptions): Promise<SourceOutcome> {
             break;
           case 'snapshotting':
             requireClaim();
+            snapshotting = new AbortController();
             await runSnapshot({
               tenant: o.tenant,
               system: o.system,
@@ -148,6 +149,9 @@ export async function runSource(o: RunSourceOptions): Promise<SourceOutcome> {
               readers: o.config.snapshot.readers,
               batchRows: o.config.snapshot.batchRows,
               logger: log,
+              signal: snapshotting.signal,
+            }).finally(() => {
+              snapshotting = undefined;
             });
             resnapshot = false;
             prepared = undefined;

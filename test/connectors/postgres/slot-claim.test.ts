@@ -179,3 +179,71 @@ it('one reader per slot: --once names the holder, a waiting reader takes over wh
     await holderDone;
   }
 });
+
+it('a claim lost during the snapshot stops it before the next batch; the reader claims again and re-snapshots', async () => {
+  await src.pool.query('CREATE TABLE big (id int PRIMARY KEY, name text)');
+  await src.pool.query(`INSERT INTO big SELECT g, 'b' || g FROM generate_series(1, 30000) g`);
+  const cfg = systemConfig(src.url, {
+    slot: 'claim_snap_slot',
+    publication: 'claim_snap_pub',
+    snapshot: { readers: 1, batchRows: 100 },
+    tables: [{ table: 'big', entity: 'product', key: ['id'], fields: { name: 'name' } }],
+  });
+  const key = { tenant: 'claimsnap', system: 'erp', slot: 'claim_snap_slot' };
+  const stagedBig = async () =>
+    Number(
+      (
+        await staging.staging.pool.query(
+          `SELECT count(*) AS n FROM staging.product WHERE tenant_id = 'claimsnap' AND deleted_at IS NULL`,
+        )
+      ).rows[0].n,
+    );
+  const states: SourceState[] = [];
+  const abort = new AbortController();
+  const run = runSource({
+    ...key,
+    config: cfg,
+    staging: staging.staging,
+    logger: quietLogger(),
+    once: false,
+    signal: abort.signal,
+    onState: (m) => {
+      if (states.at(-1) !== m.state) states.push(m.state);
+    },
+  });
+  try {
+    await until(
+      'the snapshot to be under way',
+      async () => states.includes('snapshotting') && (await stagedBig()) > 0,
+    );
+    const holder = await claimHolder(staging.staging.pool, key);
+    await staging.staging.pool.query('SELECT pg_terminate_backend($1)', [holder!.pid]);
+    const stagedThen = await stagedBig();
+    await until('the reader to stop the snapshot and back off', () =>
+      states.join(' ').includes('snapshotting backing-off'),
+    );
+    // Stopped before the next batch: at most the batches then in flight were staged meanwhile.
+    expect(stagedThen).toBeLessThan(30_000);
+    await until(
+      'a fresh snapshot and streaming',
+      () => states.join(' ').includes('backing-off claiming connecting snapshotting streaming'),
+      60_000,
+    );
+    expect(await stagedBig()).toBe(30_000);
+    await src.pool.query(`UPDATE big SET name = 'changed' WHERE id <= 10`);
+    await until(
+      'a change streamed after the re-snapshot',
+      async () =>
+        Number(
+          (
+            await staging.staging.pool.query(
+              `SELECT count(*) AS n FROM staging.product WHERE tenant_id = 'claimsnap' AND name = 'changed'`,
+            )
+          ).rows[0].n,
+        ) === 10,
+    );
+  } finally {
+    abort.abort();
+    await run;
+  }
+});
