@@ -1,11 +1,13 @@
-// Streaming CSV parsing of dropped files: rows of cells from a byte stream through fast-csv (any
-// delimiter, blank lines kept for line numbers), with backpressure (the source is read only as
-// fast as rows are consumed), so memory does not grow with the input. Salesforce Bulk results
-// take the same parser through parseCsvChunks, which hands rows on in arrays (one await per
-// group of rows instead of one per row).
+// Streaming CSV parsing with fast-csv: rows of cells from a byte stream (any delimiter, blank
+// lines kept for line numbers), with backpressure (the source is read only as fast as rows are
+// consumed), so memory does not grow with the input. Two forms of the same parse:
+// - parseCsvStream: one row at a time on the calling thread (dropped files, line by line);
+// - parseCsvChunks: on a parse thread (csv-parse-thread.ts), rows handed back in groups, so that
+//   parsing a large body (Salesforce Bulk results) runs beside the caller's own work on the rows.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'fast-csv';
+import { type FromParseThread, ParseThread } from './csv-parse-thread.js';
 
 export interface CsvStreamOptions {
   delimiter?: string;
@@ -18,11 +20,7 @@ export async function* parseCsvStream(
   source: Readable,
   opts: CsvStreamOptions = {},
 ): AsyncGenerator<string[]> {
-  const parser = parse<string[], string[]>({
-    headers: false,
-    ignoreEmpty: !opts.keepEmpty,
-    ...(opts.delimiter ? { delimiter: opts.delimiter } : {}),
-  });
+  const parser = parse<string[], string[]>(fastCsvOptions(opts));
   const done = pipeline(source, parser);
   let failure: unknown;
   done.catch((err: unknown) => {
@@ -37,22 +35,95 @@ export async function* parseCsvStream(
   if (failure) throw failure;
 }
 
+/** fast-csv's options for a parse: rows as arrays of cells, the same on either thread. */
+function fastCsvOptions(opts: CsvStreamOptions): {
+  headers: false;
+  ignoreEmpty: boolean;
+  delimiter?: string;
+} {
+  return {
+    headers: false,
+    ignoreEmpty: !opts.keepEmpty,
+    ...(opts.delimiter ? { delimiter: opts.delimiter } : {}),
+  };
+}
+
+/** A CSV body fast-csv could not parse (the message is fast-csv's). */
+export class CsvParseError extends Error {
+  override name = 'CsvParseError';
+}
+
+/** Bytes sent to the parse thread and not parsed yet: more is read from the source only below this. */
+const MAX_UNPARSED_BYTES = 1 << 20;
+/** Groups parsed and not yet taken by the consumer: the source pauses at this many. */
+const MAX_QUEUED_GROUPS = 6;
+
 /**
- * Rows of a byte stream (UTF-8, comma, RFC 4180) through fast-csv, grouped into arrays of up to
- * `groupSize` rows. An error of the source surfaces here; leaving the loop early ends the source.
+ * Rows of a byte stream (UTF-8, comma, RFC 4180) parsed by fast-csv on a parse thread, in
+ * groups of up to `groupSize` rows, in order. Memory stays bounded whatever the input size: the
+ * source is paused while MAX_UNPARSED_BYTES wait in the thread or MAX_QUEUED_GROUPS wait for the
+ * consumer, so the thread parses ahead of the consumer by at most that much. An error of the
+ * source surfaces here as it is (after the rows parsed before it); leaving the loop early ends
+ * the source and the thread.
  */
 export async function* parseCsvChunks(
   source: AsyncIterable<Uint8Array>,
-  groupSize = 2000,
+  opts: CsvStreamOptions & { groupSize?: number } = {},
 ): AsyncGenerator<string[][]> {
+  const { groupSize = 2000, ...csv } = opts;
   const readable = source instanceof Readable ? source : Readable.from(source, { objectMode: false });
-  let group: string[][] = [];
-  for await (const row of parseCsvStream(readable)) {
-    group.push(row);
-    if (group.length >= groupSize) {
-      yield group;
-      group = [];
+  const queue: string[][][] = [];
+  let unparsed = 0;
+  let done = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const blocked = () => unparsed >= MAX_UNPARSED_BYTES || queue.length >= MAX_QUEUED_GROUPS;
+  const flow = () => {
+    if (!blocked() && readable.isPaused() && !readable.readableEnded) readable.resume();
+  };
+  const thread = ParseThread.take((m: FromParseThread | { type: 'failed'; err: Error }) => {
+    if (m.type === 'rows') queue.push(m.rows);
+    else if (m.type === 'ack') {
+      unparsed -= m.bytes;
+      flow();
+    } else if (m.type === 'done') done = true;
+    else failure ??= m.type === 'error' ? new CsvParseError(m.message) : m.err;
+    const w = wake;
+    wake = undefined;
+    w?.();
+  });
+  thread.post({ type: 'start', options: fastCsvOptions(csv), groupSize });
+  readable.on('data', (piece: Uint8Array) => {
+    // A copy of exactly this piece, moved to the thread (the piece may view a larger pool).
+    const bytes = new Uint8Array(piece);
+    unparsed += bytes.byteLength;
+    thread.post({ type: 'data', bytes }, [bytes.buffer as ArrayBuffer]);
+    if (blocked()) readable.pause();
+  });
+  readable.once('end', () => thread.post({ type: 'end' }));
+  readable.once('error', (err) => {
+    failure ??= err;
+    const w = wake;
+    wake = undefined;
+    w?.();
+  });
+  let ended = false;
+  try {
+    for (;;) {
+      const rows = queue.shift();
+      if (rows) {
+        flow();
+        yield rows;
+      } else if (failure) throw failure;
+      else if (done) {
+        ended = true;
+        return;
+      } else await new Promise<void>((resolve) => (wake = resolve));
     }
+  } finally {
+    readable.removeAllListeners('data');
+    if (!readable.destroyed) readable.destroy();
+    if (ended) thread.release();
+    else thread.terminate();
   }
-  if (group.length) yield group;
 }

@@ -1,7 +1,7 @@
 // Bulk API 2.0 query jobs over the shared ApiClient: create a job, poll it with growing waits
 // until JobComplete, and read its result chunks by Sforce-Locator. A chunk's CSV is parsed
-// straight from the response body stream (fast-csv, rows handed on in groups), so memory
-// does not grow with the chunk size.
+// straight from the response body stream by fast-csv on a parse thread (parseCsvChunks: rows
+// handed back in groups, bounded read-ahead), so memory does not grow with the chunk size.
 import type { ReadableStream } from 'node:stream/web';
 import { parseCsvChunks } from '../csv/parse-csv-stream.js';
 import { type ApiClient, ApiError, type RetryBudget } from '../http/api-client.js';
@@ -130,7 +130,9 @@ export class BulkQueryClient {
     return {
       next: !header || header === 'null' ? null : header,
       numberOfRecords: count === null ? null : Number(count),
-      rows: parseCsvChunks(res.body as ReadableStream<Uint8Array>),
+      // Every line is a record: a blank one (Salesforce sends none) must reach the mapper and be
+      // dead-lettered, not be skipped and leave the chunk one row short of Sforce-NumberOfRecords.
+      rows: parseCsvChunks(res.body as ReadableStream<Uint8Array>, { keepEmpty: true }),
     };
   }
 }

@@ -6,7 +6,8 @@
 //     ▼
 //   position {since, window{to, jobId, locator, skip}}
 //     │ poll job → JobComplete; read chunk `locator`, skip `skip` rows already staged,
-//     │ stage every `batchSize` rows with the position after them (same transaction)
+//     │ stage every `batchSize` rows (smaller units first) with the position after them
+//     │ (same transaction)
 //     ▼ last chunk (Sforce-Locator "null") staged
 //   position {since: to}
 //
@@ -14,6 +15,11 @@
 // nothing is staged twice (and a replayed row would be ignored by the version guard anyway).
 // A job that disappeared (expired results) is recreated for the same window. queryAll returns
 // deleted records with IsDeleted=true; they become tombstones. version = SystemModstamp in µs.
+//
+// Three things run at once: fast-csv parses on a parse thread (parseCsvChunks), this thread maps
+// rows into units, and Postgres commits earlier units (CommitPipeline: in order, one at a time,
+// also across chunks), so the slowest of the three sets the pace. Memory stays bounded: the
+// parse thread reads ahead by at most a few groups of rows, and at most three units exist.
 
 import type { NewDeadLetter } from '../../../staging/dead-letters.js';
 import { classifyPgError } from '../../../staging/errors.js';
@@ -65,6 +71,9 @@ export interface ExtractObjectContext {
   onUnitStaged?: (info: { stream: string; rows: number; position: unknown }) => void | Promise<void>;
 }
 
+/** The first unit of a run (slow start, see CommitPipeline). */
+const FIRST_UNIT_ROWS = 2_000;
+
 /** A chunk ended before Sforce-NumberOfRecords rows arrived (a connection cut without an error). */
 class TruncatedChunkError extends Error {
   override name = 'TruncatedChunkError';
@@ -74,16 +83,23 @@ class TruncatedChunkError extends Error {
 export async function extractObject(ctx: ExtractObjectContext, start: SalesforcePosition): Promise<void> {
   const { mapping, config, bulk } = ctx;
   const stream = mapping.sobject;
-  let pos: SalesforcePosition = { ...start };
+  // `pos` is the committed checkpoint (updated as each unit commits); `read` is where reading
+  // goes on: the position after the last unit handed to `commits` (at most two units ahead).
+  const pos: SalesforcePosition = { ...start };
+  const commits = new CommitPipeline(ctx, pos);
   if (!pos.window) {
     const now = ctx.policy ? ctx.policy.safeNow(ctx.now()) : ctx.now();
     const to = new Date(Math.floor(now / 1000) * 1000 - config.bulk.lagSeconds * 1000).toISOString();
     if (pos.since && Date.parse(to) <= Date.parse(pos.since)) return;
     const job = await bulk.createJob(windowQuery(selectFields(mapping), stream, pos.since, to), 'queryAll');
     // Remember the job before reading it, so a restart reads the same snapshot instead of a new one.
-    pos = { since: pos.since, window: { to, jobId: job.id, locator: null, skip: 0 } };
-    await commit(ctx, pos, newPendingUnit());
+    await commits.add(
+      { since: pos.since, window: { to, jobId: job.id, locator: null, skip: 0 } },
+      newPendingUnit(),
+    );
+    await commits.settle();
   }
+  let read: SalesforcePosition = { ...pos };
   let completedJob: string | undefined;
   // One retry budget per result chunk (job × locator), shared by the client's retries of the GET
   // and the re-reads below of a body cut mid-stream: at most maxStreamRetries + 1 reads of a
@@ -91,7 +107,7 @@ export async function extractObject(ctx: ExtractObjectContext, start: Salesforce
   let budget = new RetryBudget(ctx.maxStreamRetries);
   let budgetFor = '';
   for (;;) {
-    const w = pos.window!;
+    const w = read.window!;
     const chunkKey = `${w.jobId}\0${w.locator ?? ''}`;
     if (chunkKey !== budgetFor) {
       budget = new RetryBudget(ctx.maxStreamRetries);
@@ -99,18 +115,37 @@ export async function extractObject(ctx: ExtractObjectContext, start: Salesforce
     }
     try {
       if (w.jobId !== completedJob) {
-        await waitForJob(ctx, pos);
-        completedJob = pos.window!.jobId;
+        await commits.settle();
+        read = await waitForJob(ctx, commits, read);
+        completedJob = read.window!.jobId;
       }
-      await readChunk(ctx, pos, budget);
-      if (!pos.window) return;
-    } catch (err) {
+      // The last unit of a chunk commits while the next chunk is requested and parsed.
+      read = await readChunk(ctx, read, budget, commits);
+      if (!read.window) {
+        await commits.settle();
+        return;
+      }
+    } catch (readErr) {
       // Retry what the client does not: a body cut mid-stream, a truncated chunk. The resume
       // point is the last committed position; rows read after it were not staged and are re-read.
+      // A failed commit outranks the read error it caused.
+      const err =
+        (await commits.settle().then(
+          () => undefined,
+          (e: unknown) => e,
+        )) ?? readErr;
+      read = { ...pos };
       if (!isTransient(err) || !budget.take()) throw err;
       const attempt = ctx.maxStreamRetries - budget.remaining;
       ctx.deps.logger.warn(
-        { err, stream, jobId: w.jobId, locator: w.locator, skip: w.skip, attempt },
+        {
+          err,
+          stream,
+          jobId: read.window?.jobId,
+          locator: read.window?.locator,
+          skip: read.window?.skip,
+          attempt,
+        },
         'result stream interrupted; resuming from the last staged position',
       );
       const { minMs, maxMs } = ctx.backoff;
@@ -118,6 +153,68 @@ export async function extractObject(ctx: ExtractObjectContext, start: Salesforce
         setTimeout(r, Math.min(maxMs, minMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2)),
       );
     }
+  }
+}
+
+/**
+ * Commits units in order, one at a time, while the caller builds the next ones: Postgres merges
+ * unit N while unit N + 1 waits and this thread maps unit N + 2 (at most three units in memory).
+ * The waiting unit keeps Postgres busy across a chunk boundary, where the next chunk's first unit
+ * is still being requested and parsed. `pos` follows each commit, so it always equals the
+ * committed checkpoint. After a failed commit nothing more is committed: the next add() or
+ * settle() throws its error.
+ */
+class CommitPipeline {
+  /** Units handed over and not yet settled, oldest first; each promise settles with its commit. */
+  private queue: Promise<void>[] = [];
+  private failure: { err: unknown } | undefined;
+  /**
+   * Rows the next unit holds: batchSize, except that a run starts with small units doubling up
+   * to it (slow start), so Postgres begins merging after a few thousand rows instead of waiting
+   * for a whole batch to be fetched and parsed.
+   */
+  unitRows: number;
+
+  constructor(
+    private readonly ctx: ExtractObjectContext,
+    private readonly pos: SalesforcePosition,
+  ) {
+    this.unitRows = Math.min(ctx.config.bulk.batchSize, FIRST_UNIT_ROWS);
+  }
+
+  /** Hands `unit` over to be committed with the position after it, once fewer than two wait. */
+  async add(at: SalesforcePosition, unit: PendingUnit): Promise<void> {
+    while (this.queue.length >= 2) await this.queue.shift();
+    this.throwFailure();
+    if (unit.rows) this.unitRows = Math.min(this.ctx.config.bulk.batchSize, this.unitRows * 2);
+    const previous = this.queue.at(-1) ?? Promise.resolve();
+    this.queue.push(
+      previous.then(async () => {
+        if (this.failure) return;
+        try {
+          await commit(this.ctx, at, unit);
+          this.pos.since = at.since;
+          if (at.window) this.pos.window = at.window;
+          else delete this.pos.window;
+        } catch (err) {
+          this.failure = { err };
+        }
+      }),
+    );
+  }
+
+  /** Waits until every unit is settled; throws (once) the error of a failed commit. */
+  async settle(): Promise<void> {
+    const queue = this.queue;
+    this.queue = [];
+    await Promise.all(queue);
+    this.throwFailure();
+  }
+
+  private throwFailure(): void {
+    const failure = this.failure;
+    this.failure = undefined;
+    if (failure) throw failure.err;
   }
 }
 
@@ -132,11 +229,19 @@ function isTransient(err: unknown): boolean {
   return true;
 }
 
-/** Waits for the window's job; a job that is gone or failed is recreated for the same window. */
-async function waitForJob(ctx: ExtractObjectContext, pos: SalesforcePosition): Promise<void> {
-  const w = pos.window!;
+/**
+ * Waits for the window's job; a job that is gone or failed is recreated for the same window
+ * (committed before it is read). Returns the position to read from. Nothing may be in flight.
+ */
+async function waitForJob(
+  ctx: ExtractObjectContext,
+  commits: CommitPipeline,
+  read: SalesforcePosition,
+): Promise<SalesforcePosition> {
+  const w = read.window!;
   try {
     await ctx.bulk.waitForCompletion(w.jobId);
+    return read;
   } catch (err) {
     const gone = err instanceof ApiError && err.status === 404;
     const failed =
@@ -147,89 +252,72 @@ async function waitForJob(ctx: ExtractObjectContext, pos: SalesforcePosition): P
       'bulk job gone or failed; recreating it for the same window',
     );
     const job = await ctx.bulk.createJob(
-      windowQuery(selectFields(ctx.mapping), ctx.mapping.sobject, pos.since, w.to),
+      windowQuery(selectFields(ctx.mapping), ctx.mapping.sobject, read.since, w.to),
       'queryAll',
     );
-    pos.window = { to: w.to, jobId: job.id, locator: null, skip: 0 };
-    await commit(ctx, pos, newPendingUnit());
+    const fresh: SalesforcePosition = {
+      since: read.since,
+      window: { to: w.to, jobId: job.id, locator: null, skip: 0 },
+    };
+    await commits.add(fresh, newPendingUnit());
+    await commits.settle();
     await ctx.bulk.waitForCompletion(job.id);
+    return fresh;
   }
 }
 
 /**
- * Reads one result chunk from the position, staging as it goes. `pos` is updated in place after
- * every commit, so it always equals the committed checkpoint.
+ * Reads one result chunk from `read`, handing a unit to `commits` every batchSize rows with the
+ * position after it. Returns the position after the chunk (its last unit may still be committing).
  */
 async function readChunk(
   ctx: ExtractObjectContext,
-  pos: SalesforcePosition,
+  read: SalesforcePosition,
   budget: RetryBudget,
-): Promise<void> {
+  commits: CommitPipeline,
+): Promise<SalesforcePosition> {
   const { mapping, config } = ctx;
-  const w = pos.window!;
+  const w = read.window!;
   const chunk = await ctx.bulk.results(w.jobId, w.locator, config.bulk.maxRecords, budget);
   const location = (row: number) =>
     `salesforce ${mapping.sobject} job ${w.jobId} chunk ${w.locator ?? 'first'} row ${row}`;
   let mapper: RowMapper | undefined;
   let header: string[] | undefined;
   let seen = 0;
-  // One commit may run while the next batch is parsed (Postgres and this thread work at the same
-  // time; at most two batches in memory). Commits stay in order, and `pos` follows each one.
-  let inflight: Promise<void> | undefined;
-  let commitError: unknown;
-  const stage = async (at: SalesforcePosition, batch: PendingUnit) => {
-    if (inflight) await inflight;
-    if (commitError) throw commitError;
-    inflight = commit(ctx, at, batch).then(
-      () => {
-        pos.since = at.since;
-        if (at.window) pos.window = at.window;
-        else delete pos.window;
-      },
-      (err: unknown) => {
-        commitError = err;
-      },
-    );
-  };
   let unit = newPendingUnit();
-  try {
-    for await (const rows of chunk.rows) {
-      for (const cells of rows) {
-        if (!header) {
-          header = cells;
-          mapper = compileRowMapper(mapping, header);
-          continue;
-        }
-        seen++;
-        if (seen <= w.skip) continue;
-        let change: Change | undefined;
-        try {
-          change = mapper!(cells);
-        } catch (err) {
-          if (!(err instanceof RecordMappingError)) throw err;
-          unit.deadLetters.push(deadLetter(ctx, cells, header, err.message, location(seen)));
-          unit.rows++;
-        }
-        if (change) addChange(unit, mapping.entity, change);
-        if (unit.rows >= config.bulk.batchSize) {
-          await stage({ since: pos.since, window: { ...w, skip: seen } }, unit);
-          unit = newPendingUnit();
-        }
+  for await (const rows of chunk.rows) {
+    for (const cells of rows) {
+      if (!header) {
+        header = cells;
+        mapper = compileRowMapper(mapping, header);
+        continue;
+      }
+      seen++;
+      if (seen <= w.skip) continue;
+      let change: Change | undefined;
+      try {
+        change = mapper!(cells);
+      } catch (err) {
+        if (!(err instanceof RecordMappingError)) throw err;
+        unit.deadLetters.push(deadLetter(ctx, cells, header, err.message, location(seen)));
+        unit.rows++;
+      }
+      if (change) addChange(unit, mapping.entity, change);
+      if (unit.rows >= commits.unitRows) {
+        await commits.add({ since: read.since, window: { ...w, skip: seen } }, unit);
+        unit = newPendingUnit();
       }
     }
-    if (chunk.numberOfRecords !== null && seen < chunk.numberOfRecords)
-      throw new TruncatedChunkError(
-        `${mapping.sobject} job ${w.jobId}: chunk ended after ${seen} of ${chunk.numberOfRecords} rows`,
-      );
-    await stage(
-      chunk.next ? { since: pos.since, window: { ...w, locator: chunk.next, skip: 0 } } : { since: w.to },
-      unit,
-    );
-  } finally {
-    // Whatever happened while reading, let the commit in flight settle so `pos` is exact.
-    if (inflight) await inflight;
   }
-  if (commitError) throw commitError;
+  if (chunk.numberOfRecords !== null && seen < chunk.numberOfRecords)
+    throw new TruncatedChunkError(
+      `${mapping.sobject} job ${w.jobId}: chunk ended after ${seen} of ${chunk.numberOfRecords} rows`,
+    );
+  const after: SalesforcePosition = chunk.next
+    ? { since: read.since, window: { ...w, locator: chunk.next, skip: 0 } }
+    : { since: w.to };
+  await commits.add(after, unit);
+  return after;
 }
 
 function deadLetter(
