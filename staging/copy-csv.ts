@@ -61,38 +61,58 @@ export async function copyRowsBinary(
   types: readonly BinaryColumnType[],
   rows: Iterable<readonly CopyValue[]>,
 ): Promise<void> {
+  await copyBinaryBuffers(client, table, columns, encodeRowsBinary(types, rows));
+}
+
+/** Sends rows already encoded by encodeRowsBinary into `table (columns)` with binary COPY. */
+export async function copyBinaryBuffers(
+  client: pg.ClientBase,
+  table: string,
+  columns: readonly string[],
+  buffers: readonly Buffer[],
+): Promise<void> {
   const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN (FORMAT binary)`));
-  function* buffers(): Generator<Buffer> {
-    let buf = Buffer.allocUnsafe(BINARY_BUFFER);
-    BINARY_SIGNATURE.copy(buf, 0);
-    buf.writeInt32BE(0, 11); // flags
-    buf.writeInt32BE(0, 15); // header extension length
-    let off = 19;
-    for (const row of rows) {
-      // Worst case: 3 UTF-8 bytes per UTF-16 unit, 8 bytes per number.
-      let need = 2;
-      for (let i = 0; i < types.length; i++) {
-        const v = row[i];
-        need += 4 + (typeof v === 'string' ? v.length * 3 : 8);
-      }
-      if (off + need > buf.length) {
-        yield buf.subarray(0, off);
-        buf = Buffer.allocUnsafe(Math.max(BINARY_BUFFER, need + 2));
-        off = 0;
-      }
-      buf.writeInt16BE(types.length, off);
-      off += 2;
-      for (let i = 0; i < types.length; i++) off = writeField(buf, off, types[i]!, row[i]);
+  await pipeline(Readable.from(buffers), stream);
+}
+
+/**
+ * The binary COPY stream of `rows` (header, rows, trailer) as a few large buffers: encoding is
+ * CPU work that can be done before the transaction that sends them (see stage.ts prepareUnit).
+ */
+export function encodeRowsBinary(
+  types: readonly BinaryColumnType[],
+  rows: Iterable<readonly CopyValue[]>,
+): Buffer[] {
+  const out: Buffer[] = [];
+  let buf = Buffer.allocUnsafe(BINARY_BUFFER);
+  BINARY_SIGNATURE.copy(buf, 0);
+  buf.writeInt32BE(0, 11); // flags
+  buf.writeInt32BE(0, 15); // header extension length
+  let off = 19;
+  for (const row of rows) {
+    // Worst case: 3 UTF-8 bytes per UTF-16 unit, 8 bytes per number.
+    let need = 2;
+    for (let i = 0; i < types.length; i++) {
+      const v = row[i];
+      need += 4 + (typeof v === 'string' ? v.length * 3 : 8);
     }
-    if (off + 2 > buf.length) {
-      yield buf.subarray(0, off);
-      buf = Buffer.allocUnsafe(2);
+    if (off + need > buf.length) {
+      out.push(buf.subarray(0, off));
+      buf = Buffer.allocUnsafe(Math.max(BINARY_BUFFER, need + 2));
       off = 0;
     }
-    buf.writeInt16BE(-1, off);
-    yield buf.subarray(0, off + 2);
+    buf.writeInt16BE(types.length, off);
+    off += 2;
+    for (let i = 0; i < types.length; i++) off = writeField(buf, off, types[i]!, row[i]);
   }
-  await pipeline(Readable.from(buffers()), stream);
+  if (off + 2 > buf.length) {
+    out.push(buf.subarray(0, off));
+    buf = Buffer.allocUnsafe(2);
+    off = 0;
+  }
+  buf.writeInt16BE(-1, off);
+  out.push(buf.subarray(0, off + 2));
+  return out;
 }
 
 function writeField(buf: Buffer, off: number, type: BinaryColumnType, v: CopyValue): number {

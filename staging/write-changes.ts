@@ -17,7 +17,7 @@
 // have been inserted by the guarded statements too; the guard and ON CONFLICT cost nothing then.
 // Rows travel in binary COPY as text, cast to the column types by the merge statements.
 import type pg from 'pg';
-import { type BinaryColumnType, type CopyValue, copyRowsBinary } from './copy-csv.js';
+import { type BinaryColumnType, type CopyValue, copyBinaryBuffers, encodeRowsBinary } from './copy-csv.js';
 import { addDeadLetters, type NewDeadLetter } from './dead-letters.js';
 import { quoteIdent } from './identifiers.js';
 import { validateCanonical } from './model/canonical-schemas.js';
@@ -46,7 +46,29 @@ export function stagingTable(entity: Entity): string {
   return `staging.${quoteIdent(entity)}`;
 }
 
-export async function writeChanges(client: pg.ClientBase, input: WriteInput): Promise<WriteResult> {
+/**
+ * A batch validated, collapsed and encoded for COPY — all the CPU work of a write that needs no
+ * database — ready for writePrepared. Connectors prepare the next batch while the previous one
+ * commits, so this work stays off the serialised chain of staging transactions.
+ */
+export interface PreparedBatch {
+  readonly prepared: true;
+  readonly tenant: string;
+  readonly system: string;
+  readonly entity: Entity;
+  readonly received: number;
+  /** Deletes among the valid changes (for reports). */
+  readonly deletes: number;
+  readonly dead: readonly NewDeadLetter[];
+  /** Valid changes that a newer change of the same record in the batch replaced. */
+  readonly collapsed: number;
+  /** Rows in the COPY stream. */
+  readonly rows: number;
+  readonly kinds: { full: boolean; partial: boolean; delete: boolean };
+  readonly copy: readonly Buffer[];
+}
+
+export function prepareChanges(input: WriteInput): PreparedBatch {
   const { tenant, system, entity } = input;
   const defs = ENTITY_FIELDS[entity];
   const dead: NewDeadLetter[] = [];
@@ -69,17 +91,48 @@ export async function writeChanges(client: pg.ClientBase, input: WriteInput): Pr
     } else valid.push(change);
   });
   const changes = collapse(valid);
-
-  const result: WriteResult = {
+  return {
+    prepared: true,
+    tenant,
+    system,
+    entity,
     received: input.changes.length,
+    deletes: valid.reduce((n, c) => n + (c.op === 'delete' ? 1 : 0), 0),
+    dead,
+    collapsed: valid.length - changes.length,
+    rows: changes.length,
+    kinds: {
+      full: changes.some((c) => c.op === 'upsert' && !c.keepFields?.length),
+      partial: changes.some((c) => c.op === 'upsert' && !!c.keepFields?.length),
+      delete: changes.some((c) => c.op === 'delete'),
+    },
+    copy: changes.length
+      ? encodeRowsBinary(
+          copyTypes(defs),
+          changes.map((c) => toCopyRow(defs, c, rawJson.get(c))),
+        )
+      : [],
+  };
+}
+
+export async function writeChanges(client: pg.ClientBase, input: WriteInput): Promise<WriteResult> {
+  return writePrepared(client, prepareChanges(input));
+}
+
+/** The database half of a write: dead letters, COPY into the input table, the merge. */
+export async function writePrepared(client: pg.ClientBase, batch: PreparedBatch): Promise<WriteResult> {
+  const { tenant, system, entity } = batch;
+  const defs = ENTITY_FIELDS[entity];
+  const result: WriteResult = {
+    received: batch.received,
     inserted: 0,
     updated: 0,
     ignored: 0,
-    deadLettered: dead.length,
+    deadLettered: batch.dead.length,
   };
   await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [tenant, entity]);
-  if (dead.length) await addDeadLetters(client, dead);
-  if (!changes.length) return result;
+  if (batch.dead.length) await addDeadLetters(client, [...batch.dead]);
+  if (!batch.rows) return result;
 
   // One input table per session and entity, emptied before each batch and at commit: creating a
   // table per batch costs far more catalog work than the batch's rows do.
@@ -95,12 +148,11 @@ export async function writeChanges(client: pg.ClientBase, input: WriteInput): Pr
      ) ON COMMIT DELETE ROWS;
      TRUNCATE ${temp}`,
   );
-  await copyRowsBinary(
+  await copyBinaryBuffers(
     client,
     temp,
     ['source_id', ...cols, 'raw', 'version', 'source_updated_at', 'mapping_version', 'is_delete', 'keep'],
-    copyTypes(defs),
-    changes.map((c) => toCopyRow(defs, c, rawJson.get(c))),
+    batch.copy,
   );
 
   const table = stagingTable(entity);
@@ -108,16 +160,11 @@ export async function writeChanges(client: pg.ClientBase, input: WriteInput): Pr
   if (await allUnstaged(client, table, temp, tenant, system)) {
     const res = await client.query(statements.insertOnly, [tenant, system]);
     result.inserted = res.rowCount ?? 0;
-    result.ignored = changes.length - result.inserted + (valid.length - changes.length);
+    result.ignored = batch.rows - result.inserted + batch.collapsed;
     return result;
   }
-  const kinds = {
-    full: changes.some((c) => c.op === 'upsert' && !c.keepFields?.length),
-    partial: changes.some((c) => c.op === 'upsert' && !!c.keepFields?.length),
-    delete: changes.some((c) => c.op === 'delete'),
-  };
-  for (const [kind, sql] of Object.entries(statements.guarded) as [keyof typeof kinds, string][]) {
-    if (!kinds[kind]) continue; // nothing of this kind in the batch: skip the scan
+  for (const [kind, sql] of Object.entries(statements.guarded) as [keyof PreparedBatch['kinds'], string][]) {
+    if (!batch.kinds[kind]) continue; // nothing of this kind in the batch: skip the scan
     const res = await client.query<{ inserted: number; updated: number }>(
       `WITH merged AS (${sql})
        SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated
@@ -127,7 +174,7 @@ export async function writeChanges(client: pg.ClientBase, input: WriteInput): Pr
     result.inserted += res.rows[0]?.inserted ?? 0;
     result.updated += res.rows[0]?.updated ?? 0;
   }
-  result.ignored = changes.length - result.inserted - result.updated + (valid.length - changes.length);
+  result.ignored = batch.rows - result.inserted - result.updated + batch.collapsed;
   return result;
 }
 

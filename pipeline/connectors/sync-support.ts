@@ -9,7 +9,8 @@ import { inTransaction } from '../../staging/database.js';
 import { addDeadLetters, type NewDeadLetter } from '../../staging/dead-letters.js';
 import type { Change } from '../../staging/model/change.js';
 import type { Entity } from '../../staging/model/entities.js';
-import { stageUnitIn } from '../../staging/stage.js';
+import { prepareUnit, stageUnitIn } from '../../staging/stage.js';
+import type { PreparedBatch } from '../../staging/write-changes.js';
 import type { Logger } from '../log/logger.js';
 import { type ClientLimits, DailyLimitError } from './http/api-client.js';
 import type { TenantEntities } from './map-record.js';
@@ -103,8 +104,23 @@ export function emptyStreamReport(
 
 export interface PendingUnit {
   batches: Map<Entity, Change[]>;
+  /** The batches validated and encoded ahead of the commit (preparePendingUnit), if done. */
+  prepared?: readonly PreparedBatch[];
   deadLetters: NewDeadLetter[];
   rows: number;
+}
+
+/**
+ * Validates and encodes the unit's changes now (staging prepareUnit), so that its commit only
+ * talks to Postgres: a connector prepares the next unit while the previous one commits.
+ */
+export function preparePendingUnit(
+  unit: PendingUnit,
+  scope: { tenant: string; system: string; location: string },
+): void {
+  const batches = [...unit.batches].map(([entity, changes]) => ({ entity, changes }));
+  unit.prepared = [...(unit.prepared ?? []), ...prepareUnit({ ...scope, batches }).batches];
+  unit.batches.clear();
 }
 
 export function newPendingUnit(): PendingUnit {
@@ -135,7 +151,8 @@ export async function commitUnit(
   },
 ): Promise<void> {
   const { unit, report } = args;
-  const batches = [...unit.batches].map(([entity, changes]) => ({ entity, changes }));
+  preparePendingUnit(unit, args);
+  const batches = unit.prepared ?? [];
   const results = await inTransaction(pool, async (client) => {
     await addDeadLetters(client, unit.deadLetters);
     return stageUnitIn(client, {
@@ -147,7 +164,7 @@ export async function commitUnit(
     });
   });
   report.deadLettered += unit.deadLetters.length;
-  for (const b of batches) report.deleted += b.changes.filter((c) => c.op === 'delete').length;
+  for (const b of batches) report.deleted += b.deletes;
   for (const r of Object.values(results)) {
     report.inserted += r.inserted;
     report.updated += r.updated;
@@ -155,6 +172,7 @@ export async function commitUnit(
     report.deadLettered += r.deadLettered;
   }
   unit.batches.clear();
+  delete unit.prepared;
   unit.deadLetters = [];
   unit.rows = 0;
 }

@@ -3,7 +3,7 @@ import { loadCheckpoint } from '../../staging/checkpoints.js';
 import { inTransaction } from '../../staging/database.js';
 import { listDeadLetters } from '../../staging/dead-letters.js';
 import type { Change } from '../../staging/model/change.js';
-import { stageUnit } from '../../staging/stage.js';
+import { prepareUnit, stageUnit } from '../../staging/stage.js';
 import { writeChanges } from '../../staging/write-changes.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
@@ -67,6 +67,39 @@ describe('the staging write path', () => {
       currency: 'EUR',
       version: '10',
     });
+  });
+
+  it('stages a unit prepared ahead of its transaction exactly as the same unit raw', async () => {
+    const unit = (tenant: string) => ({
+      tenant,
+      system: 'crm',
+      batches: [
+        {
+          entity: 'customer' as const,
+          changes: [
+            up('a', 10n, { name: 'Acme', credit_limit: '100.50', currency: 'EUR' }),
+            up('a', 11n, { name: 'Acme 2' }),
+            up('b', 10n, { name: 'Beta' }),
+            up('bad', 10n, { credit_limit: 'lots' }),
+            del('c', 10n),
+          ],
+        },
+        { entity: 'product' as const, changes: [up('p', 1n, { name: 'Widget' })] },
+      ],
+      location: 'prepared test',
+    });
+    const raw = await stageUnit(t.staging.pool, unit('raw_unit'));
+    const prepared = prepareUnit(unit('prepared_unit'));
+    expect(prepared.batches.every((b) => b.prepared)).toBe(true);
+    expect(await stageUnit(t.staging.pool, prepared)).toEqual(raw);
+    const strip = (r: Record<string, unknown>[]) => r.map(({ staged_seq: _s, ...rest }) => rest);
+    expect(strip(await rows('prepared_unit'))).toEqual(strip(await rows('raw_unit')));
+    const dead = await listDeadLetters(t.staging.db, { tenant: 'prepared_unit' });
+    expect(dead.map((d) => [d.sourceId, d.location])).toEqual([['bad', 'prepared test #4']]);
+    // A batch prepared for one tenant is never staged as another's.
+    await expect(stageUnit(t.staging.pool, { ...prepared, tenant: 'other_unit' })).rejects.toThrow(
+      /prepared for prepared_unit\/crm staged as other_unit\/crm/,
+    );
   });
 
   it('ignores an older version after a newer one and applies a newer one', async () => {

@@ -10,7 +10,8 @@ import { addDeadLetters, type NewDeadLetter } from '../../../staging/dead-letter
 import { quoteIdent } from '../../../staging/identifiers.js';
 import type { Change } from '../../../staging/model/change.js';
 import type { Entity } from '../../../staging/model/entities.js';
-import { stageUnitIn } from '../../../staging/stage.js';
+import { prepareUnit, stageUnitIn, type UnitBatch } from '../../../staging/stage.js';
+import type { PreparedBatch } from '../../../staging/write-changes.js';
 import { bigIntToLsn } from './lsn.js';
 import type { Mapped, TableMapper, TextRow } from './mapping.js';
 import type { Relation } from './relations.js';
@@ -28,6 +29,11 @@ export interface MappedChunk {
   /** Deletes of out-of-scope rows (row filter): applied only to rows staged before or in this chunk. */
   conditional: Set<Change>;
   deadLetters: NewDeadLetter[];
+  /**
+   * The batches validated and encoded while the previous chunk was written (staging
+   * prepareUnit); absent when conditional deletes must first be checked against staging.
+   */
+  prepared?: readonly PreparedBatch[];
 }
 
 export interface ChunkScope {
@@ -60,7 +66,19 @@ export async function mapChunk(
     }
     i = j;
   }
+  if (!out.conditional.size) out.prepared = prepareUnit(unitOf(out, scope)).batches;
   return out;
+}
+
+function unitOf(mapped: MappedChunk, scope: ChunkScope) {
+  return {
+    tenant: scope.tenant,
+    system: scope.system,
+    batches: [...mapped.byEntity]
+      .filter(([, changes]) => changes.length)
+      .map(([entity, changes]) => ({ entity, changes })),
+    location: `slot ${scope.slot}`,
+  };
 }
 
 async function mapRun(
@@ -119,16 +137,10 @@ export async function writeMappedChunk(
 ): Promise<number> {
   if (mapped.deadLetters.length) await addDeadLetters(client, mapped.deadLetters);
   if (mapped.conditional.size) await dropUnstagedDeletes(client, mapped, scope);
-  const batches = [...mapped.byEntity]
-    .filter(([, changes]) => changes.length)
-    .map(([entity, changes]) => ({ entity, changes }));
+  const unit = unitOf(mapped, scope);
+  const batches: readonly UnitBatch[] = mapped.prepared ?? unit.batches;
   if (!batches.length) return 0;
-  const results = await stageUnitIn(client, {
-    tenant: scope.tenant,
-    system: scope.system,
-    batches,
-    location: `slot ${scope.slot}`,
-  });
+  const results = await stageUnitIn(client, { ...unit, batches });
   let rows = 0;
   for (const r of Object.values(results)) rows += r.inserted + r.updated;
   return rows;

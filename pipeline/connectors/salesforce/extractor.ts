@@ -31,6 +31,7 @@ import {
   commitUnit,
   newPendingUnit,
   type PendingUnit,
+  preparePendingUnit,
   type StreamReport,
   type SyncDeps,
 } from '../sync-support.js';
@@ -184,6 +185,12 @@ class CommitPipeline {
 
   /** Hands `unit` over to be committed with the position after it, once fewer than two wait. */
   async add(at: SalesforcePosition, unit: PendingUnit): Promise<void> {
+    // Validated and encoded here, while the units before it commit.
+    preparePendingUnit(unit, {
+      tenant: this.ctx.tenant,
+      system: this.ctx.system,
+      location: unitLocation(this.ctx),
+    });
     while (this.queue.length >= 2) await this.queue.shift();
     this.throwFailure();
     if (unit.rows) this.unitRows = Math.min(this.ctx.config.bulk.batchSize, this.unitRows * 2);
@@ -341,6 +348,8 @@ function deadLetter(
   };
 }
 
+const unitLocation = (ctx: ExtractObjectContext) => `salesforce ${ctx.mapping.sobject}`;
+
 async function commit(ctx: ExtractObjectContext, position: SalesforcePosition, unit: PendingUnit) {
   const rows = unit.rows;
   ctx.report.received += rows;
@@ -351,7 +360,7 @@ async function commit(ctx: ExtractObjectContext, position: SalesforcePosition, u
     position,
     unit,
     report: ctx.report,
-    location: `salesforce ${ctx.mapping.sobject}`,
+    location: unitLocation(ctx),
   });
   try {
     await ctx.onUnitStaged?.({ stream: ctx.mapping.sobject, rows, position });
