@@ -51,6 +51,9 @@ export interface StreamOptions {
   onProgress?: (p: { lsn: string; rows: number; rowsPerSecond: number }) => void;
 }
 
+/** Messages handled between two turns of the event loop (see onMessage). */
+const YIELD_EVERY = 100;
+
 export class StreamReader {
   private service: LogicalReplicationService | undefined;
   private source: pg.Client | undefined;
@@ -58,6 +61,7 @@ export class StreamReader {
   private readonly relations: RelationTracker;
   private onceTarget: bigint | null = null;
   private failed = false;
+  private sinceYield = 0;
   private finished = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private settle!: { resolve: (v: 'caught_up' | 'stopped') => void; reject: (e: Error) => void };
@@ -188,7 +192,18 @@ export class StreamReader {
     if (this.failed || this.finished) return;
     try {
       const r = this.handle(msg);
-      return r?.catch((err: Error) => this.fail(err));
+      if (r) {
+        this.sinceYield = 0;
+        return r.catch((err: Error) => this.fail(err));
+      }
+      // The library hands over every message of a received buffer in one synchronous run
+      // unless a handler returns a promise; a turn of the event loop every so often lets the
+      // staging transaction's replies through instead of leaving them behind thousands of rows.
+      if (++this.sinceYield >= YIELD_EVERY) {
+        this.sinceYield = 0;
+        return new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      return;
     } catch (err) {
       this.fail(err as Error);
     }
