@@ -16,6 +16,11 @@
 // INSERT … SELECT. Under the advisory lock nobody else can stage those keys, so every row would
 // have been inserted by the guarded statements too; the guard and ON CONFLICT cost nothing then.
 // Rows travel in binary COPY as text, cast to the column types by the merge statements.
+//
+// Two halves: prepareChanges does everything that needs no database (validation, collapsing,
+// encoding the COPY stream) and writePrepared the rest, inside the caller's transaction, in
+// three round trips for an initial load (lock and input table; COPY; test-and-insert).
+// writeChanges is the two in a row.
 import type pg from 'pg';
 import { type BinaryColumnType, type CopyValue, copyBinaryBuffers, encodeRowsBinary } from './copy-csv.js';
 import { addDeadLetters, type NewDeadLetter } from './dead-letters.js';
