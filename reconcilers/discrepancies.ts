@@ -43,7 +43,7 @@ export async function listDiscrepancies(
   const { rows } = await db.query(
     `SELECT id::text, entity, class, field, match_key, crm_value, erp_value, currency::text, money_impact::text,
             material, status, runs_open, first_seen, last_seen, accepted_by, accepted_reason
-       FROM control.discrepancies
+       FROM control.discrepancies_now
       WHERE tenant_id = $1 AND ($2::text IS NULL OR entity = $2) AND ($3::text IS NULL OR status = $3)
         AND (NOT $4 OR material) AND ($6::bigint[] IS NULL OR id = ANY($6::bigint[]))
       ORDER BY material DESC, money_impact DESC NULLS LAST, entity, first_seen, id

@@ -3,6 +3,9 @@
 // and last seen, runs_open, status open → resolved (gone at the source) or accepted (by a
 // reviewer; stays accepted while it persists). One transaction per tenant × entity and run,
 // serialised by an advisory lock so two runs of the same tenant × entity cannot interleave.
+// Runs are numbered per tenant × entity (control.entity_runs); a discrepancy an incremental run
+// carries forward is not rewritten: control.discrepancies_now derives its last seen run and
+// runs_open from the numbers (sql/migrations/0005_entity_runs.sql). Read lifecycle fields there.
 import type pg from 'pg';
 import { inTransaction } from '../staging/database.js';
 import type { Entity } from '../staging/model/entities.js';
@@ -102,6 +105,14 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
       tenant,
       `reconcile:${entity}`,
     ]);
+    // This run's number for the tenant × entity (carry-forward is derived from it: 0005_entity_runs.sql).
+    const numbered = await client.query<{ run_no: string }>(
+      `INSERT INTO control.entity_runs (tenant_id, entity, run_no, run_id)
+       SELECT $1, $2, coalesce(max(run_no), 0) + 1, $3 FROM control.entity_runs WHERE tenant_id = $1 AND entity = $2
+       RETURNING run_no::text`,
+      [tenant, entity, runId],
+    );
+    const runNo = numbered.rows[0]!.run_no;
     // The run's discrepancies arrive by COPY (thousands of rows when many records changed).
     await client.query(`CREATE TEMP TABLE trueup_disc (${DISC_COLUMNS}) ON COMMIT DROP`);
     await rowsToPg(
@@ -111,59 +122,60 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
     );
     const up = await client.query<{ inserted: boolean }>(
       `INSERT INTO control.discrepancies AS d (tenant_id, entity, match_key, class, field, crm_id, erp_id, crm_value,
-          erp_value, currency, money_impact, material, first_seen_run, last_seen_run, detail)
+          erp_value, currency, money_impact, material, first_seen_run, last_seen_run, last_seen_no, detail)
        SELECT $1, $2, x.match_key, x.class, x.field, x.crm_id, x.erp_id, x.crm_value, x.erp_value, x.currency,
-              x.money_impact, x.material, $3, $3, x.detail
+              x.money_impact, x.material, $3, $3, $4, x.detail
          FROM trueup_disc x
        ON CONFLICT (tenant_id, entity, match_key, class, field) DO UPDATE SET
          crm_id = EXCLUDED.crm_id, erp_id = EXCLUDED.erp_id, crm_value = EXCLUDED.crm_value,
          erp_value = EXCLUDED.erp_value, currency = EXCLUDED.currency, money_impact = EXCLUDED.money_impact,
          material = EXCLUDED.material, detail = EXCLUDED.detail,
+         -- Open through every run since it was last examined (carried forward), and this one.
          runs_open = CASE WHEN d.status = 'resolved' THEN 1
-                          WHEN d.last_seen_run = EXCLUDED.last_seen_run THEN d.runs_open
-                          ELSE d.runs_open + 1 END,
+                          ELSE d.runs_open + greatest(0, EXCLUDED.last_seen_no - d.last_seen_no)::int END,
+         last_seen_no = EXCLUDED.last_seen_no,
          first_seen_run = CASE WHEN d.status = 'resolved' THEN EXCLUDED.first_seen_run ELSE d.first_seen_run END,
          first_seen = CASE WHEN d.status = 'resolved' THEN now() ELSE d.first_seen END,
          status = CASE WHEN d.status = 'accepted' THEN 'accepted' ELSE 'open' END,
          last_seen_run = EXCLUDED.last_seen_run, last_seen = now(), resolved_at = NULL
        RETURNING (xmax = 0) AS inserted`,
-      [tenant, entity, runId],
+      [tenant, entity, runId, runNo],
     );
     input.clock?.mark('write.upsert');
     const examined = input.examined ? await input.examined(client) : undefined;
-    if (examined) {
-      // Incremental: an open discrepancy that concerns no record of the scope belongs to a
-      // component nothing changed in, so it still holds — carried forward, not read again.
-      await client.query(
-        `UPDATE control.discrepancies d SET last_seen_run = $3, last_seen = now(), runs_open = d.runs_open + 1
-          WHERE d.tenant_id = $1 AND d.entity = $2 AND d.status IN ('open', 'accepted') AND d.last_seen_run <> $3
-            AND NOT (d.id = ANY ($4::bigint[]))`,
-        [tenant, entity, runId, examined.discrepancies],
-      );
-    }
-    // Every open discrepancy of this entity was either re-examined by this run or carried
-    // forward, so one not seen now is gone at the source.
-    input.clock?.mark('write.carry');
+    // An open discrepancy this run did not see is gone at the source: in a full run, any of the
+    // entity's; in an incremental run, one it examined (the others concern records nothing
+    // changed around: they still hold and are carried forward — nothing is written for them,
+    // control.discrepancies_now derives it). Resolving writes down what carrying forward implied:
+    // open through the run before this one.
+    input.clock?.mark('write.examined');
     const resolved = await client.query(
-      `UPDATE control.discrepancies SET status = 'resolved', resolved_at = now()
-        WHERE tenant_id = $1 AND entity = $2 AND status IN ('open', 'accepted') AND last_seen_run <> $3`,
-      [tenant, entity, runId],
+      `UPDATE control.discrepancies d SET status = 'resolved', resolved_at = now(),
+          runs_open = d.runs_open + greatest(0, $4::bigint - 1 - d.last_seen_no)::int,
+          last_seen_run = coalesce(p.run_id, d.last_seen_run), last_seen = coalesce(p.at, d.last_seen),
+          last_seen_no = greatest(d.last_seen_no, $4::bigint - 1)
+         FROM (SELECT 1) one
+         LEFT JOIN control.entity_runs p ON p.tenant_id = $1 AND p.entity = $2 AND p.run_no = $4::bigint - 1
+        WHERE d.tenant_id = $1 AND d.entity = $2 AND d.status IN ('open', 'accepted') AND d.last_seen_run <> $3
+          AND ($5::bigint[] IS NULL OR d.id = ANY ($5::bigint[]))`,
+      [tenant, entity, runId, runNo, examined?.discrepancies ?? null],
     );
     // Resolved in flight: recorded as resolved, with the run that saw them go, so a reviewer can
     // tell a fix that raced the run from one made at the source earlier.
     if (input.resolvedInFlight.length)
       await client.query(
         `INSERT INTO control.discrepancies AS d (tenant_id, entity, match_key, class, field, crm_id, erp_id, crm_value,
-            erp_value, currency, money_impact, material, first_seen_run, last_seen_run, detail, status, resolved_at)
+            erp_value, currency, money_impact, material, first_seen_run, last_seen_run, last_seen_no, detail, status,
+            resolved_at)
          SELECT $1, $2, x.match_key, x.class, x.field, x.crm_id, x.erp_id, x.crm_value, x.erp_value, x.currency,
-                x.money_impact, x.material, $3, $3,
+                x.money_impact, x.material, $3, $3, $5,
                 coalesce(x.detail, '{}'::jsonb) || jsonb_build_object('resolvedInFlight', $3::text), 'resolved', now()
            FROM jsonb_to_recordset($4::jsonb) AS x(match_key text, class text, field text, crm_id text, erp_id text,
                 crm_value jsonb, erp_value jsonb, currency text, money_impact numeric, material boolean, detail jsonb)
          ON CONFLICT (tenant_id, entity, match_key, class, field) DO UPDATE SET
            status = 'resolved', resolved_at = coalesce(d.resolved_at, now()),
            detail = coalesce(d.detail, '{}'::jsonb) || jsonb_build_object('resolvedInFlight', $3::text)`,
-        [tenant, entity, runId, JSON.stringify(input.resolvedInFlight.map(toRow))],
+        [tenant, entity, runId, JSON.stringify(input.resolvedInFlight.map(toRow)), runNo],
       );
 
     let actionsInserted = 0;
@@ -224,7 +236,8 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
     input.clock?.mark('write.keymatch');
     return {
       opened: up.rows.filter((r) => r.inserted).length,
-      seen: await seenTotals(client, tenant, entity, runId),
+      // After the resolution every live discrepancy of the entity is seen by this run.
+      seen: await seenTotals(client, tenant, entity),
       resolved: resolved.rowCount ?? 0,
       actionsInserted,
       actionsSuperseded,
@@ -232,12 +245,7 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
   });
 }
 
-async function seenTotals(
-  client: pg.PoolClient,
-  tenant: string,
-  entity: Entity,
-  runId: string,
-): Promise<SeenTotals> {
+async function seenTotals(client: pg.PoolClient, tenant: string, entity: Entity): Promise<SeenTotals> {
   const { rows } = await client.query<{
     class: string;
     currency: string | null;
@@ -252,9 +260,9 @@ async function seenTotals(
             count(*) FILTER (WHERE status = 'accepted' AND material)::int AS accepted_material,
             sum(money_impact)::text AS impact
        FROM control.discrepancies
-      WHERE tenant_id = $1 AND entity = $2 AND last_seen_run = $3 AND status IN ('open', 'accepted')
+      WHERE tenant_id = $1 AND entity = $2 AND status IN ('open', 'accepted')
       GROUP BY class, currency`,
-    [tenant, entity, runId],
+    [tenant, entity],
   );
   const out: SeenTotals = {
     counts: {},

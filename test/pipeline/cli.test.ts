@@ -1,14 +1,20 @@
 // The shipped binary (dist/, built by `npm test` before vitest runs): help on every command with
 // an example, exit codes, migrate twice, secrets kept out of output.
 import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sqlPath } from '../../staging/package-root.js';
 import { withDatabase } from '../../staging/postgres-server.js';
 import { serverUrl } from '../support/database.js';
+
+/** The first migrate of a database applies every migration file. */
+const MIGRATIONS = readdirSync(sqlPath('migrations')).filter((f) => f.endsWith('.sql')).length;
+const APPLIED_ALL = new RegExp(`^applied ${MIGRATIONS} migration`);
 
 const run = promisify(execFile);
 const BIN = join(import.meta.dirname, '../../dist/pipeline/cli/bin.js');
@@ -83,7 +89,7 @@ describe('trueup CLI', () => {
 
   it('migrates an external database once, then applies nothing, and exits 1 when the database is unreachable', async () => {
     const first = await trueup(['migrate'], { TRUEUP_DATABASE_URL: url });
-    expect(first.stdout).toMatch(/^applied 4 migration/);
+    expect(first.stdout).toMatch(APPLIED_ALL);
     const second = await trueup(['migrate'], { TRUEUP_DATABASE_URL: url });
     expect(second.stdout).toMatch(/^nothing to apply/);
     const down = await trueup(['status'], {
@@ -97,7 +103,7 @@ describe('trueup CLI', () => {
     const home = await mkdtemp(join(tmpdir(), 'trueup-home-'));
     const env = { TRUEUP_HOME: home, TRUEUP_DATABASE_URL: '' };
     const first = await trueup(['migrate'], env);
-    expect(first.stdout, first.stderr).toMatch(/^applied 4 migration/);
+    expect(first.stdout, first.stderr).toMatch(APPLIED_ALL);
     const second = await trueup(['migrate'], env);
     expect(second.stdout).toMatch(/^nothing to apply/);
     const status = await trueup(['status'], env);
