@@ -62,7 +62,19 @@ export interface JobTimings {
   phases?: Record<string, number>;
 }
 
-export interface JobResult {
+/** Every discrepancy a run saw (re-examined or carried forward), summed up. */
+export interface SeenTotals {
+  counts: Record<string, number>;
+  discrepancies: number;
+  material: number;
+  /** Of those, accepted by a reviewer (they stay accepted while they persist). */
+  accepted: number;
+  acceptedMaterial: number;
+  /** Sum of money impact per currency (decimal strings). */
+  moneyVariance: Record<string, string>;
+}
+
+export interface JobResult extends SeenTotals {
   tenant: string;
   entity: Entity;
   mode: ReconcileMode;
@@ -79,14 +91,6 @@ export interface JobResult {
   /** Matched pairs examined, and full rows read from staging for a close look. */
   pairs: number;
   wideRows: number;
-  counts: Record<string, number>;
-  discrepancies: number;
-  material: number;
-  /** Of those, accepted by a reviewer (they stay accepted while they persist). */
-  accepted: number;
-  acceptedMaterial: number;
-  /** Sum of money impact per currency (decimal strings). */
-  moneyVariance: Record<string, string>;
   actions: number;
   resolved: number;
   resolvedInFlight: number;

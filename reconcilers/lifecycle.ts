@@ -12,6 +12,7 @@ import type { Entity } from '../staging/model/entities.js';
 import type { Discrepancy } from './classify.js';
 import { addDecimal } from './decimal.js';
 import type { ExaminedRefs } from './examined.js';
+import type { SeenTotals } from './job-protocol.js';
 import type { PhaseClock } from './phase-clock.js';
 import type { PlannedAction } from './survivorship.js';
 import { rowsToPg } from './transfer.js';
@@ -38,18 +39,6 @@ export interface WriteInput {
   /** Discrepancies resolved during in-flight confirmation: recorded as resolved. */
   resolvedInFlight: readonly Discrepancy[];
   clock?: PhaseClock;
-}
-
-/** Every discrepancy this run saw (re-examined or carried forward), summed up. */
-export interface SeenTotals {
-  counts: Record<string, number>;
-  discrepancies: number;
-  material: number;
-  /** Of those, accepted by a reviewer (they stay accepted). */
-  accepted: number;
-  acceptedMaterial: number;
-  /** Sum of money impact per currency (decimal strings). */
-  moneyVariance: Record<string, string>;
 }
 
 export interface WriteOutput {

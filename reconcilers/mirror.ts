@@ -92,10 +92,13 @@ function narrowSelect(
       AND staged_seq > ${lo.toString()}${hi === undefined ? '' : ` AND staged_seq <= ${hi.toString()}`}`;
 }
 
+/** Staging's stored content hash column (see storedHash). */
+const STORED_HASH = 'content_hash';
+
 /**
  * The staged content hash, when staging stores one (a generated column `content_hash`, see
- * README, Reconciliation › Performance): Postgres then reads it instead of hashing every copied row. Used
- * only if it equals the mirror's hash on a sample of the tenant's rows — a definition over other
+ * README, Reconciliation › Performance): Postgres then reads it instead of hashing every copied
+ * row. Used only if it equals the mirror's hash on a sample of the tenant's rows — a definition over other
  * fields or in another order differs on every row — so a stale definition costs speed, never
  * correctness.
  */
@@ -106,7 +109,7 @@ async function storedHash(pool: pg.Pool, job: ReconcileJob, layout: MirrorLayout
        FROM (SELECT * FROM staging.${quoteIdent(job.entity)} WHERE tenant_id = $1 LIMIT 16) s`,
     [job.tenant],
   );
-  return rows[0]?.bad === 0 ? 'content_hash' : computed;
+  return rows[0]?.bad === 0 ? STORED_HASH : computed;
 }
 
 async function copyOut(pool: pg.Pool, select: string, file: string): Promise<boolean> {
@@ -207,13 +210,7 @@ export async function refreshMirror(
   }
   await saveMeta(duck, { last_seq: hi.toString(), rows_crm: `${rows.crm}`, rows_erp: `${rows.erp}` });
   clock?.mark('refresh.apply');
-  return {
-    cold: false,
-    rowsCopied: added.crm + added.erp,
-    rows: rows.crm + rows.erp,
-    lastSeq: hi,
-    contentHash: hash === 'content_hash' ? 'stored' : 'computed',
-  };
+  return refreshed(false, added.crm + added.erp, rows.crm + rows.erp, hi, hash);
 }
 
 /**
@@ -274,13 +271,17 @@ async function coldLoad(
     rows_erp: `${rows.erp}`,
   });
   clock?.mark('refresh.apply');
-  return {
-    cold: true,
-    rowsCopied: rows.crm + rows.erp,
-    rows: rows.crm + rows.erp,
-    lastSeq: hi,
-    contentHash: hash === 'content_hash' ? 'stored' : 'computed',
-  };
+  return refreshed(true, rows.crm + rows.erp, rows.crm + rows.erp, hi, hash);
+}
+
+function refreshed(
+  cold: boolean,
+  rowsCopied: number,
+  rows: number,
+  lastSeq: bigint,
+  hash: string,
+): MirrorRefresh {
+  return { cold, rowsCopied, rows, lastSeq, contentHash: hash === STORED_HASH ? 'stored' : 'computed' };
 }
 
 /** Sets several meta keys in one statement. */

@@ -1,5 +1,6 @@
 // Encodes rows for `COPY … FROM STDIN`: CSV (NULL is an unquoted empty field, every non-null
-// string is quoted so '' stays distinct from NULL, quotes are doubled) and binary (copyRowsBinary).
+// string is quoted so '' stays distinct from NULL, quotes are doubled) and binary
+// (encodeRowsBinary, sent by copyBinaryBuffers).
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
@@ -49,22 +50,11 @@ const BINARY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const BINARY_BUFFER = 1 << 18;
 
 /**
- * Streams rows into `table (columns)` with `COPY … (FORMAT binary)`. Postgres then skips the
- * CSV scan of every field (on a loaded 2-core machine COPY of a 27-column staging row costs about
- * a third of the CSV form), and Node writes UTF-8 straight into buffers instead of building
- * escaped strings. `types[i]` must be the exact type of column i in the table.
+ * Sends rows encoded by encodeRowsBinary into `table (columns)` with `COPY … (FORMAT binary)`.
+ * Postgres then skips the CSV scan of every field (on a loaded 2-core machine COPY of a 27-column
+ * staging row costs about a third of the CSV form), and Node writes UTF-8 straight into buffers
+ * instead of building escaped strings. The encoder's `types[i]` must be the exact type of column i.
  */
-export async function copyRowsBinary(
-  client: pg.ClientBase,
-  table: string,
-  columns: readonly string[],
-  types: readonly BinaryColumnType[],
-  rows: Iterable<readonly CopyValue[]>,
-): Promise<void> {
-  await copyBinaryBuffers(client, table, columns, encodeRowsBinary(types, rows));
-}
-
-/** Sends rows already encoded by encodeRowsBinary into `table (columns)` with binary COPY. */
 export async function copyBinaryBuffers(
   client: pg.ClientBase,
   table: string,

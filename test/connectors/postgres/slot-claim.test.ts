@@ -10,17 +10,16 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cdcSourceStatus } from '../../../pipeline/connectors/postgres/cdc-status.js';
 import { replicationNames } from '../../../pipeline/connectors/postgres/config.js';
 import { claimHolder } from '../../../pipeline/connectors/postgres/slot-claim.js';
-import type { SourceState } from '../../../pipeline/connectors/postgres/source-machine.js';
-import { runSource } from '../../../pipeline/connectors/postgres/sync-source.js';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../../support/database.js';
 import {
   compiledCli,
   createSourceDatabase,
   finished,
-  quietLogger,
+  runRecorded,
   type SourceDb,
   spawnCli,
   systemConfig,
+  until,
 } from './support.js';
 
 let staging: TestDatabase;
@@ -37,14 +36,6 @@ afterAll(async () => {
   await staging?.drop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const staged = async () =>
   Number(
@@ -128,20 +119,11 @@ it('one reader per slot: --once names the holder, a waiting reader takes over wh
     expect(once.stdout).toMatch(/without --once to wait/);
 
     // A second reader without --once waits, and reads nothing meanwhile.
-    const states: SourceState[] = [];
-    const abort = new AbortController();
-    const second = runSource({
-      tenant: 'claim',
-      system: 'erp',
-      config: cfg,
-      staging: staging.staging,
-      logger: quietLogger(),
-      once: false,
-      signal: abort.signal,
-      onState: (m) => {
-        if (states.at(-1) !== m.state) states.push(m.state);
-      },
-    });
+    const {
+      states,
+      abort,
+      done: second,
+    } = runRecorded(staging.staging, cfg, { tenant: 'claim', system: 'erp' });
     await until('the second reader to wait', () => states.includes('waiting'));
     await src.pool.query(`INSERT INTO people SELECT g, 'p' || g FROM generate_series(11, 20) g`);
     await until('the holder to stage new rows', async () => (await staged()) === 20);
@@ -198,19 +180,7 @@ it('a claim lost during the snapshot stops it before the next batch; the reader 
         )
       ).rows[0].n,
     );
-  const states: SourceState[] = [];
-  const abort = new AbortController();
-  const run = runSource({
-    ...key,
-    config: cfg,
-    staging: staging.staging,
-    logger: quietLogger(),
-    once: false,
-    signal: abort.signal,
-    onState: (m) => {
-      if (states.at(-1) !== m.state) states.push(m.state);
-    },
-  });
+  const { states, abort, done: run } = runRecorded(staging.staging, cfg, key);
   try {
     await until(
       'the snapshot to be under way',

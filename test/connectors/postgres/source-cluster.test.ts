@@ -10,12 +10,10 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cdcSourceStatus } from '../../../pipeline/connectors/postgres/cdc-status.js';
 import type { PostgresSystemConfig } from '../../../pipeline/connectors/postgres/config.js';
-import type { SourceState } from '../../../pipeline/connectors/postgres/source-machine.js';
-import { runSource } from '../../../pipeline/connectors/postgres/sync-source.js';
 import type { PostgresServer } from '../../../staging/postgres-server.js';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
 import { startSourceServer } from './source-server.js';
-import { quietLogger, syncOnce, systemConfig } from './support.js';
+import { runRecorded, syncOnce, systemConfig, until } from './support.js';
 
 let staging: TestDatabase;
 let dir: string;
@@ -92,31 +90,17 @@ async function sourceIds(url: string): Promise<string[]> {
   }
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('source cluster', () => {
   it('source restarted mid-stream: sync reconnects by itself and nothing is lost', async () => {
     const url = await sourceDatabase('restart_src');
     const cfg = itemsConfig(url, 'restart_slot');
-    const states: SourceState[] = [];
-    const abort = new AbortController();
-    const running = runSource({
+    const {
+      states,
+      abort,
+      done: running,
+    } = runRecorded(staging.staging, cfg, {
       tenant: 'acme',
       system: 'restart',
-      config: cfg,
-      staging: staging.staging,
-      logger: quietLogger(),
-      once: false,
-      signal: abort.signal,
-      onState: (m) => {
-        if (states.at(-1) !== m.state) states.push(m.state);
-      },
     });
     // A writer that keeps going through the restart: each transaction inserts 20 rows and
     // renames one; a failed one (source down) is simply retried later with new ids.

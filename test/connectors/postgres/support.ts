@@ -10,6 +10,7 @@ import {
   type PostgresSystemConfig,
   postgresSystemConfig,
 } from '../../../pipeline/connectors/postgres/config.js';
+import type { SourceState } from '../../../pipeline/connectors/postgres/source-machine.js';
 import { runSource, type SourceOutcome } from '../../../pipeline/connectors/postgres/sync-source.js';
 import { createLogger } from '../../../pipeline/log/logger.js';
 import type { Staging } from '../../../staging/database.js';
@@ -106,6 +107,41 @@ export function syncOnce(
     once: true,
     resnapshot: o.resnapshot ?? false,
   });
+}
+
+/** Waits until `check` holds, failing with `what` after `ms`. */
+export async function until(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  ms = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A source running until `abort.abort()`, with every state it enters recorded in order. */
+export function runRecorded(
+  staging: Staging,
+  config: PostgresSystemConfig,
+  o: { tenant: string; system: string },
+): { states: SourceState[]; abort: AbortController; done: Promise<SourceOutcome> } {
+  const states: SourceState[] = [];
+  const abort = new AbortController();
+  const done = runSource({
+    ...o,
+    config,
+    staging,
+    logger: quietLogger(),
+    once: false,
+    signal: abort.signal,
+    onState: (m) => {
+      if (states.at(-1) !== m.state) states.push(m.state);
+    },
+  });
+  return { states, abort, done };
 }
 
 /**
