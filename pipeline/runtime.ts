@@ -10,6 +10,7 @@ import {
   type PostgresServer,
 } from '../staging/postgres-server.js';
 import type { TrueupConfig } from './config/schema.js';
+import { resolveRefs } from './config/secrets.js';
 import type { Logger } from './log/logger.js';
 
 export interface Runtime {
@@ -36,7 +37,11 @@ export interface RuntimeOptions {
 
 export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { config, logger, env } = opts;
-  const url = env.TRUEUP_DATABASE_URL || config.staging.url;
+  // TRUEUP_DATABASE_URL may hold secret references like the config (`${file:/run/secrets/pw}`),
+  // so a container can pass the URL without the password in its environment.
+  const url = env.TRUEUP_DATABASE_URL
+    ? resolveRefs(env.TRUEUP_DATABASE_URL, 'TRUEUP_DATABASE_URL', env)
+    : config.staging.url;
   const server = await connectPostgres({
     url,
     embedded: {

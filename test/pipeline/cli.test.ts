@@ -85,6 +85,7 @@ describe('trueup CLI', () => {
     const res = await trueup(['config', 'check', file]);
     expect(res.code).toBe(2);
     expect(res.stdout).toContain('tenants.acme.timezone: expected an IANA time zone');
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('migrates an external database once, then applies nothing, and exits 1 when the database is unreachable', async () => {
@@ -116,5 +117,24 @@ describe('trueup CLI', () => {
     const res = await trueup(['status', '--log-level', 'trace'], { TRUEUP_DATABASE_URL: url });
     expect(res.code).toBe(0);
     expect(res.stdout + res.stderr).not.toContain(password);
+  });
+
+  it('reads the database password from a secret file named in TRUEUP_DATABASE_URL', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trueup-cli-'));
+    const secret = join(dir, 'staging_db_password');
+    const parsed = new URL(url);
+    const password = parsed.password;
+    await writeFile(secret, `${password}\n`);
+    parsed.password = 'PASSWORD';
+    const withRef = parsed.toString().replace('PASSWORD', `\${file:${secret}}`);
+    const ok = await trueup(['status', '--log-level', 'debug'], { TRUEUP_DATABASE_URL: withRef });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout + ok.stderr).not.toContain(password);
+    const missing = await trueup(['status'], {
+      TRUEUP_DATABASE_URL: withRef.replace(secret, join(dir, 'absent')),
+    });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('TRUEUP_DATABASE_URL: cannot read secret file');
+    await rm(dir, { recursive: true, force: true });
   });
 });
