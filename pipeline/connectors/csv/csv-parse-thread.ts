@@ -1,4 +1,4 @@
-// fast-csv on a worker thread, so that parsing a large CSV body (Salesforce Bulk results) runs
+// fast-csv on a worker thread, so that parsing a large CSV body (Salesforce Bulk results, dropped files) runs
 // beside the main thread's mapping and staging instead of taking turns with it. The main thread
 // sends the bytes as they arrive and gets rows back in groups (string[][], structured clone:
 // cheap next to the parse itself); parseCsvChunks (parse-csv-stream.ts) is the only user and
@@ -49,7 +49,12 @@ export function parseThreadMain(): void {
         group = [];
         port.postMessage({ type: 'done' });
       });
-      parser.on('error', (err: Error) => port.postMessage({ type: 'error', message: err.message }));
+      parser.on('error', (err: Error) => {
+        // The rows parsed before the error go first: a caller stages what came before it.
+        if (group.length) port.postMessage({ type: 'rows', rows: group });
+        group = [];
+        port.postMessage({ type: 'error', message: err.message });
+      });
     } else if (m.type === 'data') {
       const n = m.bytes.byteLength;
       // Acknowledged once parsed: the main thread sends more only while few bytes wait here.

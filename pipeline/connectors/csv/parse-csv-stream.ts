@@ -1,38 +1,15 @@
 // Streaming CSV parsing with fast-csv: rows of cells from a byte stream (any delimiter, blank
 // lines kept for line numbers), with backpressure (the source is read only as fast as rows are
-// consumed), so memory does not grow with the input. Two forms of the same parse:
-// - parseCsvStream: one row at a time on the calling thread (dropped files, line by line);
-// - parseCsvChunks: on a parse thread (csv-parse-thread.ts), rows handed back in groups, so that
-//   parsing a large body (Salesforce Bulk results) runs beside the caller's own work on the rows.
+// consumed), so memory does not grow with the input. The parse runs on a parse thread
+// (csv-parse-thread.ts) and rows come back in groups, so that parsing a large input (Salesforce
+// Bulk results, dropped files) runs beside the caller's own work on the rows.
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { parse } from 'fast-csv';
 import { type FromParseThread, ParseThread } from './csv-parse-thread.js';
 
 export interface CsvStreamOptions {
   delimiter?: string;
   /** Keep blank lines as [""] rows (the file connector counts them for line numbers). */
   keepEmpty?: boolean;
-}
-
-/** Yields each row as an array of cells ("" for an empty cell). A source error surfaces here. */
-export async function* parseCsvStream(
-  source: Readable,
-  opts: CsvStreamOptions = {},
-): AsyncGenerator<string[]> {
-  const parser = parse<string[], string[]>(fastCsvOptions(opts));
-  const done = pipeline(source, parser);
-  let failure: unknown;
-  done.catch((err: unknown) => {
-    failure = err;
-  });
-  try {
-    for await (const row of parser) yield row as string[];
-    await done;
-  } finally {
-    if (!source.destroyed) source.destroy();
-  }
-  if (failure) throw failure;
 }
 
 /** fast-csv's options for a parse: rows as arrays of cells, the same on either thread. */

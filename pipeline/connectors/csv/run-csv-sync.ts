@@ -28,7 +28,7 @@ import {
 
 import { type CsvEntityConfig, type CsvSystemConfig, csvEntityConfig, csvSystemConfig } from './config.js';
 import { CsvHeaderError, CsvRowError, type CsvRowMapper, compileCsvMapper } from './csv-mapping.js';
-import { parseCsvStream } from './parse-csv-stream.js';
+import { CsvParseError, parseCsvChunks } from './parse-csv-stream.js';
 
 export interface CsvPosition {
   /** sha256 of every file fully processed. */
@@ -210,53 +210,55 @@ async function stageFile(
     await ctx.onUnitStaged?.({ stream: ctx.entity, rows: n, position: pos });
   };
   try {
-    for await (const cells of parseCsvStream(createReadStream(file.path), {
+    // Parsed on a parse thread (parseCsvChunks) while this thread maps and stages the rows.
+    parsing: for await (const group of parseCsvChunks(createReadStream(file.path), {
       delimiter: ctx.config.delimiter,
       keepEmpty: true,
-    })) {
-      const at = line;
-      for (const c of cells) for (let i = c.indexOf('\n'); i >= 0; i = c.indexOf('\n', i + 1)) line++;
-      line++;
-      if (cells.length === 0 || (cells.length === 1 && cells[0] === '')) continue; // blank line
-      if (!header) {
-        header = cells;
-        try {
-          mapper = compileCsvMapper(ctx.entity, ctx.entityConfig, header, ctx.tenantMapping);
-        } catch (err) {
-          if (!(err instanceof CsvHeaderError)) throw err;
-          unit.deadLetters.push(dead('mapping', err.message, at, { file: file.path, header }));
-          unit.rows++;
-          break;
+    }))
+      for (const cells of group) {
+        const at = line;
+        for (const c of cells) for (let i = c.indexOf('\n'); i >= 0; i = c.indexOf('\n', i + 1)) line++;
+        line++;
+        if (cells.length === 0 || (cells.length === 1 && cells[0] === '')) continue; // blank line
+        if (!header) {
+          header = cells;
+          try {
+            mapper = compileCsvMapper(ctx.entity, ctx.entityConfig, header, ctx.tenantMapping);
+          } catch (err) {
+            if (!(err instanceof CsvHeaderError)) throw err;
+            unit.deadLetters.push(dead('mapping', err.message, at, { file: file.path, header }));
+            unit.rows++;
+            break parsing;
+          }
+          continue;
         }
-        continue;
+        rows++;
+        if (rows <= resumeAfter) continue;
+        try {
+          addChange(unit, ctx.entity, mapper!(cells, fileCtx));
+        } catch (err) {
+          if (!(err instanceof CsvRowError)) throw err;
+          const idAt = header.indexOf(ctx.entityConfig.idColumn);
+          unit.deadLetters.push(
+            dead(
+              err.errorKind,
+              err.message,
+              at,
+              {
+                raw: csvCellsByHeader(header!, cells),
+                file: file.path,
+                line: at,
+              },
+              (idAt >= 0 && cells[idAt]) || null,
+            ),
+          );
+          unit.rows++;
+        }
+        if (unit.rows >= ctx.config.batchSize) await commit(false);
       }
-      rows++;
-      if (rows <= resumeAfter) continue;
-      try {
-        addChange(unit, ctx.entity, mapper!(cells, fileCtx));
-      } catch (err) {
-        if (!(err instanceof CsvRowError)) throw err;
-        const idAt = header.indexOf(ctx.entityConfig.idColumn);
-        unit.deadLetters.push(
-          dead(
-            err.errorKind,
-            err.message,
-            at,
-            {
-              raw: csvCellsByHeader(header!, cells),
-              file: file.path,
-              line: at,
-            },
-            (idAt >= 0 && cells[idAt]) || null,
-          ),
-        );
-        unit.rows++;
-      }
-      if (unit.rows >= ctx.config.batchSize) await commit(false);
-    }
   } catch (err) {
     // An unterminated quote ends parsing: what came before is staged, the rest is one dead letter.
-    if (!/Parse Error/i.test((err as Error).message)) throw err;
+    if (!(err instanceof CsvParseError)) throw err;
     unit.deadLetters.push(
       dead('parse', `${(err as Error).message}; the rest of the file was not read`, line, {
         file: file.path,

@@ -133,6 +133,16 @@ describe('csv drops', () => {
     expect(dls[1]!.errorMessage).toMatch(/export.csv line 7: customer K4: credit_limit: expected a decimal/);
   });
 
+  it('an unterminated quote stops the file there: the rows before it are staged, the rest is one dead letter', async () => {
+    await drop('quote', 'customer', 'q.csv', 'id,name\nQ1,One\nQ2,Two\nQ3,"Three\nQ4,Four\n');
+    const report = await runCsvSync(deps(), 'quote', 'legacy', config());
+    expect(report.streams[0]).toMatchObject({ inserted: 2, deadLettered: 1 });
+    expect((await rows('quote')).map((r) => r.source_id)).toEqual(['Q1', 'Q2']);
+    const [dl] = await listDeadLetters(t.staging.db, { tenant: 'quote' });
+    expect(dl!.errorKind).toBe('parse');
+    expect(dl!.errorMessage).toMatch(/the rest of the file was not read/);
+  });
+
   it('a file without the id column is one dead letter and is not retried', async () => {
     await drop('nohdr', 'customer', 'a.csv', 'name,tax_id\nAcme,DE1\n');
     const report = await runCsvSync(deps(), 'nohdr', 'legacy', config());

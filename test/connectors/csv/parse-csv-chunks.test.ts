@@ -89,4 +89,18 @@ describe('parseCsvChunks', () => {
     await expect(collect(pieces('"a","b"\n"1"x,"2"\n', 64))).rejects.toBeInstanceOf(CsvParseError);
     expect((await collect(pieces('"a"\n"1"\n', 64))).flat()).toEqual([['a'], ['1']]);
   });
+
+  it('hands over the rows parsed before a parse error, then the error', async () => {
+    const seen: string[][] = [];
+    await expect(
+      (async () => {
+        for await (const g of parseCsvChunks(pieces('a,b\n1,2\n3,4\n"5,6\n', 64))) seen.push(...g);
+      })(),
+    ).rejects.toBeInstanceOf(CsvParseError);
+    expect(seen).toEqual([
+      ['a', 'b'],
+      ['1', '2'],
+      ['3', '4'],
+    ]);
+  });
 });
