@@ -7,6 +7,9 @@ import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replicatio
 import { postgresSystemConfig } from '../../pipeline/connectors/postgres/config.js';
 import { runSource } from '../../pipeline/connectors/postgres/sync-source.js';
 import { createLogger } from '../../pipeline/log/logger.js';
+import { copyRows } from '../../staging/copy-csv.js';
+import type { Change } from '../../staging/model/change.js';
+import { stageUnit } from '../../staging/stage.js';
 import { type BenchDefinition, timed } from './harness.js';
 
 async function rawReceive(url: string, slot: string, publication: string, expected: number): Promise<number> {
@@ -29,6 +32,92 @@ async function rawReceive(url: string, slot: string, publication: string, expect
       }),
   );
   await service.destroy();
+  return ms;
+}
+
+/**
+ * The staging stage alone: the same n changes as the connector maps them, staged straight through
+ * the one write path in units of the connector's default size, one after another (as the
+ * connector's one staging connection does). No decoding, no source: the ceiling of any end-to-end
+ * rate on this machine — the end-to-end run does all of this and more, on the same cores.
+ */
+async function stagingAlone(
+  staging: Parameters<typeof stageUnit>[0],
+  n: number,
+  update: boolean,
+): Promise<number> {
+  const UNIT = 5_000;
+  const { ms } = await timed(async () => {
+    for (let lo = 1; lo <= n; lo += UNIT) {
+      const changes: Change[] = [];
+      for (let g = lo; g < Math.min(n + 1, lo + UNIT); g++) {
+        const total = g * 1.5 + (update ? 1 : 0);
+        const raw = { id: `${g}`, name: `SO${g}`, total: `${total}`, state: update ? 'sale' : 'draft' };
+        const fields = { number: raw.name, amount_total: total.toFixed(2), status: raw.state };
+        changes.push({ sourceId: raw.id, version: update ? 2n : 1n, op: 'upsert', fields, raw });
+      }
+      await stageUnit(staging, { tenant: 'ceiling', system: 'erp', batches: [{ entity: 'order', changes }] });
+    }
+  });
+  return ms;
+}
+
+/**
+ * Below even that: Postgres storing the same rows with nothing else to do — a plain COPY into a
+ * table shaped and indexed like staging."order" for the inserts, then a plain UPDATE … FROM of
+ * every row (input COPYed into a temp table) for the updates: no validation, no version guard,
+ * no merge, in the same units. Returns ms.
+ */
+async function bareStore(
+  staging: Parameters<typeof stageUnit>[0],
+  n: number,
+  update: boolean,
+): Promise<number> {
+  const UNIT = 5_000;
+  if (!update) {
+    await staging.query('DROP TABLE IF EXISTS public.bench_bare');
+    await staging.query(
+      'CREATE TABLE public.bench_bare (LIKE staging."order" INCLUDING DEFAULTS INCLUDING INDEXES)',
+    );
+  }
+  const cols = ['source_id', 'number', 'amount_total', 'status', 'raw', 'version', 'staged_seq'];
+  const { ms } = await timed(async () => {
+    for (let lo = 1; lo <= n; lo += UNIT) {
+      const rows: (string | number)[][] = [];
+      for (let g = lo; g < Math.min(n + 1, lo + UNIT); g++) {
+        const total = g * 1.5 + (update ? 1 : 0);
+        const raw = { id: `${g}`, name: `SO${g}`, total: `${total}`, state: update ? 'sale' : 'draft' };
+        rows.push([raw.id, raw.name, total.toFixed(2), raw.state, JSON.stringify(raw), update ? 2 : 1, g]);
+      }
+      const client = await staging.connect();
+      try {
+        if (!update) {
+          await copyRows(
+            client,
+            'public.bench_bare',
+            ['tenant_id', 'system', ...cols],
+            rows.map((r) => ['bare', 'erp', ...r]),
+          );
+        } else {
+          await client.query('BEGIN');
+          await client.query(
+            `CREATE TEMP TABLE IF NOT EXISTS bare_in (source_id text, number text, amount_total numeric,
+               status text, raw jsonb, version bigint, staged_seq bigint) ON COMMIT DELETE ROWS`,
+          );
+          await copyRows(client, 'bare_in', cols, rows);
+          await client.query(
+            `UPDATE public.bench_bare t SET number = i.number, amount_total = i.amount_total, status = i.status,
+                    raw = i.raw, version = i.version, staged_seq = i.staged_seq + ${n}
+               FROM bare_in i WHERE t.tenant_id = 'bare' AND t.system = 'erp' AND t.source_id = i.source_id`,
+          );
+          await client.query('COMMIT');
+        }
+      } finally {
+        client.release();
+      }
+    }
+  });
+  if (update) await staging.query('DROP TABLE public.bench_bare');
   return ms;
 }
 
@@ -96,8 +185,11 @@ export const cdcBench: BenchDefinition = {
         const cpu = process.cpuUsage();
         const e2e = await timed(sync);
         const { user, system } = process.cpuUsage(cpu);
+        const alone = await stagingAlone(staging.pool, n, phase === 'update');
         const rate = (n * 1000) / e2e.ms;
         const rawRate = (n * 1000) / raw;
+        const aloneRate = (n * 1000) / alone;
+        const bare = await bareStore(staging.pool, n, phase === 'update');
         ctx.emit({
           metric: `${phase}_rows_per_s`,
           value: Math.round(rate),
@@ -110,6 +202,13 @@ export const cdcBench: BenchDefinition = {
           node_cpu_s: Math.round((user + system) / 1e4) / 100,
           e2e_s: Math.round(e2e.ms / 10) / 100,
           raw_s: Math.round(raw / 10) / 100,
+          // The staging stage alone (stagingAlone): no end-to-end rate can pass it here.
+          staging_alone_rows_per_s: Math.round(aloneRate),
+          staging_alone_share_of_raw: Math.round((aloneRate / rawRate) * 1000) / 1000,
+          e2e_share_of_staging_alone: Math.round((rate / aloneRate) * 1000) / 1000,
+          // Postgres alone storing the same rows (bareStore): below even the staging stage.
+          bare_store_rows_per_s: Math.round((n * 1000) / bare),
+          bare_store_share_of_raw: Math.round(((n * 1000) / bare / rawRate) * 1000) / 1000,
         });
       }
     } finally {
