@@ -99,18 +99,23 @@ export async function diffPairs(
         WHERE NOT c.deleted AND NOT e.deleted)
       WHERE ${fields.map((_d, i) => `x_${i}`).join(' OR ')}`,
   );
-  const n = await duck.rows<{ n: bigint }>('SELECT count(*) AS n FROM cmp_x');
-  if (!Number(n[0]?.n ?? 0)) return [];
+  // The fields whose raw values differ in some pair: only they are prepared and compared (a
+  // nightly change set often touches one or two fields, and each one costs DuckDB planning time).
+  const any = await duck.rows<Record<string, boolean | null>>(
+    `SELECT ${fields.map((_d, i) => `bool_or(x_${i}) AS a${i}`).join(', ')} FROM cmp_x`,
+  );
+  const act = fields.map((d, i) => ({ d, i })).filter(({ i }) => any[0]?.[`a${i}`] === true);
+  if (!act.length) return [];
   for (const side of ['crm', 'erp'] as const) {
     const params = new SqlParams();
-    const cols = fields.map((d) => prepColumns(d, cfg, params, systems[side]));
-    const name = (i: number, suffix: string) => duckIdent(`${fields[i]!.name}__${suffix}`);
-    const stage1 = `SELECT w.source_id, ${fields.map((_d, i) => `x.x_${i}`).join(', ')},
-        ${cols.map((c, i) => `CASE WHEN x.x_${i} THEN ${c.value} END AS ${name(i, 'v')}`).join(', ')}
+    const cols = act.map(({ d, i }) => ({ i, name: d.name, ...prepColumns(d, cfg, params, systems[side]) }));
+    const name = (f: string, suffix: string) => duckIdent(`${f}__${suffix}`);
+    const stage1 = `SELECT w.source_id, ${cols.map((c) => `x.x_${c.i}`).join(', ')},
+        ${cols.map((c) => `CASE WHEN x.x_${c.i} THEN ${c.value} END AS ${name(c.name, 'v')}`).join(', ')}
       FROM ${src[side]} w JOIN cmp_x x ON x.${side}_id = w.source_id`;
-    const stage2 = `SELECT *, ${cols.map((c, i) => `CASE WHEN x_${i} THEN ${c.norm} END AS ${name(i, 'n')}`).join(', ')}
+    const stage2 = `SELECT *, ${cols.map((c) => `CASE WHEN x_${c.i} THEN ${c.norm} END AS ${name(c.name, 'n')}`).join(', ')}
       FROM (${stage1})`;
-    const finish = cols.flatMap((c, i) => (c.finish ? [`${c.finish} AS ${name(i, 'n')}`] : []));
+    const finish = cols.flatMap((c) => (c.finish ? [`${c.finish} AS ${name(c.name, 'n')}`] : []));
     await duck.run(
       `CREATE OR REPLACE TEMP TABLE prep_${side} AS ${
         finish.length ? `SELECT * REPLACE (${finish.join(', ')}) FROM (${stage2})` : stage2
@@ -119,8 +124,8 @@ export async function diffPairs(
     );
   }
   const params = new SqlParams();
-  const diff = fields.map(
-    (d, i) =>
+  const diff = act.map(
+    ({ d, i }) =>
       `x.x_${i} AND NOT ${equalExpr(d, cfg, params, { c: 'c', e: 'e', cp: 'cp', ep: 'ep', mu: 'mu' })} AS d_${i}`,
   );
   // Only what classification and survivorship read comes back to JavaScript, one JSON text per
@@ -129,7 +134,7 @@ export async function diffPairs(
   // (most_complete), and the values of the differing fields and of the currency fields.
   const all = ENTITY_FIELDS[entity];
   const currencies = new Set(all.flatMap((d) => (d.currencyField ? [d.currencyField] : [])));
-  const index = new Map(fields.map((d, i) => [d.name, i]));
+  const index = new Map(act.map(({ d, i }) => [d.name, i]));
   const sent = all.filter((d) => index.has(d.name) || currencies.has(d.name)).map((d) => d.name);
   const values = (a: 'c' | 'e') =>
     `[${sent
@@ -145,14 +150,14 @@ export async function diffPairs(
   const filled = (a: 'c' | 'e') =>
     `${all.map((d) => `(CASE WHEN ${col(a, d.name)} IS NULL OR ${col(a, d.name)} = '' THEN 0 ELSE 1 END)`).join(' + ')} AS ${a}_filled`;
   const rows = await duck.rows<{ j: string }>(
-    `SELECT CAST(to_json({'l': lvl, 'd': [${fields.map((_d, i) => `d_${i}`).join(', ')}], ${side('c')}, ${side('e')}}) AS VARCHAR) AS j
+    `SELECT CAST(to_json({'l': lvl, 'd': [${act.map(({ i }) => `d_${i}`).join(', ')}], ${side('c')}, ${side('e')}}) AS VARCHAR) AS j
        FROM (
        SELECT x.lvl, ${diff.join(', ')}, ${rowColumns(entity, 'c', 'c_')}, ${rowColumns(entity, 'e', 'e_')},
               ${filled('c')}, ${filled('e')}
          FROM cmp_x x JOIN ${src.crm} c ON c.source_id = x.crm_id JOIN ${src.erp} e ON e.source_id = x.erp_id
          JOIN prep_crm cp ON cp.source_id = x.crm_id JOIN prep_erp ep ON ep.source_id = x.erp_id
          ${moneyJoin(entity, 'c', 'e')})
-      WHERE ${fields.map((_d, i) => `d_${i}`).join(' OR ')}`,
+      WHERE ${act.map(({ i }) => `d_${i}`).join(' OR ')}`,
     params.values,
   );
   interface Sent {
@@ -184,7 +189,7 @@ export async function diffPairs(
       crm: row('crm', p.c),
       erp: row('erp', p.e),
       lvl: Number(p.l),
-      fields: fields.filter((_d, i) => p.d[i] === true).map((d) => d.name),
+      fields: act.filter((_a, k) => p.d[k] === true).map((a) => a.d.name),
     };
   });
 }
