@@ -35,6 +35,21 @@ async function rawReceive(url: string, slot: string, publication: string, expect
   return ms;
 }
 
+const UNIT = 5_000;
+
+/** The source rows as the bench's INSERT (or its UPDATE) leaves them, in units of UNIT rows. */
+function* units(n: number, update: boolean) {
+  for (let lo = 1; lo <= n; lo += UNIT) {
+    const unit = [];
+    for (let g = lo; g < Math.min(n + 1, lo + UNIT); g++) {
+      const total = g * 1.5 + (update ? 1 : 0);
+      const raw = { id: `${g}`, name: `SO${g}`, total: `${total}`, state: update ? 'sale' : 'draft' };
+      unit.push({ g, raw, amount: total.toFixed(2), version: update ? 2 : 1 });
+    }
+    yield unit;
+  }
+}
+
 /**
  * The staging stage alone: the same n changes as the connector maps them, staged straight through
  * the one write path in units of the connector's default size, one after another (as the
@@ -46,16 +61,15 @@ async function stagingAlone(
   n: number,
   update: boolean,
 ): Promise<number> {
-  const UNIT = 5_000;
   const { ms } = await timed(async () => {
-    for (let lo = 1; lo <= n; lo += UNIT) {
-      const changes: Change[] = [];
-      for (let g = lo; g < Math.min(n + 1, lo + UNIT); g++) {
-        const total = g * 1.5 + (update ? 1 : 0);
-        const raw = { id: `${g}`, name: `SO${g}`, total: `${total}`, state: update ? 'sale' : 'draft' };
-        const fields = { number: raw.name, amount_total: total.toFixed(2), status: raw.state };
-        changes.push({ sourceId: raw.id, version: update ? 2n : 1n, op: 'upsert', fields, raw });
-      }
+    for (const unit of units(n, update)) {
+      const changes: Change[] = unit.map(({ raw, amount, version }) => ({
+        sourceId: raw.id,
+        version: BigInt(version),
+        op: 'upsert',
+        fields: { number: raw.name, amount_total: amount, status: raw.state },
+        raw,
+      }));
       await stageUnit(staging, { tenant: 'ceiling', system: 'erp', batches: [{ entity: 'order', changes }] });
     }
   });
@@ -73,7 +87,6 @@ async function bareStore(
   n: number,
   update: boolean,
 ): Promise<number> {
-  const UNIT = 5_000;
   if (!update) {
     await staging.query('DROP TABLE IF EXISTS public.bench_bare');
     await staging.query(
@@ -82,13 +95,16 @@ async function bareStore(
   }
   const cols = ['source_id', 'number', 'amount_total', 'status', 'raw', 'version', 'staged_seq'];
   const { ms } = await timed(async () => {
-    for (let lo = 1; lo <= n; lo += UNIT) {
-      const rows: (string | number)[][] = [];
-      for (let g = lo; g < Math.min(n + 1, lo + UNIT); g++) {
-        const total = g * 1.5 + (update ? 1 : 0);
-        const raw = { id: `${g}`, name: `SO${g}`, total: `${total}`, state: update ? 'sale' : 'draft' };
-        rows.push([raw.id, raw.name, total.toFixed(2), raw.state, JSON.stringify(raw), update ? 2 : 1, g]);
-      }
+    for (const unit of units(n, update)) {
+      const rows = unit.map(({ g, raw, amount, version }) => [
+        raw.id,
+        raw.name,
+        amount,
+        raw.state,
+        JSON.stringify(raw),
+        version,
+        g,
+      ]);
       const client = await staging.connect();
       try {
         if (!update) {
