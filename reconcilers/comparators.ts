@@ -8,19 +8,21 @@
 //            the mirror can skip equal records, and an enum value spelled the same on both sides
 //            is never a difference)
 //   exact    values equal after null equivalences ('' = null by default); decimals as numbers
-//   text     unicode-normalised (NFKC by default, through nfkc.ts; or NFC, or none), trimmed,
-//            inner whitespace collapsed, case-folded — each step switchable
+//   text     unicode-normalised (NFKC by default, through nfkc.ts; or NFC, or none), case-folded
+//            (ß = ss, text-sql.ts), inner whitespace collapsed, trimmed (any whitespace: tabs,
+//            CR, no-break spaces) — each step switchable
 //   numeric  |a−b| ≤ absolute, or |a−b| ≤ relative × max(|a|,|b|); non-numbers compared as text
 //   money    both rounded (half away from zero) to the minor unit of the record's ISO 4217
 //            currency (JPY 0, USD 2, BHD 3 digits), |Δ| ≤ toleranceMinor; when the two records
 //            carry different currencies the amounts must be numerically equal
-//   date     truncated to a granularity in a time zone
+//   date     truncated to a granularity; timestamps in a time zone, calendar dates as they are
 //   enum     each side's value mapped through that system's value map, then exact
 // Defaults: text → text, money fields → money (tolerance 0), other decimals → numeric (exact),
 // date → date/day, timestamp → date/second, everything else → exact.
 import type { ComparatorConfig, EntityConfig } from '../pipeline/config/schema.js';
 import { ENTITY_FIELDS, type Entity, type FieldDef } from '../staging/model/entities.js';
 import { nfkcSql } from './nfkc.js';
+import { collapseSql, foldSql, trimSql } from './text-sql.js';
 
 export type SqlValue = string | number | boolean | null;
 
@@ -93,9 +95,10 @@ export function prepColumns(
       break;
     case 'text': {
       let t = cmp.unicode === 'none' ? v : cmp.unicode === 'NFKC' ? nfkcSql(v) : `nfc_normalize(${v})`;
-      if (cmp.trim) t = `trim(${t})`;
-      if (cmp.collapseSpaces) t = `regexp_replace(${t}, '\\s+', ' ', 'g')`;
-      if (cmp.caseFold) t = `lower(${t})`;
+      // Folding first: it neither makes nor removes whitespace, and its SQL repeats its input.
+      if (cmp.caseFold) t = foldSql(t);
+      if (cmp.collapseSpaces) t = collapseSql(t);
+      if (cmp.trim) t = trimSql(t);
       norm = t;
       if (nulls.length)
         finish = `CASE WHEN list_contains([${nulls.join(', ')}], ${n}) THEN NULL ELSE ${n} END`;
@@ -106,8 +109,13 @@ export function prepColumns(
       norm = `TRY_CAST(${v} AS DECIMAL(38,12))`;
       break;
     case 'date':
-      // The granularity is one of a closed zod enum, so it may be SQL text.
-      norm = `date_trunc('${cmp.granularity}', timezone(${params.add(cmp.zone)}, TRY_CAST(${v} AS TIMESTAMPTZ)))`;
+      // The granularity is one of a closed zod enum, so it may be SQL text. A calendar date has
+      // no time of day and so no zone: shifting it (as midnight UTC) into a zone west of UTC
+      // would move 2024-03-01 into February. The zone applies to timestamps only.
+      norm =
+        def.type === 'date'
+          ? `date_trunc('${cmp.granularity}', TRY_CAST(${v} AS DATE))`
+          : `date_trunc('${cmp.granularity}', timezone(${params.add(cmp.zone)}, TRY_CAST(${v} AS TIMESTAMPTZ)))`;
       break;
     case 'enum': {
       const map = Object.entries(cmp.valueMap[system] ?? {});

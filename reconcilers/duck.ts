@@ -1,11 +1,13 @@
 // Thin helpers over @duckdb/node-api: a connection on a mirror's instance (job-resources.ts keeps
 // the instances), statements with named parameters, rows as plain JSON-ish objects, and the .sql
-// files of sql/duckdb. Every connection gets trueup's NFKC function (nfkc.ts).
+// files of sql/duckdb. Every connection gets trueup's NFKC function (nfkc.ts) and
+// case-folding function (text-sql.ts).
 import { readFileSync } from 'node:fs';
 import { type DuckDBConnection, type DuckDBInstance, listValue } from '@duckdb/node-api';
 import { sqlPath } from '../staging/package-root.js';
 import type { SqlValue } from './comparators.js';
 import { registerNfkc } from './nfkc.js';
+import { registerCaseFold } from './text-sql.js';
 
 /** Named parameters of a statement; a string array becomes a DuckDB LIST (file lists). */
 export type DuckParams = Record<string, SqlValue | readonly string[]>;
@@ -40,10 +42,11 @@ function rowObjects(names: readonly string[], rows: readonly unknown[][]): Recor
   return out;
 }
 
-/** A connection on `instance` (with trueup's NFKC function); `close()` closes the connection only. */
+/** A connection on `instance` (with trueup's NFKC and case-folding functions); `close()` closes the connection only. */
 export async function connectDuck(instance: DuckDBInstance): Promise<Duck> {
   const conn = await instance.connect();
   registerNfkc(conn);
+  registerCaseFold(conn);
   return {
     instance,
     conn,

@@ -1,9 +1,10 @@
 // Matching one tenant × entity inside the mirror, set-based: one join per link kind and level, no
 // per-record work. Level 0 holds the explicit links — the xref table and the direct keys (a CRM
 // field holding the ERP id, or the reverse); level i ≥ 1 the i-th business key, among records not
-// claimed at a lower level. A record with several partners at its level is a duplicate_match and
-// claims them all; one-to-one links become pairs. Tombstones take part in explicit links only
-// (their keys are null), so deleted_in_one is seen.
+// claimed at a lower level. A live record with several live partners at its level is a
+// duplicate_match and claims them all; one-to-one links become pairs. Tombstones take part in
+// explicit links only (their keys are null), so deleted_in_one is seen; they never count as a
+// second partner and are never a duplicate_match themselves (see resolveMatches).
 //
 // The same statements run over the whole mirror (full run) or over an incremental scope closed
 // under links (scope.ts), whose result inside the scope equals a full run's.
@@ -11,7 +12,7 @@
 // Outputs (temp tables, `<o>` = output prefix):
 //   <o>m      every link at the level that claimed it, with both records' tombstone flags and hashes
 //   <o>pairs  the one-to-one links
-//   <o>dups   (side, id, partners) of records with several partners
+//   <o>dups   (side, id, partners) of live records with several live partners
 //   <o>lone   (side, source_id) of live records that no link claimed
 import type { EntityConfig } from '../pipeline/config/schema.js';
 import type { Duck } from './duck.js';
@@ -79,24 +80,42 @@ export async function resolveMatches(
         WHERE c.source_id NOT IN (SELECT crm_id FROM ${o}m) AND e.source_id NOT IN (SELECT erp_id FROM ${o}m)`,
     );
   }
+  // Tombstones. Only live partners count: a live record with several is a duplicate_match; a
+  // deleted record never is. A live record's links to tombstones stand only when it has no live
+  // partner (then each is a deleted_in_one pair): when ERP deletes E1 and re-creates E2, both
+  // pointing at C1, the live pair C1/E2 is compared and the tombstone E1 is not reported. A
+  // deleted record linked to two live ones is two deleted_in_one pairs (links between two
+  // tombstones are pairs deleted on both sides, which are not reported).
   // A record is claimed at exactly one level, so counting over all of <o>m counts its level.
+  const live = 'NOT cdel AND NOT edel';
   await duck.run(
     `CREATE OR REPLACE TEMP TABLE ${o}multi AS
-       SELECT 'crm' AS side, crm_id AS id FROM ${o}m GROUP BY crm_id HAVING count(*) > 1
-       UNION ALL SELECT 'erp', erp_id FROM ${o}m GROUP BY erp_id HAVING count(*) > 1`,
+       SELECT 'crm' AS side, crm_id AS id FROM ${o}m WHERE ${live} GROUP BY crm_id HAVING count(*) > 1
+       UNION ALL SELECT 'erp', erp_id FROM ${o}m WHERE ${live} GROUP BY erp_id HAVING count(*) > 1`,
   );
+  // Links from a tombstone to a live record that has a live partner do not stand (few rows: the
+  // probe starts from the tombstones' links, not from the millions of live ones).
   await duck.run(
-    `CREATE OR REPLACE TEMP TABLE ${o}pairs AS SELECT * FROM ${o}m
+    `CREATE OR REPLACE TEMP TABLE ${o}m_drop AS
+       SELECT t.crm_id, t.erp_id FROM (SELECT * FROM ${o}m WHERE edel AND NOT cdel) t
+        WHERE t.crm_id IN (SELECT crm_id FROM ${o}m WHERE ${live})
+       UNION ALL
+       SELECT t.crm_id, t.erp_id FROM (SELECT * FROM ${o}m WHERE cdel AND NOT edel) t
+        WHERE t.erp_id IN (SELECT erp_id FROM ${o}m WHERE ${live})`,
+  );
+  const stands = `NOT EXISTS (SELECT 1 FROM ${o}m_drop d WHERE d.crm_id = x.crm_id AND d.erp_id = x.erp_id)`;
+  await duck.run(
+    `CREATE OR REPLACE TEMP TABLE ${o}pairs AS SELECT * FROM ${o}m x
       WHERE crm_id NOT IN (SELECT id FROM ${o}multi WHERE side = 'crm')
-        AND erp_id NOT IN (SELECT id FROM ${o}multi WHERE side = 'erp')`,
+        AND erp_id NOT IN (SELECT id FROM ${o}multi WHERE side = 'erp') AND ${stands}`,
   );
   await duck.run(
     `CREATE OR REPLACE TEMP TABLE ${o}dups AS
-       SELECT 'crm' AS side, crm_id AS id, list(erp_id ORDER BY erp_id) AS partners FROM ${o}m
-        WHERE crm_id IN (SELECT id FROM ${o}multi WHERE side = 'crm') GROUP BY crm_id
+       SELECT 'crm' AS side, crm_id AS id, list(erp_id ORDER BY erp_id) AS partners FROM ${o}m x
+        WHERE crm_id IN (SELECT id FROM ${o}multi WHERE side = 'crm') AND ${stands} GROUP BY crm_id
        UNION ALL
-       SELECT 'erp', erp_id, list(crm_id ORDER BY crm_id) FROM ${o}m
-        WHERE erp_id IN (SELECT id FROM ${o}multi WHERE side = 'erp') GROUP BY erp_id`,
+       SELECT 'erp', erp_id, list(crm_id ORDER BY crm_id) FROM ${o}m x
+        WHERE erp_id IN (SELECT id FROM ${o}multi WHERE side = 'erp') AND ${stands} GROUP BY erp_id`,
   );
   await duck.run(
     `CREATE OR REPLACE TEMP TABLE ${o}lone AS

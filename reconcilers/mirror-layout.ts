@@ -19,6 +19,7 @@ import { quoteIdent } from '../staging/identifiers.js';
 import { ENTITY_FIELDS, type Entity } from '../staging/model/entities.js';
 import { duckIdent } from './comparators.js';
 import { nfkcSql } from './nfkc.js';
+import { collapseSql, foldSql, trimSql } from './text-sql.js';
 import type { CsvColumn } from './transfer.js';
 
 export const SIDES = ['crm', 'erp'] as const;
@@ -27,12 +28,13 @@ export type Side = (typeof SIDES)[number];
 /** SQL normalisers of business keys (match.keys[].normalise). */
 const NORMALISERS: Record<string, (x: string) => string> = {
   none: (x) => x,
-  text: (x) => `lower(regexp_replace(trim(${nfkcSql(x)}), '\\s+', ' ', 'g'))`,
-  email: (x) => `lower(trim(${x}))`,
+  text: (x) => trimSql(collapseSql(foldSql(nfkcSql(x)))),
+  email: (x) => `lower(${trimSql(x)})`,
   tax_id: (x) => `upper(regexp_replace(${x}, '[^A-Za-z0-9]', '', 'g'))`,
   phone: (x) => `regexp_replace(${x}, '[^0-9]', '', 'g')`,
-  name: (x) =>
-    `lower(trim(regexp_replace(regexp_replace(${x}, '[^[:alnum:] ]', ' ', 'g'), '\\s+', ' ', 'g')))`,
+  // Letters, marks and digits of any script (RE2's [:alnum:] is ASCII only: "Müller" and
+  // "Möller" would both become "m ller", and a CJK name nothing); anything else separates words.
+  name: (x) => trimSql(`regexp_replace(${foldSql(nfkcSql(x))}, '[^\\p{L}\\p{M}\\p{N}]+', ' ', 'g')`),
 };
 
 export class MirrorConfigError extends Error {

@@ -48,7 +48,7 @@ import { pgToFile, readCsv, type Scratch } from './transfer.js';
 export { type MirrorLayout, mirrorLayout, SIDES, type Side } from './mirror-layout.js';
 
 /** Bumped whenever a mirror's tables change shape; an older mirror is rebuilt. */
-const MIRROR_FORMAT = 4;
+const MIRROR_FORMAT = 5;
 
 export async function getMeta(duck: Duck, k: string): Promise<string | undefined> {
   const rows = await duck.rows<{ v: string }>('SELECT v FROM meta WHERE k = $k', { k });
@@ -144,36 +144,47 @@ export async function refreshMirror(
     [`staging.${quoteIdent(job.entity)}`],
   );
   versionQuery.catch(() => {});
+  const stagingQuery = stagingIdentity(pool);
+  const hiQuery = maxSeq(pool, job);
+  stagingQuery.catch(() => {});
+  hiQuery.catch(() => {});
   const duckVersion = await duck.rows<{ v: string }>('SELECT version() AS v');
   const meta = await duck.rows<{ k: string; v: string }>('SELECT k, v FROM meta');
   const version = await versionQuery;
+  const staging = await stagingQuery;
+  const hi0 = await hiQuery;
   const hash = version.rows[0]?.stored ? await storedHash(pool, job, layout) : contentHashSql(layout);
   const m = new Map(meta.map((r) => [r.k, r.v]));
   // Content hashes are comparable only from one Postgres major version, tokens only from one
-  // DuckDB version, and both only under one layout.
+  // DuckDB version, and both only under one layout; the rows and staged_seqs only from one
+  // staging database (another URL, or staging restored from a backup into a new database, has
+  // its own rows under the same data folder).
   const identity = JSON.stringify({
     f: MIRROR_FORMAT,
     pg: Math.floor(Number(version.rows[0]?.v ?? 0) / 10_000),
     duckdb: duckVersion[0]?.v,
+    staging,
     systems: job.config.systems,
     layout,
   });
   const lastSeq = BigInt(m.get('last_seq') ?? '0');
-  const cold = job.rebuildMirror === true || m.get('identity') !== identity || lastSeq === 0n;
+  // Staging behind the mirror (restored in place from an older backup, rows removed): the delta
+  // after last_seq would miss rows staged again under the same seqs, so start over.
+  const cold =
+    job.rebuildMirror === true || m.get('identity') !== identity || lastSeq === 0n || hi0 < lastSeq;
   const slots = { columns: tableColumns(layout), prev: prevColumns(layout) };
   if (cold) {
     for (const s of statements(duckSql('mirror-drop'))) await duck.run(s);
     await duck.run('DELETE FROM meta');
     for (const s of statements(duckSql('mirror-schema', slots))) await duck.run(s);
     clock?.mark('refresh.prepare');
-    return coldLoad(duck, pool, job, layout, hash, scratch, identity, clock);
+    return coldLoad(duck, pool, job, layout, hash, scratch, identity, hi0, clock);
   }
   for (const side of SIDES)
     await duck.run(`CREATE TEMP TABLE IF NOT EXISTS tprev_${side} (${prevColumns(layout)})`);
   clock?.mark('refresh.prepare');
 
-  // Delta: the rows of each side staged in (last_seq, hi], one COPY per side in parallel.
-  const hi0 = await maxSeq(pool, job);
+  // Delta: the rows of each side staged in (last_seq, hi0], one COPY per side in parallel.
   const files: string[] = [];
   if (hi0 > lastSeq)
     await Promise.all(
@@ -226,6 +237,29 @@ async function maxSeq(pool: pg.Pool, job: ReconcileJob): Promise<bigint> {
   return rows[0]?.hi ? BigInt(rows[0].hi) : 0n;
 }
 
+/**
+ * Which staging database this is: the cluster's system identifier (when the role may read it;
+ * pg_control_system() is restricted by default to superusers and pg_monitor), the database's
+ * name and oid. A database restored from a dump, or another database or cluster, differs in one
+ * of them.
+ */
+async function stagingIdentity(pool: pg.Pool): Promise<{ system: string | null; db: string; oid: string }> {
+  const { rows } = await pool.query<{ db: string; oid: string; can: boolean }>(
+    `SELECT current_database() AS db, d.oid::text AS oid,
+            has_function_privilege('pg_control_system()', 'EXECUTE') AS can
+       FROM pg_database d WHERE d.datname = current_database()`,
+  );
+  const r = rows[0];
+  let system: string | null = null;
+  if (r?.can) {
+    const sys = await pool.query<{ id: string }>(
+      'SELECT system_identifier::text AS id FROM pg_control_system()',
+    );
+    system = sys.rows[0]?.id ?? null;
+  }
+  return { system, db: r?.db ?? '', oid: r?.oid ?? '' };
+}
+
 async function coldLoad(
   duck: Duck,
   pool: pg.Pool,
@@ -234,9 +268,9 @@ async function coldLoad(
   hash: string,
   scratch: Scratch,
   identity: string,
+  hi: bigint,
   clock?: PhaseClock,
 ): Promise<MirrorRefresh> {
-  const hi = await maxSeq(pool, job);
   // Parallel COPY streams: one per side, each split further by staged_seq when asked.
   const perSide = Math.max(1, Math.floor((job.copyRanges ?? 2) / 2));
   const files: Record<Side, string[]> = { crm: [], erp: [] };

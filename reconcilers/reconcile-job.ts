@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type pg from 'pg';
 import { classifyPass, type Discrepancy, identityOf } from './classify.js';
 import { comparePass, type PassResult } from './compare.js';
 import { confirmInFlight } from './confirm.js';
@@ -56,6 +57,22 @@ function planActions(job: ReconcileJob, pass: PassResult, keep: ReadonlySet<stri
   ];
 }
 
+/** Identities (identityOf) of the discrepancies among `found` that a reviewer accepted. */
+async function acceptedIdentities(
+  pool: pg.Pool,
+  job: ReconcileJob,
+  found: readonly Discrepancy[],
+): Promise<Set<string>> {
+  if (!found.length) return new Set();
+  const { rows } = await pool.query<{ id: string }>(
+    `SELECT class || '|' || match_key || '|' || field AS id FROM control.discrepancies
+      WHERE tenant_id = $1 AND entity = $2 AND status = 'accepted'
+        AND class || '|' || match_key || '|' || field = ANY ($3::text[])`,
+    [job.tenant, job.entity, found.map(identityOf)],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
 /** Test seam: runs right after the mirror refresh, inside the job's DuckDB transaction. */
 export const jobHooks: { afterRefresh?: (job: ReconcileJob) => Promise<void> } = {};
 
@@ -93,7 +110,10 @@ export async function runReconcileJob(job: ReconcileJob, resources: JobResources
     pc.mark('refresh.xref');
     await jobHooks.afterRefresh?.(job);
 
-    const configHash = hash({ entity: cfg, systems: job.config.systems });
+    // Every config input the results depend on — the whole tenant slice: the entity's match,
+    // compare and survivorship rules, the systems, materiality (stored per discrepancy, not
+    // rewritten when carried forward) and the actions policy. A change makes the next run full.
+    const configHash = hash(job.config);
     const lastRunSeq = await getMeta(duck, 'last_run_seq');
     let incremental =
       job.mode === 'incremental' &&
@@ -124,7 +144,14 @@ export async function runReconcileJob(job: ReconcileJob, resources: JobResources
     pc.mark('confirm');
 
     const kept: Discrepancy[] = confirmation.kept;
-    const actions = planActions(job, confirmation.pass, new Set(kept.map(identityOf)));
+    // An accepted discrepancy (a reviewer agreed the difference stands) gets no correction: its
+    // earlier undecided actions are then no longer proposed and become skipped_stale.
+    const accepted = await acceptedIdentities(pool, job, kept);
+    const actions = planActions(
+      job,
+      confirmation.pass,
+      new Set(kept.map(identityOf).filter((id) => !accepted.has(id))),
+    );
     pc.mark('actions');
     const written = await writeResults(pool, {
       tenant,

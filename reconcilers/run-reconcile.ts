@@ -114,7 +114,9 @@ export async function reconcileTenant(opts: ReconcileOptions): Promise<RunSummar
   const tenant = assertTenantId(opts.tenant);
   const t = opts.tenantConfig;
   const mode = opts.mode ?? 'incremental';
-  const entities = (opts.entities ?? ENTITIES).filter((e) => t.entities[e]?.enabled !== false);
+  // An entity named twice is one job: two jobs of one entity under one run id would share its
+  // run number and count its discrepancies twice.
+  const entities = [...new Set(opts.entities ?? ENTITIES)].filter((e) => t.entities[e]?.enabled !== false);
   let slices: Map<Entity, TenantSlice>;
   try {
     slices = new Map(entities.map((e) => [e, tenantSlice(t, e)] as const));

@@ -5,6 +5,7 @@
 import { ENTITY_FIELDS, type Entity } from '../staging/model/entities.js';
 import { duckIdent } from './comparators.js';
 import type { Duck } from './duck.js';
+import { foldSql } from './text-sql.js';
 
 const HINT_FIELDS = ['email', 'tax_id', 'name', 'number', 'sku'];
 
@@ -18,7 +19,9 @@ export async function suggestCandidates(
   const fields = ENTITY_FIELDS[entity].filter((d) => HINT_FIELDS.includes(d.name)).map((d) => d.name);
   const out = new Map<string, string[]>();
   if (!fields.length) return out;
-  const norm = (x: string) => `nullif(lower(regexp_replace(trim(${x}), '[^[:alnum:]@.]+', '', 'g')), '')`;
+  // Letters, marks and digits of any script ([:alnum:] is ASCII only in RE2), case-folded.
+  const norm = (x: string) =>
+    `nullif(${foldSql(`regexp_replace(${x}, '[^\\p{L}\\p{M}\\p{N}@.]+', '', 'g')`)}, '')`;
   const hints = fields
     .map((f) => `SELECT r.side, r.source_id, '${f}' AS field, ${norm(`r.${duckIdent(f)}`)} AS v FROM u r`)
     .join(' UNION ALL ');

@@ -41,11 +41,15 @@ export async function pgToFile(client: pg.ClientBase, select: string, file: stri
   await pipeline(client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT csv)`)), createWriteStream(file));
 }
 
-/** The DuckDB table function reading CSV files written by `pgToFile` or DuckDB itself. */
+/**
+ * The DuckDB table function reading CSV files written by `pgToFile` or DuckDB itself. Both end
+ * lines with \n; the line ending is named because DuckDB otherwise guesses it, and a quoted value
+ * holding \r\n (a key with a trailing CRLF) throws its CSV state machine off.
+ */
 export function readCsv(columns: readonly CsvColumn[]): string {
   const spec = columns.map((c) => `'${c.name}': '${c.duckType}'`).join(', ');
   return `read_csv($files, header = false, auto_detect = false, allow_quoted_nulls = false,
-    quote = '"', escape = '"', columns = {${spec}})`;
+    quote = '"', escape = '"', new_line = '\\n', columns = {${spec}})`;
 }
 
 /**

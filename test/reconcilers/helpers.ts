@@ -1,5 +1,7 @@
 // Shared setup for the reconciler tests: a generated tenant staged into a test database, its
-// validated config, and a reconcile run with inline jobs and a private data folder.
+// validated config, and a reconcile run with inline jobs and a private data folder; for
+// hand-made cases, records staged through the normal write path, a tenant config with two csv
+// systems (crm, erp), and the open discrepancies as sortable keys.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +10,8 @@ import type { TenantConfig } from '../../pipeline/config/schema.js';
 import { type GenerateOptions, generatorTenantConfig } from '../../pipeline/generator/ground-truth.js';
 import { createReconcilePool } from '../../reconcilers/pool.js';
 import { type ReconcileOptions, reconcileTenant } from '../../reconcilers/run-reconcile.js';
+import type { Entity } from '../../staging/model/entities.js';
+import { stageUnit } from '../../staging/stage.js';
 import type { TestDatabase } from '../support/database.js';
 
 export function tenantConfigOf(opts: Omit<GenerateOptions, 'seed'>): TenantConfig {
@@ -70,3 +74,51 @@ export const keyOf = (d: {
   matchKey?: string;
   field: string;
 }) => `${d.entity} ${d.class} ${d.match_key ?? d.matchKey} ${d.field}`;
+
+/** A tenant with two csv systems, `crm` and `erp`, plus `extra` tenant config (entities, actions…). */
+export function csvTenantConfig(tenant: string, extra: Record<string, unknown> = {}): TenantConfig {
+  const raw = {
+    systems: {
+      crm: { kind: 'csv', role: 'crm', dropDir: '/tmp/x/crm' },
+      erp: { kind: 'csv', role: 'erp', dropDir: '/tmp/x/erp' },
+    },
+    ...extra,
+  };
+  return validateConfig({ tenants: { [tenant]: raw } }, 'test', {}).tenants[tenant]!;
+}
+
+/** Stages hand-made records (`id` is the source id, the rest its fields) in one unit. */
+export async function stageRows(
+  db: TestDatabase,
+  tenant: string,
+  system: string,
+  entity: Entity,
+  rows: Record<string, unknown>[],
+  opts: { version?: bigint; op?: 'upsert' | 'delete' } = {},
+): Promise<void> {
+  await stageUnit(db.staging.pool, {
+    tenant,
+    system,
+    batches: [
+      {
+        entity,
+        changes: rows.map((r) => ({
+          sourceId: String(r.id),
+          version: opts.version ?? 1n,
+          op: opts.op ?? ('upsert' as const),
+          fields: Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'id')),
+        })),
+      },
+    ],
+  });
+}
+
+/** The tenant's open discrepancies as sorted `entity class match_key field` strings. */
+export async function openKeys(db: TestDatabase, tenant: string, entity?: string): Promise<string[]> {
+  const { rows } = await db.staging.pool.query<{ k: string }>(
+    `SELECT entity || ' ' || class || ' ' || match_key || ' ' || field AS k FROM control.discrepancies
+      WHERE tenant_id = $1 AND status = 'open' AND ($2::text IS NULL OR entity = $2) ORDER BY 1`,
+    [tenant, entity ?? null],
+  );
+  return rows.map((r) => r.k);
+}

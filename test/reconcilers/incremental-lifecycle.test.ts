@@ -1,4 +1,5 @@
-// Incremental runs equal full runs; discrepancy lifecycle across runs; in-flight confirmation.
+// Incremental runs equal full runs, also after a tenant-level config change; discrepancy lifecycle
+// across runs (read through discrepancies_now); in-flight confirmation; an entity named twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GeneratedTenant, generateTenant } from '../../pipeline/generator/ground-truth.js';
 import { stageTenant, toUpsert } from '../../pipeline/generator/stage-generated.js';
@@ -6,7 +7,16 @@ import { inFlightHooks } from '../../reconcilers/confirm.js';
 import type { Entity } from '../../staging/model/entities.js';
 import { stageUnit } from '../../staging/stage.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { dataDir, keyOf, openDiscrepancies, reconcile, removeDataDirs, tenantConfigOf } from './helpers.js';
+import {
+  csvTenantConfig,
+  dataDir,
+  keyOf,
+  openDiscrepancies,
+  reconcile,
+  removeDataDirs,
+  stageRows,
+  tenantConfigOf,
+} from './helpers.js';
 
 const COUNTS = { customer: 200, product: 40, order: 100, invoice: 100, payment: 60, subscription: 50 };
 let db: TestDatabase;
@@ -233,5 +243,141 @@ describe('in-flight confirmation of missing and duplicated records', () => {
     );
     expect(rows).toHaveLength(2);
     for (const r of rows) expect(r).toMatchObject({ status: 'resolved', run: expect.any(String) });
+  });
+});
+
+describe('lifecycle through discrepancies_now', () => {
+  async function lifecycleOf(tenant: string) {
+    const { rows } = await db.staging.pool.query(
+      `SELECT match_key, class, field, status, runs_open, first_seen_run, last_seen_run
+         FROM control.discrepancies_now WHERE tenant_id = $1 ORDER BY match_key, class, field`,
+      [tenant],
+    );
+    return rows;
+  }
+
+  it('open → carried forward → accepted → resolved → reopened', async () => {
+    const t = 'life2';
+    const dir = await dataDir();
+    const cfg = csvTenantConfig(t);
+    const run = (mode?: 'full') =>
+      reconcile(db, dir, t, cfg, { entities: ['invoice'], ...(mode ? { mode } : {}) });
+    await stageRows(db, t, 'crm', 'invoice', [
+      { id: 'C1', erp_ref: 'E1', currency: 'USD', total: '10.00' },
+      { id: 'C2', erp_ref: 'E2', currency: 'USD', total: '10.00' },
+    ]);
+    await stageRows(db, t, 'erp', 'invoice', [
+      { id: 'E1', currency: 'USD', total: '11.00' },
+      { id: 'E2', currency: 'USD', total: '10.00' },
+    ]);
+    const r1 = await run();
+    // Something unrelated changes: the C1/E1 discrepancy is carried forward.
+    await stageRows(db, t, 'erp', 'invoice', [{ id: 'E2', currency: 'USD', total: '10.00' }], {
+      version: 2n,
+    });
+    const r2 = await run();
+    expect(r2.entities[0]?.mode).toBe('incremental');
+    expect(await lifecycleOf(t)).toMatchObject([
+      {
+        match_key: 'C:C1|E:E1',
+        status: 'open',
+        runs_open: 2,
+        first_seen_run: r1.runId,
+        last_seen_run: r2.runId,
+      },
+    ]);
+    await db.staging.pool.query(`UPDATE control.discrepancies SET status = 'accepted' WHERE tenant_id = $1`, [
+      t,
+    ]);
+    const r3 = await run('full');
+    expect(await lifecycleOf(t)).toMatchObject([
+      { status: 'accepted', runs_open: 3, last_seen_run: r3.runId },
+    ]);
+    // Fixed at the source.
+    await stageRows(db, t, 'erp', 'invoice', [{ id: 'E1', currency: 'USD', total: '10.00' }], {
+      version: 2n,
+    });
+    const r4 = await run();
+    expect(await lifecycleOf(t)).toMatchObject([
+      { status: 'resolved', runs_open: 3, last_seen_run: r3.runId },
+    ]);
+    expect(r4.totals.resolved).toBe(1);
+    const r5 = await run();
+    expect(await lifecycleOf(t)).toMatchObject([
+      { status: 'resolved', runs_open: 3, last_seen_run: r3.runId },
+    ]);
+    // Broken again: a new episode.
+    await stageRows(db, t, 'erp', 'invoice', [{ id: 'E1', currency: 'USD', total: '12.00' }], {
+      version: 3n,
+    });
+    const r6 = await run();
+    expect(await lifecycleOf(t)).toMatchObject([
+      { status: 'open', runs_open: 1, first_seen_run: r6.runId, last_seen_run: r6.runId },
+    ]);
+    const r7 = await run();
+    expect(await lifecycleOf(t)).toMatchObject([{ status: 'open', runs_open: 2, last_seen_run: r7.runId }]);
+    expect(r5.totals.discrepancies).toBe(0);
+  });
+
+  it('an entity named twice (--entity invoice invoice) counts as one run', async () => {
+    const t = 'twice';
+    const dir = await dataDir();
+    const cfg = csvTenantConfig(t);
+    await stageRows(db, t, 'crm', 'invoice', [{ id: 'C1', erp_ref: 'E1', currency: 'USD', total: '10.00' }]);
+    await stageRows(db, t, 'erp', 'invoice', [{ id: 'E1', currency: 'USD', total: '11.00' }]);
+    const s = await reconcile(db, dir, t, cfg, { entities: ['invoice', 'invoice'] });
+    const view = await lifecycleOf(t);
+    expect({ discrepancies: s.totals.discrepancies, runsOpen: view[0]?.runs_open }).toEqual({
+      discrepancies: 1,
+      runsOpen: 1,
+    });
+  });
+});
+
+describe('incremental runs after a tenant-level config change', () => {
+  async function materialOf(tenant: string) {
+    const { rows } = await db.staging.pool.query<{ material: boolean }>(
+      `SELECT material FROM control.discrepancies_now WHERE tenant_id = $1 AND status = 'open'`,
+      [tenant],
+    );
+    return rows.map((r) => r.material);
+  }
+
+  it('lowering the materiality threshold is reflected by the next (incremental) run', async () => {
+    const t = 'mat';
+    const dir = await dataDir();
+    await stageRows(db, t, 'crm', 'invoice', [{ id: 'C1', erp_ref: 'E1', currency: 'USD', total: '150.00' }]);
+    await stageRows(db, t, 'erp', 'invoice', [{ id: 'E1', currency: 'USD', total: '100.00' }]);
+    const first = await reconcile(db, dir, t, csvTenantConfig(t, { materiality: { threshold: '100' } }), {
+      entities: ['invoice'],
+    });
+    expect(first.totals.material).toBe(0);
+    expect(await materialOf(t)).toEqual([false]);
+    // Finance lowers the threshold to 10: the 50 USD difference is now material.
+    const lowered = csvTenantConfig(t, { materiality: { threshold: '10' } });
+    const second = await reconcile(db, dir, t, lowered, { entities: ['invoice'] });
+    const full = await reconcile(db, dir, t, lowered, { entities: ['invoice'], mode: 'full' });
+    expect(full.totals.material).toBe(1);
+    // The run right before (asked for incremental) must agree with the full run: the changed
+    // config makes it a full run.
+    expect({ mode: second.entities[0]?.mode, material: second.totals.material }).toEqual({
+      mode: 'full',
+      material: 1,
+    });
+  });
+
+  it('turning on actions.createMissing proposes creates on the next (incremental) run', async () => {
+    const t = 'crt';
+    const dir = await dataDir();
+    await stageRows(db, t, 'crm', 'customer', [{ id: 'C1', name: 'Lonely' }]);
+    await stageRows(db, t, 'erp', 'customer', [{ id: 'E9', name: 'Other' }]);
+    await reconcile(db, dir, t, csvTenantConfig(t), { entities: ['customer'] });
+    const on = csvTenantConfig(t, { actions: { createMissing: true } });
+    const second = await reconcile(db, dir, t, on, { entities: ['customer'] });
+    const { rows } = await db.staging.pool.query(
+      `SELECT kind, target_system FROM control.actions WHERE tenant_id = $1 AND run_id = $2`,
+      [t, second.runId],
+    );
+    expect(rows.length).toBe(2);
   });
 });

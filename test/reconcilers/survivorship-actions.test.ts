@@ -2,13 +2,13 @@
 // most_recent, max, report_only) picks the expected winner, and the proposed actions set exactly
 // the losing fields with their explanation — after a full run and again after an incremental run
 // over the same records (the comparison reads only the values it needs, so this also checks that
-// nothing survivorship reads is missing).
+// nothing survivorship reads is missing). A discrepancy a reviewer accepted gets no correction.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validateConfig } from '../../pipeline/config/load-config.js';
 import type { TenantConfig } from '../../pipeline/config/schema.js';
 import { stageUnit } from '../../staging/stage.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { dataDir, reconcile, removeDataDirs } from './helpers.js';
+import { csvTenantConfig, dataDir, reconcile, removeDataDirs, stageRows } from './helpers.js';
 
 const tenant = 'surv';
 let db: TestDatabase;
@@ -163,4 +163,49 @@ it('picks the winner of each rule and proposes exactly the losing fields, full a
   expect(inc.entities[0]!.mode).toBe('incremental');
   expect(inc.countsByClass).toEqual({ field_mismatch: 7 });
   expect(await proposed()).toEqual(expected);
+});
+
+it('accepting a discrepancy withdraws its pending correction (and only that field of it)', async () => {
+  const t = 'acc';
+  const dir = await dataDir();
+  const accCfg = csvTenantConfig(t, { actions: { policy: 'auto_approve' } });
+  await stageRows(db, t, 'crm', 'customer', [
+    { id: 'C1', erp_ref: 'E1', credit_limit: '5000' },
+    { id: 'C2', erp_ref: 'E2', credit_limit: '5000', billing_city: 'Berlin' },
+  ]);
+  await stageRows(db, t, 'erp', 'customer', [
+    { id: 'E1', credit_limit: '9000' },
+    { id: 'E2', credit_limit: '9000', billing_city: 'Bonn' },
+  ]);
+  await reconcile(db, dir, t, accCfg, { entities: ['customer'] });
+  const live = async () =>
+    (
+      await db.staging.pool.query<{ target: string; fields: Record<string, unknown>; status: string }>(
+        `SELECT target_system || ':' || target_id AS target, fields, status FROM control.actions
+          WHERE tenant_id = $1 AND status IN ('proposed', 'approved') ORDER BY 1`,
+        [t],
+      )
+    ).rows;
+  expect(await live()).toEqual([
+    { target: 'crm:C1', fields: { credit_limit: '9000' }, status: 'approved' },
+    { target: 'crm:C2', fields: { credit_limit: '9000' }, status: 'approved' },
+    { target: 'erp:E2', fields: { billing_city: 'Berlin' }, status: 'approved' },
+  ]);
+  // Finance agrees to the credit limits ("legacy limit"); the billing city is still to be fixed.
+  await db.staging.pool.query(
+    `UPDATE control.discrepancies SET status = 'accepted', accepted_by = 'alice', accepted_reason = 'legacy limit'
+      WHERE tenant_id = $1 AND field = 'credit_limit'`,
+    [t],
+  );
+  const s = await reconcile(db, dir, t, accCfg, { entities: ['customer'], mode: 'full' });
+  expect(s.errors).toEqual([]);
+  expect(s.totals).toMatchObject({ discrepancies: 3, accepted: 2 });
+  expect(await live()).toEqual([
+    { target: 'erp:E2', fields: { billing_city: 'Berlin' }, status: 'approved' },
+  ]);
+  const { rows } = await db.staging.pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM control.actions WHERE tenant_id = $1 AND status = 'skipped_stale'`,
+    [t],
+  );
+  expect(rows[0]?.n).toBe(2);
 });
