@@ -29,6 +29,8 @@ export interface DeadLetter {
   errorKind: string;
   errorMessage: string;
   location: string | null;
+  /** Why the last `dlq replay` failed; errorMessage keeps the original reason. */
+  lastReplayError: string | null;
   status: DeadLetterStatus;
   attempts: number;
   firstSeen: Date;
@@ -41,28 +43,71 @@ function fingerprint(d: NewDeadLetter): string {
     .digest('hex');
 }
 
-/** Adds dead letters in the caller's transaction (so they commit with the batch they came from). */
+// Postgres text and jsonb cannot hold U+0000, and a record is often dead-lettered precisely
+// because it holds one: stored as it is, the dead letter itself would fail and abort the batch
+// it came with. So every NUL in the stored source_id, error message and location is replaced by
+// the visible six characters `\u0000`, and in the record by the same text (the JSON escape
+// `\u0000` becomes `\\u0000`); such a record gets `nulReplaced: true` so that a replay knows
+// it no longer holds what the source sent. The fingerprint is taken before the replacement.
+const NUL_TEXT = '\\u0000';
+/** A JSON `\u0000` escape, i.e. one preceded by an even number of backslashes. */
+const JSON_NUL = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+function nulSafeText(s: string): string;
+function nulSafeText(s: string | null): string | null;
+function nulSafeText(s: string | null): string | null {
+  return s?.includes('\0') ? s.replaceAll('\0', NUL_TEXT) : s;
+}
+
+/** The record as JSON text that jsonb accepts (see above). */
+export function nulSafeRecordJson(record: unknown): string {
+  const json = JSON.stringify(record ?? null);
+  if (!json.includes('\\u0000')) return json;
+  const replaced = json.replace(JSON_NUL, '$1\\\\u0000');
+  if (replaced === json) return json; // only the escaped text "\\u0000", not a NUL
+  const safe = JSON.parse(replaced) as unknown;
+  return JSON.stringify(
+    typeof safe === 'object' && safe !== null && !Array.isArray(safe)
+      ? { ...safe, nulReplaced: true }
+      : { record: safe, nulReplaced: true },
+  );
+}
+
+/**
+ * Adds dead letters in the caller's transaction (so they commit with the batch they came from).
+ * Letters with the same fingerprint are merged first (ON CONFLICT cannot touch one row twice in
+ * a statement): the last one's message and location, attempts = how many there were.
+ */
 export async function addDeadLetters(
   client: pg.ClientBase,
   letters: readonly NewDeadLetter[],
 ): Promise<void> {
   if (!letters.length) return;
+  const merged = new Map<string, { letter: NewDeadLetter; fingerprint: string; count: number }>();
+  for (const letter of letters) {
+    const fp = fingerprint(letter);
+    const key = `${letter.tenant}\0${fp}`;
+    const prev = merged.get(key);
+    merged.set(key, { letter, fingerprint: fp, count: (prev?.count ?? 0) + 1 });
+  }
+  const rows = [...merged.values()];
   await client.query(
     `INSERT INTO control.dead_letters AS d
-       (tenant_id, system, entity, source_id, record, error_kind, error_message, location, fingerprint)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::text[], $9::text[])
+       (tenant_id, system, entity, source_id, record, error_kind, error_message, location, fingerprint, attempts)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[])
      ON CONFLICT (tenant_id, fingerprint) WHERE status = 'open' DO UPDATE SET
-       attempts = d.attempts + 1, last_seen = now(), error_message = EXCLUDED.error_message, location = EXCLUDED.location`,
+       attempts = d.attempts + EXCLUDED.attempts, last_seen = now(), error_message = EXCLUDED.error_message, location = EXCLUDED.location`,
     [
-      letters.map((d) => d.tenant),
-      letters.map((d) => d.system),
-      letters.map((d) => d.entity),
-      letters.map((d) => d.sourceId),
-      letters.map((d) => JSON.stringify(d.record ?? null)),
-      letters.map((d) => d.errorKind),
-      letters.map((d) => d.errorMessage),
-      letters.map((d) => d.location ?? null),
-      letters.map(fingerprint),
+      rows.map((r) => r.letter.tenant),
+      rows.map((r) => r.letter.system),
+      rows.map((r) => r.letter.entity),
+      rows.map((r) => nulSafeText(r.letter.sourceId)),
+      rows.map((r) => nulSafeRecordJson(r.letter.record)),
+      rows.map((r) => r.letter.errorKind),
+      rows.map((r) => nulSafeText(r.letter.errorMessage)),
+      rows.map((r) => nulSafeText(r.letter.location ?? null)),
+      rows.map((r) => r.fingerprint),
+      rows.map((r) => r.count),
     ],
   );
 }
@@ -96,6 +141,7 @@ export async function listDeadLetters(db: Db, filter: DeadLetterFilter = {}): Pr
     errorKind: r.error_kind,
     errorMessage: r.error_message,
     location: r.location,
+    lastReplayError: r.last_replay_error,
     status: r.status,
     attempts: r.attempts,
     firstSeen: r.first_seen,
@@ -137,11 +183,18 @@ export async function markReplayed(client: pg.ClientBase, tenant: string, id: st
   );
 }
 
-/** Bumps attempts of a dead letter whose replay failed again. */
+/**
+ * Bumps attempts of a dead letter whose replay failed again. The reason goes to
+ * last_replay_error: error_message keeps the original reason (file, line, field).
+ */
 export async function markReplayFailed(db: Db, tenant: string, id: string, message: string): Promise<void> {
   await db
     .updateTable('control.dead_letters')
-    .set((eb) => ({ attempts: eb('attempts', '+', 1), last_seen: new Date(), error_message: message }))
+    .set((eb) => ({
+      attempts: eb('attempts', '+', 1),
+      last_seen: new Date(),
+      last_replay_error: nulSafeText(message),
+    }))
     .where('tenant_id', '=', tenant)
     .where('id', '=', id)
     .execute();

@@ -1,13 +1,14 @@
 // Replays dead letters through the one write path. A dead letter that holds a mapped change is
 // staged again as it is; one that holds only the raw record needs the connector's mapper
-// (`remap`). A record that fails again stays open with attempts + 1; a success is marked
+// (`remap`). A record that fails again stays open with attempts + 1 and the reason of this
+// failure in last_replay_error (error_message keeps the original one); a success is marked
 // replayed in the same transaction that staged it.
 import type { Staging } from './database.js';
 import { inTransaction } from './database.js';
 import { type DeadLetter, listDeadLetters, markReplayed, markReplayFailed } from './dead-letters.js';
 import type { Change } from './model/change.js';
 import { isEntity } from './model/entities.js';
-import { writeChanges } from './write-changes.js';
+import { prepareChanges, writePrepared } from './write-changes.js';
 
 export type Remapper = (dl: DeadLetter) => Change | null;
 
@@ -39,26 +40,28 @@ export async function replayDeadLetters(
       await fail(`unknown entity "${dl.entity}"`);
       continue;
     }
+    if ((dl.record as { nulReplaced?: unknown } | null)?.nulReplaced === true) {
+      await fail(
+        `record ${dl.id} held NUL characters, replaced when it was dead-lettered: fix it at the source`,
+      );
+      continue;
+    }
     const entity = dl.entity;
-    // Dry-validate inside a transaction: if the record is dead-lettered again, roll back and count a failure.
-    const outcome = await inTransaction(staging.pool, async (client) => {
-      const w = await writeChanges(client, {
-        tenant: dl.tenant,
-        system: dl.system,
-        entity,
-        changes: [change],
-      });
-      if (w.deadLettered) throw new ReplayRejected();
+    // Validated first: a record that is still invalid fails with today's reason, not the stored one.
+    const batch = prepareChanges({ tenant: dl.tenant, system: dl.system, entity, changes: [change] });
+    const rejected = batch.dead[0];
+    if (rejected) {
+      await fail(`still invalid: ${rejected.errorMessage}`);
+      continue;
+    }
+    await inTransaction(staging.pool, async (client) => {
+      await writePrepared(client, batch);
       await markReplayed(client, dl.tenant, dl.id);
-      return 'ok' as const;
-    }).catch((err: unknown) => (err instanceof ReplayRejected ? ('rejected' as const) : Promise.reject(err)));
-    if (outcome === 'ok') result.replayed.push(dl.id);
-    else await fail(`record ${dl.id} is still invalid: ${dl.errorMessage}`);
+    });
+    result.replayed.push(dl.id);
   }
   return result;
 }
-
-class ReplayRejected extends Error {}
 
 function toChange(dl: DeadLetter): Change | null {
   const c = (dl.record as { change?: Record<string, unknown> } | null)?.change;

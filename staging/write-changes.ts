@@ -25,7 +25,7 @@ import type pg from 'pg';
 import { type BinaryColumnType, type CopyValue, copyBinaryBuffers, encodeRowsBinary } from './copy-csv.js';
 import { addDeadLetters, type NewDeadLetter } from './dead-letters.js';
 import { quoteIdent, quoteLiteral } from './identifiers.js';
-import { validateCanonical } from './model/canonical-schemas.js';
+import { isTimestamp, jsonHasNul, validateCanonical } from './model/canonical-schemas.js';
 import type { Change } from './model/change.js';
 import { ENTITY_FIELDS, type Entity, type FieldDef, type FieldType } from './model/entities.js';
 
@@ -273,16 +273,20 @@ function mergeStatements(
             CASE WHEN is_delete THEN now() END, mapping_version, nextval('staging.staged_seq')
        FROM ${temp} WHERE ${where}`;
   const common = `version = EXCLUDED.version, staged_seq = EXCLUDED.staged_seq, staged_at = now()`;
-  const upsertGuard = `WHERE EXCLUDED.version > t.version
+  // On a version tie an upsert applies only if it changes something (`merged`: the raw the row
+  // would get; a partial row merges its raw into the staged one, so a replay compares equal) and
+  // was mapped no older than the staged row: replaying an old batch must not undo a re-mapping.
+  const upsertGuard = (merged: string) => `WHERE EXCLUDED.version > t.version
         OR (EXCLUDED.version = t.version AND t.deleted_at IS NULL
-            AND (t.raw, t.mapping_version) IS DISTINCT FROM (EXCLUDED.raw, EXCLUDED.mapping_version))`;
+            AND EXCLUDED.mapping_version >= t.mapping_version
+            AND (t.raw, t.mapping_version) IS DISTINCT FROM (${merged}, EXCLUDED.mapping_version))`;
   const guarded = {
     full: `INSERT INTO ${table} AS t (${insertCols.join(', ')}) ${select('NOT is_delete AND keep IS NULL')}
      ON CONFLICT (tenant_id, system, source_id) DO UPDATE SET
        ${cols.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}, raw = EXCLUDED.raw,
        source_updated_at = EXCLUDED.source_updated_at, deleted_at = NULL,
        mapping_version = EXCLUDED.mapping_version, ${common}
-     ${upsertGuard}
+     ${upsertGuard('EXCLUDED.raw')}
      RETURNING (xmax = 0) AS inserted`,
     // Partial rows are few (unchanged TOAST); EXCLUDED cannot see `keep`, so look it up by key.
     partial: `INSERT INTO ${table} AS t (${insertCols.join(', ')}) ${select('NOT is_delete AND keep IS NOT NULL')}
@@ -296,7 +300,7 @@ function mergeStatements(
          .join(',\n       ')},
        raw = t.raw || EXCLUDED.raw, source_updated_at = EXCLUDED.source_updated_at, deleted_at = NULL,
        mapping_version = EXCLUDED.mapping_version, ${common}
-     ${upsertGuard}
+     ${upsertGuard('t.raw || EXCLUDED.raw')}
      RETURNING (xmax = 0) AS inserted`,
     delete: `INSERT INTO ${table} AS t (${insertCols.join(', ')}) ${select('is_delete')}
      ON CONFLICT (tenant_id, system, source_id) DO UPDATE SET
@@ -310,22 +314,39 @@ function mergeStatements(
   return { insertIfUnstaged, guarded };
 }
 
+/**
+ * Why a change cannot be staged, or null. Everything Postgres would reject is caught here (an
+ * impossible date, a NUL character in any text or json value), because one rejected row would
+ * abort the whole transaction: the bad record becomes a dead letter and the rest is staged.
+ */
 function checkChange(entity: Entity, c: Change, rawJson: Map<Change, string>): string | null {
   if (typeof c.sourceId !== 'string' || c.sourceId.length === 0) return 'sourceId must be a non-empty string';
-  if (c.sourceId.includes('\0')) return 'sourceId contains a NUL byte';
+  if (c.sourceId.includes('\0')) return 'sourceId contains a NUL character, which Postgres cannot store';
   if (typeof c.version !== 'bigint' || c.version < 0n || c.version > 9_223_372_036_854_775_807n)
     return 'version must be a non-negative 64-bit integer (bigint)';
   if (c.op !== 'upsert' && c.op !== 'delete')
     return `op must be "upsert" or "delete", got ${JSON.stringify(c.op)}`;
-  if (c.sourceUpdatedAt != null && Number.isNaN(Date.parse(c.sourceUpdatedAt)))
-    return `sourceUpdatedAt ${JSON.stringify(c.sourceUpdatedAt)} is not a timestamp`;
-  if (c.op === 'delete') return null;
-  const problem = validateCanonical(entity, c.fields ?? {});
-  if (problem) return problem;
-  if (c.keepFields?.some((k) => !ENTITY_FIELDS[entity].some((d) => d.name === k)))
-    return `keepFields names an unknown field of ${entity}`;
-  const raw = JSON.stringify(c.raw ?? {});
-  if (raw.includes('\\u0000')) return 'raw contains a NUL character, which Postgres jsonb cannot store';
+  if (c.sourceUpdatedAt != null && (typeof c.sourceUpdatedAt !== 'string' || !isTimestamp(c.sourceUpdatedAt)))
+    return `sourceUpdatedAt ${JSON.stringify(c.sourceUpdatedAt)} is not an ISO 8601 timestamp with a real date and time`;
+  if (
+    c.mappingVersion != null &&
+    (!Number.isInteger(c.mappingVersion) || c.mappingVersion < 0 || c.mappingVersion > 2_147_483_647)
+  )
+    return 'mappingVersion must be a non-negative 32-bit integer';
+  // raw is stored for deletes too (the tombstone's COPY row carries it).
+  let raw: string;
+  try {
+    raw = JSON.stringify(c.raw ?? {});
+  } catch (err) {
+    return `raw cannot be stored as JSON: ${(err as Error).message}`;
+  }
+  if (jsonHasNul(raw)) return 'raw contains a NUL character, which Postgres jsonb cannot store';
+  if (c.op === 'upsert') {
+    const problem = validateCanonical(entity, c.fields ?? {});
+    if (problem) return problem;
+    if (c.keepFields?.some((k) => !ENTITY_FIELDS[entity].some((d) => d.name === k)))
+      return `keepFields names an unknown field of ${entity}`;
+  }
   rawJson.set(c, raw);
   return null;
 }
@@ -381,5 +402,11 @@ function toCopyRow(defs: readonly FieldDef[], c: Change, rawJson: string | undef
 }
 
 function serialisableChange(c: Change): unknown {
-  return JSON.parse(JSON.stringify(c, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+  const bigints = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
+  try {
+    return JSON.parse(JSON.stringify(c, bigints));
+  } catch {
+    // A cycle in raw or fields: keep what identifies the change (the message says what failed).
+    return JSON.parse(JSON.stringify({ sourceId: c.sourceId, version: c.version, op: c.op }, bigints));
+  }
 }

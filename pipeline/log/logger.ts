@@ -1,7 +1,8 @@
 // One root pino logger for the process; modules and jobs take children carrying tenant, run and
 // correlation ids. Lines go to stderr (stdout belongs to command output): pretty on a TTY, JSON
-// otherwise. Every line passes through `redact`, so a resolved secret or a URL password never
-// reaches a log, whatever field it hides in.
+// otherwise. Every line passes through `redact`, so a resolved secret or a connection password
+// never reaches a log, whatever field it hides in. `redact` sees the JSON text, where a secret
+// holding a quote or backslash is escaped: it matches that escaped form too.
 import pino, { type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { redact } from '../config/secrets.js';

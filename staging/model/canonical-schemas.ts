@@ -6,18 +6,73 @@ import { ENTITIES, ENTITY_FIELDS, type Entity, type FieldType } from './entities
 import { CURRENCY_PATTERN, DECIMAL_PATTERN } from './money.js';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+// ISO 8601 as sources send it: a date, optionally a time (seconds and fraction optional) and a
+// zone. Postgres reads all of these as timestamptz.
+const TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?(?: ?(?:[zZ]|[+-](\d{2})(?::?(\d{2}))?(?::?\d{2})?))?$/;
+
+/**
+ * A real calendar day Postgres accepts: `Date.parse` takes "2024-02-30" (rolling it over to
+ * March 1st) while Postgres rejects it and would abort the whole batch, so the parts must
+ * survive a round trip. Year 0000 does not exist in Postgres either.
+ */
+function isRealDay(y: number, m: number, d: number): boolean {
+  if (y < 1 || m < 1 || m > 12 || d < 1) return false;
+  const date = new Date(0);
+  date.setUTCFullYear(y, m - 1, d); // not Date.UTC: it maps years 0–99 to 1900–1999
+  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+}
+
+/** A YYYY-MM-DD date that exists. */
+export function isRealDate(s: string): boolean {
+  return DATE.test(s) && isRealDay(Number(s.slice(0, 4)), Number(s.slice(5, 7)), Number(s.slice(8, 10)));
+}
+
+/**
+ * An ISO 8601 timestamp whose date exists and whose time and zone are in range (the same strict
+ * reading as dates: what passes here, Postgres stores). Used for timestamp fields and for a
+ * change's sourceUpdatedAt.
+ */
+export function isTimestamp(s: string): boolean {
+  const m = TIMESTAMP.exec(s);
+  if (!m || !isRealDay(Number(m[1]), Number(m[2]), Number(m[3]))) return false;
+  if (m[4] !== undefined && (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6] ?? 0) > 59)) return false;
+  return m[7] === undefined || (Number(m[7]) <= 15 && Number(m[8] ?? 0) <= 59);
+}
+
+/**
+ * True when `json` (JSON text) holds a NUL character, i.e. a `\u0000` escape that is not itself
+ * escaped text ("\\u0000"). Postgres text and jsonb cannot store U+0000.
+ */
+export function jsonHasNul(json: string): boolean {
+  return json.includes('\\u0000') && /(?<!\\)(?:\\\\)*\\u0000/.test(json);
+}
+
+const NUL_MESSAGE = 'contains a NUL character (\\u0000), which Postgres cannot store';
+
+/** A json field's value: serialisable, and without NUL characters (neither in keys nor in strings). */
+function isStorableJson(v: unknown): boolean {
+  try {
+    const json = JSON.stringify(v);
+    return json !== undefined && !jsonHasNul(json);
+  } catch {
+    return false; // a bigint or a cycle: it cannot be stored as jsonb
+  }
+}
 
 const FIELD_SCHEMAS: Record<FieldType, z.ZodType> = {
-  text: z.string().max(1_000_000),
+  text: z
+    .string()
+    .max(1_000_000)
+    .refine((s) => !s.includes('\0'), NUL_MESSAGE),
   decimal: z.string().regex(DECIMAL_PATTERN, 'expected a decimal string such as "1234.50" (never a float)'),
   currency: z.string().regex(CURRENCY_PATTERN, 'expected an ISO 4217 code such as "EUR"'),
-  date: z
-    .string()
-    .regex(DATE, 'expected a date YYYY-MM-DD')
-    .refine((s) => !Number.isNaN(Date.parse(s)), 'not a real date'),
-  timestamp: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO 8601 timestamp'),
+  date: z.string().regex(DATE, 'expected a date YYYY-MM-DD').refine(isRealDate, 'not a real date'),
+  timestamp: z.string().refine(isTimestamp, 'expected an ISO 8601 timestamp with a real date and time'),
   boolean: z.boolean(),
-  json: z.unknown(),
+  json: z
+    .unknown()
+    .refine(isStorableJson, 'must be JSON without NUL characters (\\u0000), which Postgres cannot store'),
 };
 
 function schemaFor(entity: Entity) {
@@ -143,13 +198,13 @@ export function validateCanonical(entity: Entity, fields: unknown): string | nul
  * else goes to zod, which decides and words the message.
  */
 const PLAIN_CHECKS: Readonly<Record<FieldType, (v: unknown) => boolean>> = {
-  text: (v) => typeof v === 'string' && v.length <= 1_000_000,
+  text: (v) => typeof v === 'string' && v.length <= 1_000_000 && !v.includes('\0'),
   decimal: (v) => typeof v === 'string' && DECIMAL_PATTERN.test(v),
   currency: (v) => typeof v === 'string' && CURRENCY_PATTERN.test(v),
-  date: (v) => typeof v === 'string' && DATE.test(v) && !Number.isNaN(Date.parse(v)),
-  timestamp: (v) => typeof v === 'string' && !Number.isNaN(Date.parse(v)),
+  date: (v) => typeof v === 'string' && isRealDate(v),
+  timestamp: (v) => typeof v === 'string' && isTimestamp(v),
   boolean: (v) => typeof v === 'boolean',
-  json: () => true,
+  json: isStorableJson,
 };
 const FIELD_TYPES = new Map(
   Object.entries(ENTITY_FIELDS).map(([entity, defs]) => [entity, new Map(defs.map((d) => [d.name, d.type]))]),

@@ -18,4 +18,6 @@ export interface DeadLetterTable {
   first_seen: Generated<Date>;
   last_seen: Generated<Date>;
   resolved_at: Date | null;
+  /** Why the last replay failed (0006); error_message keeps the original reason. */
+  last_replay_error: ColumnType<string | null, string | null | undefined, string | null>;
 }

@@ -89,7 +89,16 @@ describe('dead letters', () => {
 
     // Still invalid: replay fails and the dead letter stays open.
     let res = await replayDeadLetters(t.staging, { tenant: 'dl' });
-    expect(res.failed).toHaveLength(1);
+    expect(res.failed).toEqual([
+      { id: open[0]!.id, message: expect.stringMatching(/^still invalid: customer "x": currency: /) },
+    ]);
+    // The original reason stays; the replay's own failure is kept beside it, never nested.
+    await replayDeadLetters(t.staging, { tenant: 'dl' });
+    const [again] = await listDeadLetters(t.staging.db, { tenant: 'dl' });
+    expect(again).toMatchObject({ attempts: 5, errorMessage: open[0]!.errorMessage });
+    expect(again!.lastReplayError).toMatch(
+      /^still invalid: customer "x": currency: expected an ISO 4217 code/,
+    );
     // Fixed (here by hand; in practice after a mapping change): replayed and staged.
     await pool.query(
       `UPDATE control.dead_letters SET record = jsonb_set(record, '{change,fields,currency}', '"EUR"') WHERE tenant_id = 'dl'`,

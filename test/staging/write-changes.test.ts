@@ -164,6 +164,43 @@ describe('the staging write path', () => {
     expect(res.rows[0]).toEqual({ name: 'Long', email: 'new@b.c', notes: 'x'.repeat(10_000) });
   });
 
+  it('ignores a replayed partial (keepFields) upsert', async () => {
+    const w = (c: Change[]) =>
+      stageUnit(t.staging.pool, {
+        tenant: 'toast_replay',
+        system: 'pg',
+        batches: [{ entity: 'customer', changes: c }],
+      });
+    await w([up('a', 1n, { name: 'A', email: 'a@x' }, { name: 'A', email: 'a@x' })]);
+    const partial: Change = { ...up('a', 2n, { name: 'B' }, { name: 'B' }), keepFields: ['email'] };
+    expect((await w([partial])).customer).toMatchObject({ updated: 1 });
+    const before = await rows('toast_replay');
+    expect((await w([partial])).customer).toMatchObject({ updated: 0, ignored: 1 });
+    expect(await rows('toast_replay')).toEqual(before);
+  });
+
+  it('on a version tie, never overwrites a row staged under a newer mapping version', async () => {
+    const w = (c: Change[]) =>
+      stageUnit(t.staging.pool, {
+        tenant: 'mapping_tie',
+        system: 'crm',
+        batches: [{ entity: 'customer', changes: c }],
+      });
+    const v1: Change = { ...up('a', 7n, { name: 'old mapping' }, { Name: 'x' }), mappingVersion: 1 };
+    const v2: Change = { ...up('a', 7n, { name: 'new mapping' }, { Name: 'x' }), mappingVersion: 2 };
+    await w([v1]);
+    expect((await w([v2])).customer).toMatchObject({ updated: 1 }); // newer mapping, same version
+    expect((await w([v1])).customer).toMatchObject({ updated: 0, ignored: 1 }); // an old batch replayed
+    const partial: Change = { ...v1, keepFields: ['email'] };
+    expect((await w([partial])).customer).toMatchObject({ updated: 0, ignored: 1 });
+    const res = await t.staging.pool.query(
+      `SELECT name, mapping_version FROM staging.customer WHERE tenant_id = 'mapping_tie'`,
+    );
+    expect(res.rows).toEqual([{ name: 'new mapping', mapping_version: 2 }]);
+    // A newer version applies whatever its mapping version.
+    expect((await w([{ ...v1, version: 8n }])).customer).toMatchObject({ updated: 1 });
+  });
+
   it('dead-letters invalid records with their reason and stages the rest', async () => {
     const res = await stageUnit(t.staging.pool, {
       tenant: 'bad',

@@ -71,7 +71,7 @@ export function registerDlqCommands(program: Command, ctx: CliContext): void {
                 String(r.attempts),
                 r.lastSeen.toISOString(),
                 r.location ?? '-',
-                r.errorMessage,
+                r.lastReplayError ? `${r.errorMessage} (last replay: ${r.lastReplayError})` : r.errorMessage,
               ]),
             )}\n`,
           );
@@ -81,7 +81,9 @@ export function registerDlqCommands(program: Command, ctx: CliContext): void {
 
   dlq
     .command('replay')
-    .description('stage dead-lettered records again (those still invalid stay open with attempts + 1)')
+    .description(
+      "stage dead-lettered records again (those still invalid stay open with attempts + 1; the original error is kept, the replay's own failure is shown beside it)",
+    )
     .requiredOption('--tenant <id>', 'tenant whose dead letters to replay')
     .argument('[ids...]', 'dead-letter ids (default: all open ones of the tenant)')
     .addHelpText('after', '\nExample:\n  $ trueup dlq replay --tenant acme 12 13')

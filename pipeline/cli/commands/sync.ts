@@ -130,7 +130,9 @@ One sync reads a source at a time: another one waits and takes over when the fir
 export function describeReport(r: SyncReport): string {
   const sum = (k: 'received' | 'inserted' | 'updated' | 'deleted' | 'deadLettered') =>
     r.streams.reduce((n, s) => n + s[k], 0);
-  const staged = sum('inserted') + sum('updated') + sum('deleted');
+  // A delete that changed staging is already an insert (tombstone of an unseen record) or an
+  // update; `deleted` counts the deletes received, applied or not, so it is not added again.
+  const staged = sum('inserted') + sum('updated');
   const head = `${r.tenant}/${r.system} (${r.kind}): ${r.status}`;
   const counts = `${r.streams.length} stream${r.streams.length === 1 ? '' : 's'}, ${sum('received')} received, ${staged} staged, ${sum('deadLettered')} dead-lettered`;
   const why = r.error ? ` — ${r.error}` : r.resumeAt ? ` — resumes after ${r.resumeAt}` : '';

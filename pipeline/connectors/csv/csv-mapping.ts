@@ -47,6 +47,8 @@ export function compileCsvMapper(
   tenant: TenantEntityMapping = {},
 ): CsvRowMapper {
   const names = header.map((h, i) => (i === 0 ? h.replace(/^\uFEFF/, '') : h).trim());
+  if (names.some((h) => h.includes('\0')))
+    throw new CsvHeaderError('the header contains a NUL character, which Postgres cannot store');
   const pos = new Map(names.map((h, i) => [h, i]));
   const col = (name: string, what: string) => {
     const i = pos.get(name);
@@ -93,6 +95,13 @@ export function compileCsvMapper(
         sourceUpdatedAt = new Date(ms).toISOString();
       }
     }
+    // Postgres cannot store U+0000 (raw is jsonb): caught here, the dead letter names the line.
+    const nulAt = cells.findIndex((c) => c.includes('\0'));
+    if (nulAt >= 0)
+      throw new CsvRowError(
+        'invalid_record',
+        `${entity} ${id}: column "${names[nulAt]}" contains a NUL character, which Postgres cannot store`,
+      );
     const raw = csvRawRecord(names, cells);
     if (deleteAt !== undefined && TRUE.has(cells[deleteAt]!.trim().toLowerCase()))
       return { sourceId: id, version, op: 'delete', raw, sourceUpdatedAt };

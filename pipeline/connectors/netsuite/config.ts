@@ -32,7 +32,7 @@ const netsuiteFields = z.looseObject({
   deletes: z.boolean().default(true),
   /** SuiteQL page size (NetSuite allows at most 1000). */
   pageSize: z.number().int().min(1).max(1000).default(1000),
-  /** A SuiteQL query cannot return more than this; the extractor starts a new window before it. */
+  /** A SuiteQL query cannot return more than this; keyset pages (offset 0) ask for min(pageSize, cap). */
   queryResultCap: z.number().int().min(1).default(100_000),
   overlapMs: z.number().int().min(0).default(300_000),
   stageBatchRows: z.number().int().min(1).max(50_000).default(1000),

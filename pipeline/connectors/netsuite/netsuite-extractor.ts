@@ -6,9 +6,12 @@
 //                  OR (lastmodifieddate = :since AND id > :lastId)) ORDER BY lastmodifieddate, id
 //   deletes:     the same keyset over deletedrecord (deleteddate, recordid) → tombstones
 //
-// A query is paged with limit/offset while hasMore; before its offset reaches the per-query cap
-// (100,000 results) a new query (window) starts from the keyset of the last row seen, so no query
-// ever crosses the cap and a restart resumes from the committed keyset without loss or repeats.
+// Paged by keyset, not by offset: every page is a new query starting after the last row read
+// (offset 0, limit pageSize). With offsets, a record deleted (or modified, which moves it to the
+// end) in the part already read shifts every later row one place down and the row at the next
+// page boundary was never read, while the checkpoint moved past it. A keyset page cannot skip a
+// row, no query comes near the per-query cap (100,000 results), and a restart resumes from the
+// committed keyset without loss or repeats.
 // SuiteQL over REST has no bind parameters: the only values put into a query are checked
 // integers and stamps matching one fixed pattern.
 import type { ApiClient } from '../http/api-client.js';
@@ -94,9 +97,10 @@ export function deletedQuery(pos: DeletedPosition): string {
 }
 
 /**
- * Runs windowed queries from `start` until no row is left. `onRow` handles one row and returns the
- * keyset position after it; positions are committed with the rows (every stageBatchRows, at every
- * window change, at the end, where `finish` turns the last position into the final checkpoint).
+ * Runs keyset pages from `start` until no row is left: each page is `query(pos)` from its first
+ * row, `pos` being the keyset after the last row read. `onRow` handles one row and returns the
+ * keyset position after it; positions are committed with the rows (every stageBatchRows and at
+ * the end, where `finish` turns the last position into the final checkpoint).
  */
 async function drain<P>(
   ctx: NetsuiteContext,
@@ -108,26 +112,27 @@ async function drain<P>(
 ): Promise<void> {
   const { client, config } = ctx;
   const unit = newPendingUnit();
+  // limit + offset may not pass the per-query cap; with offset 0 the limit alone must stay under it.
+  const limit = Math.min(config.pageSize, config.queryResultCap);
   let pos = start;
   for (;;) {
-    const q = query(pos);
-    let offset = 0;
-    let windowDone = false;
-    while (!windowDone) {
-      const page = await client.json<SuiteqlPage>('POST', 'services/rest/query/v1/suiteql', {
-        query: { limit: config.pageSize, offset },
-        headers: { prefer: 'transient' },
-        body: { q },
-      });
-      for (const row of page.items) pos = onRow(row, unit, pos);
-      if (!page.hasMore) {
-        await commit(ctx, stream, finish(pos), unit);
-        return;
-      }
-      offset += page.count;
-      windowDone = offset + config.pageSize > config.queryResultCap;
-      if (windowDone || unit.rows >= config.stageBatchRows) await commit(ctx, stream, pos, unit);
+    const page = await client.json<SuiteqlPage>('POST', 'services/rest/query/v1/suiteql', {
+      query: { limit, offset: 0 },
+      headers: { prefer: 'transient' },
+      body: { q: query(pos) },
+    });
+    const before = JSON.stringify(pos);
+    for (const row of page.items) pos = onRow(row, unit, pos);
+    if (!page.hasMore) {
+      await commit(ctx, stream, finish(pos), unit);
+      return;
     }
+    // A full page of rows whose keyset is unreadable would be asked for again and again.
+    if (JSON.stringify(pos) === before)
+      throw new Error(
+        `netsuite ${stream}: a page of ${page.items.length} rows without a readable id or stamp; cannot page past ${before}`,
+      );
+    if (unit.rows >= config.stageBatchRows) await commit(ctx, stream, pos, unit);
   }
 }
 

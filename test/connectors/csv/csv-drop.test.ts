@@ -133,6 +133,61 @@ describe('csv drops', () => {
     expect(dls[1]!.errorMessage).toMatch(/export.csv line 7: customer K4: credit_limit: expected a decimal/);
   });
 
+  it('dead-letters values Postgres would reject (impossible date, NUL) with file and line', async () => {
+    await drop(
+      'pgreject',
+      'invoice',
+      'inv.csv',
+      'id,number,due_date\nI1,INV-1,2024-02-28\nI2,INV-2,2024-02-30\nI3,INV-3,2024-03-01\n',
+    );
+    // A NUL in a mapped column (name), in an unmapped one (note) and in the id.
+    await drop(
+      'pgreject',
+      'customer',
+      'c.csv',
+      'id,name,note\nC1,ok,\nC2,bad\0name,\nC3,fine,x\0y\nC\x004,fine,\nC5,fine,\n',
+    );
+    const rep = await runCsvSync(deps(), 'pgreject', 'legacy', config());
+    expect(rep.status, rep.error).toBe('completed');
+    const invoices = await t.staging.pool.query(
+      `SELECT source_id FROM staging.invoice WHERE tenant_id = 'pgreject' ORDER BY 1`,
+    );
+    expect(invoices.rows.map((r) => r.source_id)).toEqual(['I1', 'I3']);
+    expect((await rows('pgreject')).map((r) => r.source_id)).toEqual(['C1', 'C5']);
+    const dls = await listDeadLetters(t.staging.db, { tenant: 'pgreject' });
+    const where = (f: string) => join(dir, 'pgreject', f);
+    expect(dls.map((d) => [d.entity, d.errorKind, d.sourceId, d.location, d.errorMessage]).sort()).toEqual([
+      [
+        'customer',
+        'invalid_record',
+        'C2',
+        `${where('customer/c.csv')} line 3`,
+        expect.stringMatching(/^c\.csv line 3: customer C2: column "name" contains a NUL/),
+      ],
+      [
+        'customer',
+        'invalid_record',
+        'C3',
+        `${where('customer/c.csv')} line 4`,
+        expect.stringMatching(/^c\.csv line 4: customer C3: column "note" contains a NUL/),
+      ],
+      [
+        'customer',
+        'invalid_record',
+        'C\\u00004',
+        `${where('customer/c.csv')} line 5`,
+        expect.stringMatching(/^c\.csv line 5: customer C\\u00004: column "id"/),
+      ],
+      [
+        'invoice',
+        'invalid_record',
+        'I2',
+        `${where('invoice/inv.csv')} line 3`,
+        'inv.csv line 3: invoice I2: due_date: not a real date',
+      ],
+    ]);
+  });
+
   it('an unterminated quote stops the file there: the rows before it are staged, the rest is one dead letter', async () => {
     await drop('quote', 'customer', 'q.csv', 'id,name\nQ1,One\nQ2,Two\nQ3,"Three\nQ4,Four\n');
     const report = await runCsvSync(deps(), 'quote', 'legacy', config());
