@@ -1,8 +1,11 @@
 // Turns a chunk of streamed row changes into staging batches, and writes them.
 //
-// Mapping (`mapChunk`) talks only to the source: runs of consecutive rows of one relation are
-// mapped together, the source evaluating SQL expressions for the whole run in one query; a row
-// the author's SQL cannot evaluate becomes a dead letter and the rest goes on. Writing
+// Mapping (`mapChunk`) talks only to the source: the rows of one relation in a chunk are mapped
+// together, the source evaluating SQL expressions for them in one query; a row the author's SQL
+// cannot evaluate (a data error: 22xxx, 23xxx, P0001 …) or whose key is NULL becomes a dead
+// letter and the rest goes on. A transient source error (statement timeout, lock not available,
+// serialization failure, shutdown, lost connection) is thrown instead: the reader reconnects and
+// the changes are streamed again, since nothing past staging is acknowledged. Writing
 // (`writeMappedChunk`) talks only to staging, inside the open group transaction. The two halves
 // are separate so that the pipeline can map the next chunk while the previous one is written.
 import type pg from 'pg';
@@ -12,8 +15,9 @@ import type { Change } from '../../../staging/model/change.js';
 import type { Entity } from '../../../staging/model/entities.js';
 import { prepareUnit, stageUnitIn, type UnitBatch } from '../../../staging/stage.js';
 import type { PreparedBatch } from '../../../staging/write-changes.js';
+import { isTransientSourceError, transientSourceError } from './errors.js';
 import { bigIntToLsn } from './lsn.js';
-import type { Mapped, TableMapper, TextRow } from './mapping.js';
+import { type Mapped, NullKeyError, type TableMapper, type TextRow } from './mapping.js';
 import type { Relation } from './relations.js';
 
 /** One row change as held from the stream, with the relation (columns) it was decoded with. */
@@ -48,23 +52,29 @@ export async function mapChunk(
   scope: ChunkScope,
 ): Promise<MappedChunk> {
   const out: MappedChunk = { byEntity: new Map(), conditional: new Set(), deadLetters: [] };
-  // Keep stream order across tables: consecutive runs of one relation are mapped together.
-  for (let i = 0; i < chunk.length; ) {
-    const relation = chunk[i]!.relation;
-    let j = i + 1;
-    while (j < chunk.length && chunk[j]!.relation === relation) j++;
+  // The rows of one relation (one mapping of one table, as of one Relation message) are mapped
+  // together. Order matters only within an entity, and an entity's relations follow one another
+  // in the stream (a new Relation message replaces the old one), so grouping by relation in
+  // order of first appearance keeps each entity's stream order. (A table mapped to several
+  // entities interleaves its relations: grouping keeps each one's rows in one query.)
+  const runs = new Map<PendingChange['relation'], PendingChange[]>();
+  for (const p of chunk) {
+    const run = runs.get(p.relation);
+    if (run) run.push(p);
+    else runs.set(p.relation, [p]);
+  }
+  for (const [relation, run] of runs) {
     const mapper = relation.mapper;
     let list = out.byEntity.get(mapper.entity);
     if (!list) {
       list = [];
       out.byEntity.set(mapper.entity, list);
     }
-    for (const m of await mapRun(source, relation, chunk.slice(i, j), out.deadLetters, scope)) {
+    for (const m of await mapRun(source, relation, run, out.deadLetters, scope)) {
       if (m.op === 'skip') continue;
       if (m.op === 'delete_if_staged') out.conditional.add(m.change);
       list.push(m.change);
     }
-    i = j;
   }
   if (!out.conditional.size) out.prepared = prepareUnit(unitOf(out, scope)).batches;
   return out;
@@ -81,6 +91,8 @@ function unitOf(mapped: MappedChunk, scope: ChunkScope) {
   };
 }
 
+const SKIP = (version: bigint): Mapped => ({ op: 'skip', change: { sourceId: '', version, op: 'delete' } });
+
 async function mapRun(
   source: pg.ClientBase,
   relation: Relation & { mapper: TableMapper },
@@ -89,29 +101,45 @@ async function mapRun(
   scope: ChunkScope,
 ): Promise<Mapped[]> {
   const { mapper, columns } = relation;
-  const rows = run.filter((p) => p.kind === 'row');
+  const deadLetter = (p: PendingChange, message: string) =>
+    dead.push({
+      tenant: scope.tenant,
+      system: scope.system,
+      entity: mapper.entity,
+      sourceId: mapper.sourceIdOrNull(p.values),
+      record: { table: mapper.label, raw: p.values },
+      errorKind: 'mapping',
+      errorMessage: `tenant ${scope.tenant}, system ${scope.system}, table ${mapper.label} (${mapper.entity}): ${message}`,
+      location: `slot ${scope.slot} version ${bigIntToLsn(p.version)}`,
+    });
+  // A row without a key (a NULL key column, possible under REPLICA IDENTITY FULL) has no identity
+  // to stage under: it becomes a dead letter and the rest goes on. A delete of such a row has
+  // nothing staged to remove (its insert was dead-lettered).
+  const keyless = new Set<PendingChange>();
+  for (const p of run)
+    if (mapper.sourceIdOrNull(p.values) === null) {
+      keyless.add(p);
+      if (p.kind === 'row') deadLetter(p, `${new NullKeyError(mapper).message}; the row was not staged`);
+    }
+  const rows = run.filter((p) => p.kind === 'row' && !keyless.has(p));
   let mapped: Mapped[];
   try {
     mapped = await mapper.mapStreamed(source, columns, rows);
   } catch (err) {
     if ((err as { code?: string }).code === undefined) throw err;
+    // A source that is busy, restarting or unreachable: retry the whole chunk later rather than
+    // dead-letter rows (and acknowledge their changes) that are fine.
+    if (isTransientSourceError(err)) throw mappingRetry(err, scope, mapper);
     // A row the author's SQL cannot evaluate: find it, dead-letter it, keep the rest.
     mapped = [];
     for (const r of rows) {
       try {
         mapped.push(...(await mapper.mapStreamed(source, columns, [r])));
       } catch (e) {
-        mapped.push({ op: 'skip', change: { sourceId: '', version: r.version, op: 'delete' } });
-        dead.push({
-          tenant: scope.tenant,
-          system: scope.system,
-          entity: mapper.entity,
-          sourceId: safeId(mapper, r.values),
-          record: { raw: r.values },
-          errorKind: 'mapping',
-          errorMessage: `${mapper.label}: ${(e as Error).message}`,
-          location: `slot ${scope.slot} version ${bigIntToLsn(r.version)}`,
-        });
+        if ((e as { code?: string }).code === undefined) throw e;
+        if (isTransientSourceError(e)) throw mappingRetry(e, scope, mapper);
+        mapped.push(SKIP(r.version));
+        deadLetter(r, (e as Error).message);
       }
     }
   }
@@ -119,7 +147,8 @@ async function mapRun(
   const out: Mapped[] = [];
   let k = 0;
   for (const p of run) {
-    if (p.kind === 'row') out.push(mapped[k++]!);
+    if (keyless.has(p)) out.push(SKIP(p.version));
+    else if (p.kind === 'row') out.push(mapped[k++]!);
     else
       out.push({
         op: mapper.hasFilter ? 'delete_if_staged' : 'delete',
@@ -127,6 +156,15 @@ async function mapRun(
       });
   }
   return out;
+}
+
+function mappingRetry(err: unknown, scope: ChunkScope, mapper: TableMapper) {
+  return transientSourceError(`mapping streamed rows of ${mapper.label}`, err, {
+    tenant: scope.tenant,
+    system: scope.system,
+    slot: scope.slot,
+    table: mapper.label,
+  });
 }
 
 /** Writes a mapped chunk into the open staging transaction; returns the rows staged (inserted or updated). */
@@ -168,13 +206,5 @@ async function dropUnstagedDeletes(client: pg.ClientBase, mapped: MappedChunk, s
         return present.has(c.sourceId) || upserted.has(c.sourceId);
       }),
     );
-  }
-}
-
-function safeId(mapper: TableMapper, values: TextRow): string | null {
-  try {
-    return mapper.sourceIdOf(values);
-  } catch {
-    return null;
   }
 }

@@ -1,7 +1,7 @@
 // Errors of the postgres CDC connector. Each says which tenant, system and slot it is about and
 // whether a retry can cure it (transient: reconnect with backoff) or not (terminal: stop, tell
 // the user what to run).
-import type { ErrorKind } from '../../../staging/errors.js';
+import { classifyPgError, type ErrorKind } from '../../../staging/errors.js';
 
 export interface CdcErrorDetail {
   tenant: string;
@@ -53,4 +53,27 @@ export class SlotClaimedError extends CdcError {
       detail,
     );
   }
+}
+
+/**
+ * True for a source error that a retry can cure: what staging's classifyPgError rates transient
+ * (connection loss, contention, shutdown, lock not available) plus a statement timeout (57014,
+ * which a busy source gives and a later attempt need not). Data errors (22xxx, 23xxx, P0001 …)
+ * are not: retrying the same row fails the same way.
+ */
+export function isTransientSourceError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === '57014' || code === '55P03' || classifyPgError(err) === 'transient';
+}
+
+/** Wraps a source error as transient, so the source reconnects with backoff and nothing is acknowledged. */
+export function transientSourceError(what: string, err: unknown, detail: CdcErrorDetail): CdcError {
+  const e = err as { message?: string; code?: string };
+  return new CdcError(
+    `tenant ${detail.tenant}, system ${detail.system}${detail.table ? `, table ${detail.table}` : ''}: ${what} failed` +
+      `${e.code ? ` (SQLSTATE ${e.code})` : ''}: ${e.message ?? String(err)}; retrying`,
+    'transient',
+    detail,
+    { cause: err },
+  );
 }

@@ -223,15 +223,33 @@ export class TableMapper {
     return { op: 'upsert', change };
   }
 
+  /** The staged source id of a row; throws NullKeyError when a key column is NULL or missing. */
   sourceIdOf(values: TextRow): string {
+    const id = this.sourceIdOrNull(values);
+    if (id === null) throw new NullKeyError(this);
+    return id;
+  }
+
+  /**
+   * The source id, or null when a key column is NULL (possible with a nullable key under
+   * REPLICA IDENTITY FULL) or missing: such a row has no identity to stage under.
+   */
+  sourceIdOrNull(values: TextRow): string | null {
     const parts = this.mapping.key.map((k) => values[k]);
-    if (parts.some((p) => p === null || p === undefined))
-      throw new Error(`${this.label}: a key column (${this.mapping.key.join(', ')}) is null or missing`);
+    if (parts.some((p) => p === null || p === undefined)) return null;
     return parts.length === 1 ? (parts[0] as string) : JSON.stringify(parts);
   }
 
   private toCanonical(f: FieldPlan, text: string): unknown {
     return coerce(f.valueMap?.get(text) ?? text, f.type);
+  }
+}
+
+/** A row whose key column is NULL or missing: it cannot be staged (callers dead-letter it). */
+export class NullKeyError extends Error {
+  override name = 'NullKeyError';
+  constructor(mapper: TableMapper) {
+    super(`${mapper.label}: a key column (${mapper.mapping.key.join(', ')}) is null or missing`);
   }
 }
 

@@ -1,15 +1,23 @@
 // Relation messages of the pgoutput stream. A Relation message precedes the first row of a
 // table in a session and follows any change of its columns; it says which mapped table (if
 // any) a relation oid is, and the columns (with SQL types, to re-type streamed rows when the
-// source evaluates expressions). Each message yields a new Relation object, so rows held from
+// source evaluates expressions). Each message yields new Relation objects, so rows held from
 // before a schema change keep the columns they were decoded with.
 //
-// A change that breaks the mapping — a mapped column dropped or retyped, or the mapping's SQL no
-// longer valid on the new columns — is reported as problems; the reader then stops that table.
+// A table may be mapped to several entities (e.g. orders and subscriptions from one table): a
+// relation then has one Relation object per mapping, and every change, TRUNCATE and schema
+// change of the table reaches each of them.
+//
+// A change that breaks a mapping — a mapped column dropped or retyped, or the mapping's SQL no
+// longer valid on the new columns (SQLSTATE class 42) — is reported as problems; the reader then
+// stops that table. Any other error of the probe (a lock or statement timeout, a lost
+// connection…) says nothing about the schema: it is thrown as transient and the reader retries.
 import type pg from 'pg';
+import { transientSourceError } from './errors.js';
 import type { RelationColumn, TableMapper } from './mapping.js';
 import { formatTypes } from './source-admin.js';
 
+/** One mapping of a relation (or, with no mapper, a table trueup does not map). */
 export interface Relation {
   oid: number;
   mapper?: TableMapper;
@@ -24,35 +32,62 @@ export interface RelationMessage {
   columns: { name: string; typeOid: number; typeMod: number }[];
 }
 
+/** Identifies the source for errors the tracker throws. */
+export interface RelationScope {
+  tenant: string;
+  system: string;
+  slot: string;
+}
+
 export class RelationTracker {
-  private readonly byOid = new Map<number, Relation>();
+  private readonly byOid = new Map<number, (Relation & { mapper: TableMapper })[]>();
 
   constructor(
     private readonly mappers: readonly TableMapper[],
     /** Column type oids of mapped tables at startup, to detect a retyped mapped column. */
     private readonly baseline: ReadonlyMap<string, ReadonlyMap<string, number>>,
+    private readonly scope: RelationScope,
   ) {}
 
-  get(oid: number): Relation | undefined {
-    return this.byOid.get(oid);
+  /** The mappings of a relation (empty when the table is not mapped or not announced). */
+  get(oid: number): readonly (Relation & { mapper: TableMapper })[] {
+    return this.byOid.get(oid) ?? [];
   }
 
-  /** Records a Relation message; returns the relation and, for a mapped table, what the change breaks. */
+  /** Records a Relation message; returns its mappings and, for a mapped table, what the change breaks. */
   async apply(
     source: pg.ClientBase,
     msg: RelationMessage,
-  ): Promise<{ relation: Relation; problems: string[] }> {
-    const mapper = this.mappers.find((m) => m.mapping.schema === msg.schema && m.mapping.table === msg.name);
-    if (!mapper) {
-      const relation = { oid: msg.relationOid, columns: [] };
-      this.byOid.set(msg.relationOid, relation);
-      return { relation, problems: [] };
+  ): Promise<{ relations: (Relation & { mapper: TableMapper })[]; problems: string[] }> {
+    const mappers = this.mappers.filter(
+      (m) => m.mapping.schema === msg.schema && m.mapping.table === msg.name,
+    );
+    if (!mappers.length) {
+      this.byOid.delete(msg.relationOid);
+      return { relations: [], problems: [] };
     }
     const cols = msg.columns;
     const types = await formatTypes(source, cols);
     const columns = cols.map((c, i) => ({ name: c.name, type: types[i]! }));
-    const relation: Relation = { oid: msg.relationOid, mapper, columns };
-    this.byOid.set(msg.relationOid, relation);
+    const relations = mappers.map((mapper) => ({ oid: msg.relationOid, mapper, columns }));
+    this.byOid.set(msg.relationOid, relations);
+    const problems: string[] = [];
+    for (const mapper of mappers) {
+      const found = await this.check(source, mapper, msg, columns, types);
+      // Several mappings of the table: say which one broke.
+      problems.push(...(mappers.length > 1 ? found.map((p) => `${mapper.entity}: ${p}`) : found));
+    }
+    return { relations, problems };
+  }
+
+  private async check(
+    source: pg.ClientBase,
+    mapper: TableMapper,
+    msg: RelationMessage,
+    columns: RelationColumn[],
+    types: string[],
+  ): Promise<string[]> {
+    const cols = msg.columns;
     const baseline = this.baseline.get(mapper.label);
     const problems: string[] = [];
     for (const ref of mapper.columnRefs()) {
@@ -68,9 +103,18 @@ export class RelationTracker {
           columns.map(() => []),
         );
       } catch (err) {
-        problems.push(`the mapping's SQL no longer works on the new columns: ${(err as Error).message}`);
+        const code = (err as { code?: unknown }).code;
+        // Class 42 (undefined column or function, syntax error, datatype mismatch…): the SQL no
+        // longer fits the table. Anything else is no verdict on the schema.
+        if (typeof code === 'string' && code.startsWith('42'))
+          problems.push(`the mapping's SQL no longer works on the new columns: ${(err as Error).message}`);
+        else
+          throw transientSourceError(`checking the mapping of ${mapper.label} against its new columns`, err, {
+            ...this.scope,
+            table: mapper.label,
+          });
       }
     }
-    return { relation, problems };
+    return problems;
   }
 }

@@ -15,12 +15,13 @@ import type pg from 'pg';
 import { saveCheckpoint } from '../../../staging/checkpoints.js';
 import type { Staging } from '../../../staging/database.js';
 import { inTransaction } from '../../../staging/database.js';
+import { addDeadLetters, type NewDeadLetter } from '../../../staging/dead-letters.js';
 import { quoteIdent } from '../../../staging/identifiers.js';
 import type { Change } from '../../../staging/model/change.js';
 import { stageUnit, stageUnitIn } from '../../../staging/stage.js';
 import type { Logger } from '../../log/logger.js';
 import { lsnToBigInt } from './lsn.js';
-import type { TableMapper } from './mapping.js';
+import { NullKeyError, type TableMapper } from './mapping.js';
 import { connectReplication, connectSource, createSlotWithSnapshot } from './source-admin.js';
 
 export interface SnapshotOptions {
@@ -146,17 +147,42 @@ async function readPiece(
     o.signal?.throwIfAborted();
     const res = await client.query(`FETCH ${o.batchRows} FROM ${cursor}`);
     if (!res.rows.length) break;
-    const changes: Change[] = res.rows.map((r) => piece.mapper.fromSnapshotRow(r, version));
-    await stageUnit(o.staging.pool, {
+    const changes: Change[] = [];
+    const dead: NewDeadLetter[] = [];
+    for (const r of res.rows) {
+      // A row with a NULL key column (a nullable key under REPLICA IDENTITY FULL) cannot be staged.
+      if (piece.mapper.sourceIdOrNull(r) === null) dead.push(keylessRow(o, piece.mapper, r));
+      else changes.push(piece.mapper.fromSnapshotRow(r, version));
+    }
+    const unit = {
       tenant: o.tenant,
       system: o.system,
       batches: [{ entity: piece.mapper.entity, changes }],
       location: `snapshot of ${piece.mapper.label} (slot ${o.slot})`,
-    });
+    };
+    if (dead.length)
+      await inTransaction(o.staging.pool, async (c) => {
+        await addDeadLetters(c, dead);
+        await stageUnitIn(c, unit);
+      });
+    else await stageUnit(o.staging.pool, unit);
     total += changes.length;
   }
   await client.query(`CLOSE ${cursor}`);
   return total;
+}
+
+function keylessRow(o: SnapshotOptions, mapper: TableMapper, row: Record<string, unknown>): NewDeadLetter {
+  return {
+    tenant: o.tenant,
+    system: o.system,
+    entity: mapper.entity,
+    sourceId: null,
+    record: { table: mapper.label, raw: row },
+    errorKind: 'mapping',
+    errorMessage: `tenant ${o.tenant}, system ${o.system}, table ${mapper.label} (${mapper.entity}): ${new NullKeyError(mapper).message}; the row was not staged`,
+    location: `snapshot of ${mapper.label} (slot ${o.slot})`,
+  };
 }
 
 /** Tombstones staged rows of this source that are older than the snapshot: the snapshot did not see them. */

@@ -101,7 +101,15 @@ export async function createSlotWithSnapshot(repl: pg.Client, slot: string): Pro
   return { consistentPoint: r.consistent_point, snapshotName: r.snapshot_name };
 }
 
-/** Creates the publication for the mapped tables, or adds tables it lacks. */
+/**
+ * Creates the publication for the mapped tables, or adds tables it lacks.
+ *
+ * A partitioned table's rows live in its partitions, and pgoutput names each change after the
+ * partition unless the publication has `publish_via_partition_root`: trueup creates its
+ * publications with it (harmless for plain tables), and refuses an existing publication without
+ * it when a mapped table is partitioned — its changes would arrive under names no mapping knows.
+ * An existing publication must also publish all four operations, or those changes would be lost.
+ */
 export async function ensurePublication(
   client: pg.ClientBase,
   publication: string,
@@ -110,37 +118,87 @@ export async function ensurePublication(
   detail: CdcErrorDetail,
 ): Promise<void> {
   const exists = await client.query(
-    'SELECT puballtables::text AS all FROM pg_publication WHERE pubname = $1',
+    `SELECT puballtables::text AS all, pubinsert::text AS insert, pubupdate::text AS update,
+            pubdelete::text AS delete, pubtruncate::text AS truncate, pubviaroot::text AS viaroot
+       FROM pg_publication WHERE pubname = $1`,
     [publication],
   );
-  const tables = mappers.map((m) => m.qualified);
-  if (!exists.rows[0]) {
+  // A table mapped to several entities is published once.
+  const tables = [...new Map(mappers.map((m) => [m.label, m])).values()];
+  const row = exists.rows[0] as Record<string, string> | undefined;
+  const say = `tenant ${detail.tenant}, system ${detail.system}: publication "${publication}"`;
+  if (!row) {
     if (requireExisting)
-      throw new CdcError(
-        `tenant ${detail.tenant}, system ${detail.system}: publication "${publication}" does not exist and requireExisting is set`,
-        'terminal',
-        detail,
-      );
-    await client.query(`CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${tables.join(', ')}`);
+      throw new CdcError(`${say} does not exist and requireExisting is set`, 'terminal', detail);
+    await client.query(
+      `CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${tables.map((m) => m.qualified).join(', ')}
+         WITH (publish_via_partition_root = true)`,
+    );
     return;
   }
-  if (exists.rows[0].all === 'true') return;
-  const have = await client.query(
-    'SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1',
-    [publication],
-  );
-  const present = new Set(have.rows.map((r) => `${r.schemaname}.${r.tablename}`));
-  const missing = mappers.filter((m) => !present.has(m.label));
-  if (!missing.length) return;
-  if (requireExisting)
+  const lacking = ['insert', 'update', 'delete', 'truncate'].filter((op) => row[op] !== 'true');
+  if (lacking.length)
     throw new CdcError(
-      `tenant ${detail.tenant}, system ${detail.system}: publication "${publication}" lacks ${missing.map((m) => m.label).join(', ')}`,
+      `${say} does not publish ${lacking.join(', ')}, so those changes would be lost. ` +
+        `Run ALTER PUBLICATION ${quoteIdent(publication)} SET (publish = 'insert, update, delete, truncate')`,
       'terminal',
       detail,
     );
+  if (row.viaroot !== 'true') {
+    const parted = await partitionedTables(client, tables);
+    if (parted.length)
+      throw new CdcError(
+        `${say} lacks publish_via_partition_root, so changes of the partitioned table${parted.length > 1 ? 's' : ''} ` +
+          `${parted.map((m) => m.label).join(', ')} would arrive under their partitions' names and be lost. ` +
+          `Run ALTER PUBLICATION ${quoteIdent(publication)} SET (publish_via_partition_root = true)`,
+        'terminal',
+        detail,
+      );
+  }
+  if (row.all === 'true') return;
+  const missing: TableMapper[] = [];
+  for (const m of tables) if (!(await isPublished(client, publication, m))) missing.push(m);
+  if (!missing.length) return;
+  if (requireExisting)
+    throw new CdcError(`${say} lacks ${missing.map((m) => m.label).join(', ')}`, 'terminal', detail);
   await client.query(
     `ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${missing.map((m) => m.qualified).join(', ')}`,
   );
+}
+
+/** The mapped tables that are partitioned (relkind p). */
+async function partitionedTables(
+  client: pg.ClientBase,
+  mappers: readonly TableMapper[],
+): Promise<TableMapper[]> {
+  const out: TableMapper[] = [];
+  for (const m of mappers) {
+    const res = await client.query(
+      `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'p'`,
+      [m.mapping.schema, m.mapping.table],
+    );
+    if (res.rows.length) out.push(m);
+  }
+  return out;
+}
+
+/**
+ * Whether the publication covers a table: listed in pg_publication_tables (directly or through
+ * its schema), or the table or a partition ancestor of it is a member (pg_publication_rel): a
+ * partitioned table added to a publication without publish_via_partition_root is listed only
+ * through its partitions there, and adding it again fails ("already member").
+ */
+async function isPublished(client: pg.ClientBase, publication: string, m: TableMapper): Promise<boolean> {
+  const res = await client.query(
+    `SELECT EXISTS (SELECT 1 FROM pg_publication_tables
+                     WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)
+         OR EXISTS (SELECT 1 FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid
+                     WHERE p.pubname = $1
+                       AND r.prrelid IN (SELECT relid FROM pg_partition_ancestors($4::regclass))) AS yes`,
+    [publication, m.mapping.schema, m.mapping.table, m.qualified],
+  );
+  return res.rows[0]?.yes === true || res.rows[0]?.yes === 't';
 }
 
 export interface TableCatalog {

@@ -11,7 +11,10 @@
 //
 // A row key deleted and re-inserted inside one source transaction whose two changes fall into
 // different chunks stays tombstoned until its next change (same version; the write path lets a
-// delete win ties).
+// delete win ties). A TRUNCATE is different: it tombstones with the version just below its
+// transaction's, so rows inserted after it in the same transaction come back.
+//
+// A table mapped to several entities hands each change to every mapping (fan-out).
 
 import type pg from 'pg';
 import { LogicalReplicationService, type Pgoutput } from 'pg-logical-replication';
@@ -71,7 +74,7 @@ export class StreamReader {
   constructor(private readonly o: StreamOptions) {
     this.log = o.logger.child({ slot: o.slot, phase: 'stream' });
     this.scope = { tenant: o.tenant, system: o.system, slot: o.slot };
-    this.relations = new RelationTracker(o.mappers, o.baseline);
+    this.relations = new RelationTracker(o.mappers, o.baseline, this.scope);
   }
 
   /** Streams until stopped (or caught up with --once); rejects on any error, leaving nothing acknowledged past staging. */
@@ -217,20 +220,10 @@ export class StreamReader {
         return;
       case 'insert':
         return this.change(msg.relation.relationOid, 'row', msg.new);
-      case 'update': {
-        if (msg.key) {
-          const mapper = this.relations.get(msg.relation.relationOid)?.mapper;
-          if (
-            mapper &&
-            !this.o.stopped.has(mapper.label) &&
-            mapper.sourceIdOf(msg.key) !== mapper.sourceIdOf(msg.new)
-          )
-            return chain(this.change(msg.relation.relationOid, 'delete', msg.key), () =>
-              this.change(msg.relation.relationOid, 'row', msg.new),
-            );
-        }
-        return this.change(msg.relation.relationOid, 'row', msg.new);
-      }
+      case 'update':
+        // The old key: msg.key under a key identity (sent only when the key changed), msg.old
+        // (the whole old row) under REPLICA IDENTITY FULL.
+        return this.update(msg.relation.relationOid, msg.key ?? msg.old, msg.new);
       case 'delete':
         return this.change(msg.relation.relationOid, 'delete', (msg.key ?? msg.old)!);
       case 'commit':
@@ -247,11 +240,32 @@ export class StreamReader {
     }
   }
 
+  /** Holds one row change for every (running) mapping of the relation. */
   private change(oid: number, kind: 'row' | 'delete', values: TextRow): Promise<void> | undefined {
-    const relation = this.relations.get(oid);
-    const mapper = relation?.mapper;
-    if (!mapper || this.o.stopped.has(mapper.label)) return;
-    return this.group!.add(relation as typeof relation & { mapper: TableMapper }, kind, values);
+    let wait: Promise<void> | undefined;
+    for (const relation of this.relations.get(oid)) {
+      if (this.o.stopped.has(relation.mapper.label)) continue;
+      wait = chain(wait, () => this.group!.add(relation, kind, values));
+    }
+    return wait;
+  }
+
+  /**
+   * An update; one that changes a mapping's key (source id) also tombstones the old id. An old
+   * row with a NULL key was never staged (dead-lettered); a new row with one is dead-lettered
+   * by the mapping.
+   */
+  private update(oid: number, old: TextRow | null | undefined, values: TextRow): Promise<void> | undefined {
+    let wait: Promise<void> | undefined;
+    for (const relation of this.relations.get(oid)) {
+      const mapper = relation.mapper;
+      if (this.o.stopped.has(mapper.label)) continue;
+      const oldId = old ? mapper.sourceIdOrNull(old) : null;
+      if (oldId !== null && oldId !== mapper.sourceIdOrNull(values))
+        wait = chain(wait, () => this.group!.add(relation, 'delete', old!));
+      wait = chain(wait, () => this.group!.add(relation, 'row', values));
+    }
+    return wait;
   }
 
   /** A heartbeat comes between transactions: commit up to it; with --once, stop once past the target. */
@@ -274,8 +288,9 @@ export class StreamReader {
   }
 
   private async onRelation(msg: RelationMessage): Promise<void> {
-    const { relation, problems } = await this.relations.apply(this.source!, msg);
-    const mapper = relation.mapper;
+    const { relations, problems } = await this.relations.apply(this.source!, msg);
+    const mapper = relations[0]?.mapper;
+    // A table's mappings stop together (the stopped state is kept per table).
     if (!mapper || this.o.stopped.has(mapper.label) || !problems.length) return;
     await this.stopTable(mapper, problems.join('; '));
   }
@@ -291,13 +306,16 @@ export class StreamReader {
     });
   }
 
-  /** TRUNCATE: every staged row of the table older than this transaction becomes a tombstone. */
+  /**
+   * TRUNCATE: every row staged for the table before it — also earlier in this transaction —
+   * becomes a tombstone; changes after it in this transaction win (see table-events.ts).
+   */
   private onTruncate(relations: { relationOid: number }[]): Promise<void> | undefined {
     const version = this.group!.currentVersion;
     if (version === null) return;
     const mappers = relations
-      .map((r) => this.relations.get(r.relationOid)?.mapper)
-      .filter((m): m is TableMapper => !!m && !this.o.stopped.has(m.label));
+      .flatMap((r) => this.relations.get(r.relationOid).map((x) => x.mapper))
+      .filter((m) => !this.o.stopped.has(m.label));
     if (!mappers.length) return;
     return this.group!.run(async (client) => {
       for (const mapper of mappers) {

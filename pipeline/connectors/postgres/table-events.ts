@@ -1,12 +1,11 @@
 // What a table-level event of the stream does to staging: a TRUNCATE tombstones every staged row
-// of the table; a schema change that breaks a table's mapping stops that table (a dead letter in
+// of the table (see tombstoneTruncated for the version it uses); a schema change that breaks a table's mapping stops that table (a dead letter in
 // the open transaction, and a `failed` state on its own stream, kept until a re-snapshot).
 import type pg from 'pg';
 import { setStreamState } from '../../../staging/checkpoints.js';
 import type { Staging } from '../../../staging/database.js';
 import { addDeadLetters } from '../../../staging/dead-letters.js';
 import { quoteIdent } from '../../../staging/identifiers.js';
-import { stageUnitIn } from '../../../staging/stage.js';
 import type { ChunkScope } from './chunk-mapping.js';
 import { resnapshotCommand } from './errors.js';
 import type { TableMapper } from './mapping.js';
@@ -16,36 +15,48 @@ export function stoppedStream(slot: string, label: string): string {
   return `${slot}:table:${label}`;
 }
 
-/** Tombstones the table's staged rows older than the TRUNCATE's transaction; returns how many. */
+/**
+ * TRUNCATE in the source transaction of version V: tombstones every live staged row of the
+ * table's entity for this tenant and system that was staged before it — also earlier in this
+ * same transaction (version V) — and returns how many.
+ *
+ * The tombstones take version V − 1, not V: the staging write path lets a delete win a version
+ * tie, so tombstones at V would also win over the rows the same transaction inserts after the
+ * TRUNCATE (`BEGIN; TRUNCATE t; INSERT …; COMMIT`), which come at V. At V − 1 those later changes
+ * are newer and apply, while every change of an earlier transaction (version < V − 1: commit
+ * positions of different transactions are many bytes apart) stays older than the tombstone.
+ *
+ * Rows this transaction deleted before the TRUNCATE (tombstones at V) move to V − 1 as well, so
+ * that a re-insert after the TRUNCATE wins over them too.
+ *
+ * A row staged at V and tombstoned at V − 1 moves back only inside the open staging transaction:
+ * all of one source transaction is staged in one staging transaction, so no one ever sees V and
+ * then V − 1. Replaying the whole transaction after a crash gives the same result: rows of later
+ * (committed) transactions have versions > V and are left alone; this transaction's own rows are
+ * tombstoned again and its later changes re-applied at V.
+ *
+ * The write path (staging/write-changes.ts) cannot lower a version, so this is one direct UPDATE,
+ * under the same tenant × entity advisory lock the write path takes, with a fresh staged_seq per
+ * row as every staged write has.
+ */
 export async function tombstoneTruncated(
   client: pg.ClientBase,
   scope: ChunkScope,
   mapper: TableMapper,
   version: bigint,
 ): Promise<number> {
-  let total = 0;
-  for (let after = ''; ; ) {
-    const res = await client.query<{ source_id: string }>(
-      `SELECT source_id FROM staging.${quoteIdent(mapper.entity)}
-        WHERE tenant_id = $1 AND system = $2 AND deleted_at IS NULL AND version < $3 AND source_id > $4
-        ORDER BY source_id LIMIT 10000`,
-      [scope.tenant, scope.system, version.toString(), after],
-    );
-    if (!res.rows.length) return total;
-    after = res.rows[res.rows.length - 1]!.source_id;
-    total += res.rows.length;
-    await stageUnitIn(client, {
-      tenant: scope.tenant,
-      system: scope.system,
-      batches: [
-        {
-          entity: mapper.entity,
-          changes: res.rows.map((x) => ({ sourceId: x.source_id, version, op: 'delete' as const })),
-        },
-      ],
-      location: `TRUNCATE ${mapper.label} (slot ${scope.slot})`,
-    });
-  }
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [
+    scope.tenant,
+    mapper.entity,
+  ]);
+  const res = await client.query(
+    `UPDATE staging.${quoteIdent(mapper.entity)}
+        SET deleted_at = coalesce(deleted_at, now()), version = $4,
+            staged_seq = nextval('staging.staged_seq'), staged_at = now()
+      WHERE tenant_id = $1 AND system = $2 AND (version = $3 OR (deleted_at IS NULL AND version < $3))`,
+    [scope.tenant, scope.system, version.toString(), (version - 1n).toString()],
+  );
+  return res.rowCount ?? 0;
 }
 
 export function stoppedTableMessage(scope: ChunkScope, mapper: TableMapper, reason: string): string {
