@@ -18,6 +18,8 @@ export interface StagingUnit {
   batches: readonly UnitBatch[];
   checkpoints?: readonly Checkpoint[];
   location?: string;
+  /** The unit's batches continue earlier writes of the same version in order (WriteInput.ordered). */
+  ordered?: boolean;
 }
 
 export type UnitResult = Record<string, WriteResult>;
@@ -46,6 +48,7 @@ export function prepareUnit(unit: StagingUnit): PreparedUnit {
             entity: b.entity,
             changes: b.changes,
             ...(unit.location ? { location: unit.location } : {}),
+            ...(unit.ordered ? { ordered: true } : {}),
           }),
     ),
   };
@@ -65,6 +68,10 @@ export async function stageUnitIn(client: pg.ClientBase, unit: StagingUnit): Pro
     if (batch.tenant !== unit.tenant || batch.system !== unit.system)
       throw new Error(
         `a batch prepared for ${batch.tenant}/${batch.system} staged as ${unit.tenant}/${unit.system}`,
+      );
+    if (batch.ordered !== (unit.ordered === true))
+      throw new Error(
+        `a batch prepared with ordered=${batch.ordered} staged in a unit with ordered=${unit.ordered === true}`,
       );
     const r = await writePrepared(client, batch);
     const prev = results[batch.entity];

@@ -6,7 +6,9 @@
 //   - an upsert applies only if its version is newer than the staged one, or equal with
 //     different content (replaying a batch changes nothing, an older version is ignored);
 //   - a delete becomes a tombstone (deleted_at set, last values kept) and wins version ties,
-//     so a delete followed by an older or equal upsert stays deleted;
+//     so a delete followed by an older or equal upsert stays deleted — except in an `ordered`
+//     batch (one source transaction staged in order: the later change wins a tie);
+//   - within a batch, of several changes of one record the newest wins, the later one on ties;
 //   - an upsert with `keepFields` (unchanged TOAST) leaves those columns as staged.
 // Every applied write takes a new staged_seq. Writers of one tenant × entity are serialised by a
 // transaction advisory lock, so staged_seq order equals commit order within a tenant × entity.
@@ -36,6 +38,16 @@ export interface WriteInput {
   changes: readonly Change[];
   /** Where the batch came from, for dead letters ("file.csv", "slot trueup_acme"). */
   location?: string;
+  /**
+   * The batch continues, in source order, every earlier write of the same version: it is part of
+   * one source transaction staged in order and all in one staging transaction (the Postgres CDC
+   * stream). On a version tie its changes then win, a re-created record over the tombstone of
+   * the same version as much as a delete over a live row, so a key deleted and re-inserted (or
+   * filtered out and back in, or moved between partitions) in one transaction stays live even
+   * when the two changes fall into different batches. Without it a delete wins ties: batches of
+   * other sources may arrive in any order.
+   */
+  ordered?: boolean;
 }
 
 export interface WriteResult {
@@ -71,6 +83,8 @@ export interface PreparedBatch {
   readonly rows: number;
   readonly kinds: { full: boolean; partial: boolean; delete: boolean };
   readonly copy: readonly Buffer[];
+  /** WriteInput.ordered. */
+  readonly ordered: boolean;
 }
 
 export function prepareChanges(input: WriteInput): PreparedBatch {
@@ -111,6 +125,7 @@ export function prepareChanges(input: WriteInput): PreparedBatch {
       partial: changes.some((c) => c.op === 'upsert' && !!c.keepFields?.length),
       delete: changes.some((c) => c.op === 'delete'),
     },
+    ordered: input.ordered === true,
     copy: changes.length
       ? encodeRowsBinary(
           copyTypes(defs),
@@ -167,7 +182,7 @@ export async function writePrepared(client: pg.ClientBase, batch: PreparedBatch)
   );
 
   const table = stagingTable(entity);
-  const statements = mergeStatements(table, temp, defs);
+  const statements = mergeStatements(table, temp, defs, batch.ordered);
   // The fast path's test and insert in one statement: it inserts only if no key is staged yet.
   const fast = await client.query<{ unstaged: boolean; n: number }>(
     `WITH ok AS MATERIALIZED (${unstagedSql(table, temp)}),
@@ -250,6 +265,7 @@ function mergeStatements(
   table: string,
   temp: string,
   defs: readonly FieldDef[],
+  ordered: boolean,
 ): { insertIfUnstaged: string; guarded: { full: string; partial: string; delete: string } } {
   const cols = defs.map((d) => quoteIdent(d.name));
   const values = defs.map((d, i) => {
@@ -276,10 +292,15 @@ function mergeStatements(
   // On a version tie an upsert applies only if it changes something (`merged`: the raw the row
   // would get; a partial row merges its raw into the staged one, so a replay compares equal) and
   // was mapped no older than the staged row: replaying an old batch must not undo a re-mapping.
-  const upsertGuard = (merged: string) => `WHERE EXCLUDED.version > t.version
-        OR (EXCLUDED.version = t.version AND t.deleted_at IS NULL
-            AND EXCLUDED.mapping_version >= t.mapping_version
-            AND (t.raw, t.mapping_version) IS DISTINCT FROM (${merged}, EXCLUDED.mapping_version))`;
+  // A tombstone of the same version stays, unless the batch is ordered (WriteInput.ordered): then
+  // the upsert came after the delete and re-creates the record.
+  const upsertGuard = (merged: string) => {
+    const changes = `EXCLUDED.mapping_version >= t.mapping_version
+            AND (t.raw, t.mapping_version) IS DISTINCT FROM (${merged}, EXCLUDED.mapping_version)`;
+    return `WHERE EXCLUDED.version > t.version
+        OR (EXCLUDED.version = t.version
+            AND ${ordered ? `(t.deleted_at IS NOT NULL OR (${changes}))` : `t.deleted_at IS NULL AND ${changes}`})`;
+  };
   const guarded = {
     full: `INSERT INTO ${table} AS t (${insertCols.join(', ')}) ${select('NOT is_delete AND keep IS NULL')}
      ON CONFLICT (tenant_id, system, source_id) DO UPDATE SET

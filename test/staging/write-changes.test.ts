@@ -136,6 +136,40 @@ describe('the staging write path', () => {
     expect(r.deleted).toBe(false);
   });
 
+  it('an ordered unit (one source transaction in several units) wins version ties; an unordered one does not', async () => {
+    const pool = t.staging.pool;
+    const w = (ordered: boolean, c: Change[]) =>
+      stageUnit(pool, {
+        tenant: 'ordered',
+        system: 'erp',
+        batches: [{ entity: 'invoice', changes: c }],
+        ...(ordered ? { ordered } : {}),
+      });
+    await w(false, [up('k', 7n, { number: 'K-1' }), up('u', 7n, { number: 'U-1' })]);
+    // The same transaction (version 7) deletes both keys, then re-creates them, in later units.
+    await w(true, [del('k', 7n), del('u', 7n)]);
+    await w(true, [up('k', 7n, { number: 'K-2' })]);
+    await w(false, [up('u', 7n, { number: 'U-2' })]);
+    const [k, u] = await rows('ordered', 'invoice');
+    expect(k).toMatchObject({ source_id: 'k', deleted: false });
+    expect(u).toMatchObject({ source_id: 'u', deleted: true });
+    // Replaying the ordered units in order ends where they ended; an older version still loses.
+    await w(true, [del('k', 7n)]);
+    await w(true, [up('k', 7n, { number: 'K-2' })]);
+    await w(true, [up('k', 6n, { number: 'K-0' })]);
+    const r = await pool.query(
+      `SELECT number, deleted_at IS NULL AS live FROM staging.invoice WHERE tenant_id = 'ordered' AND source_id = 'k'`,
+    );
+    expect(r.rows[0]).toEqual({ number: 'K-2', live: true });
+    // A unit prepared without the flag cannot be staged as ordered (or the reverse).
+    const plain = prepareUnit({
+      tenant: 'ordered',
+      system: 'erp',
+      batches: [{ entity: 'invoice', changes: [del('k', 8n)] }],
+    });
+    await expect(stageUnit(pool, { ...plain, ordered: true })).rejects.toThrow(/ordered/);
+  });
+
   it('keeps unchanged-TOAST columns as staged and merges raw', async () => {
     const pool = t.staging.pool;
     const w = (c: Change[]) =>

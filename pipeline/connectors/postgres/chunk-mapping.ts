@@ -88,6 +88,9 @@ function unitOf(mapped: MappedChunk, scope: ChunkScope) {
       .filter(([, changes]) => changes.length)
       .map(([entity, changes]) => ({ entity, changes })),
     location: `slot ${scope.slot}`,
+    // Chunks of a source transaction are staged in order, all in one staging transaction: on a
+    // version tie (the transaction's commit LSN) a later chunk wins over an earlier one.
+    ordered: true,
   };
 }
 

@@ -155,6 +155,23 @@ describe('postgres CDC: TRUNCATE inside a transaction', () => {
     ]);
   });
 
+  it('a key deleted and re-inserted, or filtered out and back in, in one transaction stays live across chunks', async () => {
+    await src.pool.query(`CREATE TABLE churn_tx (id int PRIMARY KEY, name text, company int)`);
+    await src.pool.query(`INSERT INTO churn_tx VALUES (1, 'a', 1), (2, 'b', 1)`);
+    const c = simple('churn_tx', 'e_churn_tx', { filter: 'company = 1' });
+    const small = { ...c, stream: { ...c.stream, chunkRows: 1 } }; // each change its own chunk
+    expect((await syncOnce(staging.staging, small, { system: 'churntx' })).outcome).toBe('caught_up');
+    await src.pool.query(
+      `BEGIN; DELETE FROM churn_tx WHERE id = 1; INSERT INTO churn_tx VALUES (1, 'a2', 1);
+              UPDATE churn_tx SET company = 2 WHERE id = 2; UPDATE churn_tx SET company = 1, name = 'b2' WHERE id = 2; COMMIT`,
+    );
+    expect((await syncOnce(staging.staging, small, { system: 'churntx' })).outcome).toBe('caught_up');
+    expect((await staged('churntx')).map((r) => [r.id, r.name, r.deleted])).toEqual([
+      ['1', 'a2', false],
+      ['2', 'b2', false],
+    ]);
+  });
+
   it('TRUNCATE after an insert/update in the same source transaction tombstones those rows too', async () => {
     await src.pool.query(`CREATE TABLE trunc_late (id int PRIMARY KEY, name text)`);
     await src.pool.query(`INSERT INTO trunc_late VALUES (1, 'a')`);
