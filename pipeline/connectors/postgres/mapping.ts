@@ -156,6 +156,7 @@ export class TableMapper {
     rows: readonly { values: TextRow; version: bigint }[],
   ): Promise<Mapped[]> {
     if (!rows.length) return [];
+    rows = await this.readUnchangedToast(source, columns, rows);
     let evals: Record<string, unknown>[] | undefined;
     if (this.needsEval) {
       const params = columns.map((c) => textArrayLiteral(rows, c.name));
@@ -175,6 +176,59 @@ export class TableMapper {
       const raw = missing ? definedOnly(values) : (values as Record<string, string | null>);
       const keep = missing ? this.fieldsReading(missing) : NONE;
       out[i] = this.build(values, raw, evals?.[i] ?? NO_EVALS, version, false, keep);
+    }
+    return out;
+  }
+
+  /**
+   * Unchanged TOAST values (undefined in a streamed row) read from the source by key, in one query
+   * for the rows that lack some. Keeping the staged value is not enough: an update that changes
+   * the key, or brings the row into the filter's scope, has no staged row under that key, and a
+   * filter, soft-delete test or expression over such a column would see NULL. The source's
+   * current value is at least as new as the change; a later change of that column comes later in
+   * the stream with its own value and a newer version. A row no longer at the source stays as it
+   * came: its fields over those columns keep the staged value (keepFields).
+   */
+  private async readUnchangedToast(
+    source: pg.ClientBase | pg.Pool,
+    columns: readonly RelationColumn[],
+    rows: readonly { values: TextRow; version: bigint }[],
+  ): Promise<readonly { values: TextRow; version: bigint }[]> {
+    const key = this.mapping.key;
+    const lacking: number[] = [];
+    const wanted = new Set<string>();
+    for (let i = 0; i < rows.length; i++) {
+      const v = rows[i]!.values;
+      let gap = false;
+      for (const k in v)
+        if (v[k] === undefined) {
+          gap = true;
+          wanted.add(k);
+        }
+      if (gap && key.every((k) => typeof v[k] === 'string')) lacking.push(i);
+    }
+    if (!lacking.length) return rows;
+    const typeOf = new Map(columns.map((c) => [c.name, c.type]));
+    const cols = [...wanted].filter((c) => typeOf.has(c));
+    if (!cols.length) return rows;
+    const params = [
+      ...key.map((k) => lacking.map((i) => rows[i]!.values[k] as string)),
+      lacking.map((_i, n) => n),
+    ];
+    const res = await source.query<Record<string, string | null> & { ord: number }>(
+      `SELECT k.ord, ${cols.map((c) => `s.${quoteIdent(c)}::text AS ${quoteIdent(c)}`).join(', ')}
+         FROM unnest(${key.map((_k, i) => `$${i + 1}::text[]`).join(', ')}, $${key.length + 1}::int[])
+              AS k(${key.map((_k, i) => `k${i}`).join(', ')}, ord)
+         JOIN ${this.qualified} AS s
+           ON ${key.map((k, i) => `s.${quoteIdent(k)} = k.k${i}::${typeOf.get(k) ?? 'text'}`).join(' AND ')}`,
+      params,
+    );
+    const out = [...rows];
+    for (const r of res.rows) {
+      const i = lacking[r.ord]!;
+      const values = { ...rows[i]!.values };
+      for (const c of cols) if (values[c] === undefined) values[c] = r[c] ?? null;
+      out[i] = { ...rows[i]!, values };
     }
     return out;
   }

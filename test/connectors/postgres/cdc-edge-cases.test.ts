@@ -1,5 +1,5 @@
 // The postgres CDC connector on the edges of the stream: key changes under REPLICA IDENTITY FULL,
-// NULL keys, TRUNCATE inside a transaction (and its replay), one table mapped to two entities,
+// NULL keys, TRUNCATE inside a transaction (and its replay), unchanged TOAST values, one table mapped to two entities,
 // and transient source errors while mapping.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -240,6 +240,66 @@ describe('postgres CDC: TRUNCATE inside a transaction', () => {
     expect(after.map(({ seq: _seq, ...r }) => r)).toEqual(before.map(({ seq: _seq, ...r }) => r));
     // The TRUNCATE was replayed (row 1 written again), with the same outcome.
     expect(BigInt(after[0]!.seq)).toBeGreaterThan(BigInt(before[0]!.seq));
+  });
+});
+
+describe('postgres CDC: unchanged TOAST values', () => {
+  const big = () => `${'x'.repeat(40_000)}${Math.random()}`;
+  async function toastTable(name: string) {
+    await src.pool.query(`CREATE TABLE ${name} (id int PRIMARY KEY, name text, company int, notes text)`);
+    await src.pool.query(`ALTER TABLE ${name} ALTER COLUMN notes SET STORAGE EXTERNAL`);
+  }
+  const notesOf = async (system: string) =>
+    (
+      await staging.staging.pool.query(
+        `SELECT source_id AS id, name, email = $2 AS same, deleted_at IS NOT NULL AS deleted
+           FROM staging.customer WHERE tenant_id = 'acme' AND system = $1 ORDER BY 1`,
+        [system, notes],
+      )
+    ).rows;
+  let notes = '';
+
+  it('an update of the key keeps the large value under the new key', async () => {
+    await toastTable('toast_key');
+    notes = big();
+    await src.pool.query(`INSERT INTO toast_key VALUES (1, 'a', 1, $1)`, [notes]);
+    const c = simple('toast_key', 'e_toast_key', { fields: { name: 'name', email: 'notes' } });
+    expect((await syncOnce(staging.staging, c, { system: 'toastkey' })).outcome).toBe('caught_up');
+    await src.pool.query(`UPDATE toast_key SET id = 2, name = 'b' WHERE id = 1`);
+    expect((await syncOnce(staging.staging, c, { system: 'toastkey' })).outcome).toBe('caught_up');
+    expect(await notesOf('toastkey')).toEqual([
+      { id: '1', name: 'a', same: true, deleted: true },
+      { id: '2', name: 'b', same: true, deleted: false },
+    ]);
+  });
+
+  it("a row entering the filter's scope gets its large value", async () => {
+    await toastTable('toast_scope');
+    notes = big();
+    await src.pool.query(`INSERT INTO toast_scope VALUES (1, 'a', 2, $1)`, [notes]);
+    const c = simple('toast_scope', 'e_toast_scope', {
+      fields: { name: 'name', email: 'notes' },
+      filter: 'company = 1',
+    });
+    expect((await syncOnce(staging.staging, c, { system: 'toastscope' })).outcome).toBe('caught_up');
+    expect(await notesOf('toastscope')).toEqual([]);
+    await src.pool.query(`UPDATE toast_scope SET company = 1 WHERE id = 1`);
+    expect((await syncOnce(staging.staging, c, { system: 'toastscope' })).outcome).toBe('caught_up');
+    expect(await notesOf('toastscope')).toEqual([{ id: '1', name: 'a', same: true, deleted: false }]);
+  });
+
+  it('a filter over a large column sees its unchanged value', async () => {
+    await toastTable('toast_filter');
+    notes = `keep ${big()}`;
+    await src.pool.query(`INSERT INTO toast_filter VALUES (1, 'a', 1, $1)`, [notes]);
+    const c = simple('toast_filter', 'e_toast_filter', {
+      fields: { name: 'name', email: 'notes' },
+      filter: "notes LIKE 'keep%'",
+    });
+    expect((await syncOnce(staging.staging, c, { system: 'toastfilter' })).outcome).toBe('caught_up');
+    await src.pool.query(`UPDATE toast_filter SET name = 'b' WHERE id = 1`);
+    expect((await syncOnce(staging.staging, c, { system: 'toastfilter' })).outcome).toBe('caught_up');
+    expect(await notesOf('toastfilter')).toEqual([{ id: '1', name: 'b', same: true, deleted: false }]);
   });
 });
 
