@@ -22,9 +22,13 @@ export const hubspotSystemConfig = z.looseObject({
   listPageSize: z.number().int().min(1).max(100).default(100),
   /** Page size of the search endpoint (HubSpot allows at most 200). */
   searchPageSize: z.number().int().min(1).max(200).default(200),
-  /** Search cannot page past this many results; the extractor restarts before reaching it. */
+  /** Search cannot page past this many results (the extractor pages by stamp and never reaches it; kept for old configs). */
   searchResultCap: z.number().int().min(1).default(10_000),
-  /** How far before the full load's start the first incremental search begins (clock safety). */
+  /**
+   * Clock and search-index safety: the first incremental search begins this long before the full
+   * load's start, and every incremental run re-reads this long before its checkpoint (a record
+   * becomes searchable a little after its stamp).
+   */
   overlapMs: z.number().int().min(0).default(300_000),
   /** Rows gathered before one staging transaction (a checkpoint per transaction). */
   stageBatchRows: z.number().int().min(1).max(50_000).default(1000),

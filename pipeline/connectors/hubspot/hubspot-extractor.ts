@@ -3,18 +3,18 @@
 //
 //   no checkpoint ──full──> list GET /crm/v3/objects/{type}?after=…   checkpoint {phase:'full', after, watermark}
 //                            (last page has no `paging`)             → {phase:'incremental', since: watermark}
-//   incremental ───────────> search POST …/search, stamp GTE since, ascending
-//        │ page after ≥ cap (10,000) and the stamp moved: new search GTE last stamp seen
-//        │ page after ≥ cap and every result shares one millisecond: drain that millisecond
-//        └──────────────────> by hs_object_id (EQ stamp, id GT last id, sorted by id), then since = stamp + 1
+//   incremental ───────────> search POST …/search, stamp GTE since − overlapMs (index lag), ascending;
+//        │ every page is a new search GTE the last stamp read (keyset: no `after` offsets, so
+//        │ records modified while paging shift nothing and the 10,000 cap is never reached)
+//        │ a full page on one millisecond: drain that millisecond by hs_object_id
+//        └──────────────────> (EQ stamp, id GT last id, sorted by id), then since = stamp + 1
 //   deletes ───────────────> list archived=true, tombstones for archivedAt ≥ since (stream "<type>:archived")
 //
-// Invariants: a checkpoint never runs ahead of committed rows; a restart repeats at most the
-// records of one stamp (harmless: the staging version guard ignores identical versions); search
+// Invariants: a checkpoint never runs ahead of committed rows nor moves back; a run repeats the
+// records of its overlap and of one stamp (harmless: the staging version guard ignores identical versions); search
 // results stamped before `since` (HubSpot returns a few) are dropped.
 import type { Change } from '../../../staging/model/change.js';
 import type { ApiClient } from '../http/api-client.js';
-import { ApiError } from '../http/api-client.js';
 import { mapRecord, parseStampMs } from '../map-record.js';
 import {
   addChange,
@@ -100,87 +100,84 @@ export async function extractIncremental(
   ctx: ExtractContext,
   start: HubspotPosition & { phase: 'incremental' },
 ): Promise<void> {
-  const { config } = ctx;
   const unit = newPendingUnit();
-  let pos: HubspotPosition & { phase: 'incremental' } = start;
+  // The checkpoint never moves back below where this run started, even while the overlap is re-read.
+  const floor = start.since;
+  const position = (since: number) => ({ phase: 'incremental' as const, since: Math.max(floor, since) });
+  let since = start.since;
+  if (start.tie) {
+    await drainTies(ctx, unit, start.tie.at, start.tie.afterId, floor, new Set());
+    since = start.tie.at + 1;
+  }
+  // A record becomes searchable a little after its stamp (index lag): every run re-reads
+  // overlapMs before its checkpoint, so a record that was not searchable yet last time is found.
+  since -= ctx.config.overlapMs;
+  // Ids already read whose stamp equals `since`: the next search from `since` returns them again.
+  let seen = new Set<string>();
   for (;;) {
-    if (pos.tie) {
-      pos = await drainTies(ctx, unit, pos.tie.at, pos.tie.afterId);
+    // Keyset paging: every page is a new search from the last stamp read (no `after` offsets), so
+    // a record modified while paging (it moves to the end of the order) cannot shift an unread
+    // record back past a page boundary, and the 10,000-result cap is never reached.
+    const page = await search(ctx, since, 0);
+    let last: number | null = null;
+    for (const r of page.results) {
+      const stamp = recordStamp(ctx, r);
+      if (stamp !== null && stamp < since) continue; // search returns a few records before `since`
+      if (stamp !== null && (last === null || stamp > last)) last = stamp;
+      if (stamp === since && seen.has(r.id)) continue;
+      addRecord(ctx, unit, r, stamp);
+    }
+    const progressed = last !== null && last > since;
+    if (progressed) {
+      since = last!;
+      seen = new Set();
+    }
+    for (const r of page.results) if (recordStamp(ctx, r) === since) seen.add(r.id);
+    if (page.paging?.next === undefined) {
+      await commit(ctx, ctx.type, position(since), unit);
+      return;
+    }
+    if (!progressed) {
+      // A full page without progress: more records share `since` than a page holds. Drain that
+      // millisecond by hs_object_id, then go on after it.
+      await drainTies(ctx, unit, since, null, floor, seen);
+      since += 1;
+      seen = new Set();
       continue;
     }
-    const passSince = pos.since;
-    let after = 0;
-    let lastStamp: number | null = null;
-    let capped = false;
-    for (;;) {
-      let page: SearchPage;
-      try {
-        page = await search(ctx, passSince, after);
-      } catch (err) {
-        // A lower cap than configured shows up as HubSpot's 400 on a deep page: treat it as the cap.
-        if (err instanceof ApiError && err.status === 400 && after > 0) {
-          capped = true;
-          break;
-        }
-        throw err;
-      }
-      for (const r of page.results) {
-        const stamp = recordStamp(ctx, r);
-        if (stamp !== null && stamp < passSince) continue;
-        addRecord(ctx, unit, r, stamp);
-        if (stamp !== null) lastStamp = stamp;
-      }
-      const next = page.paging?.next?.after;
-      const position = { phase: 'incremental' as const, since: lastStamp ?? passSince };
-      if (next === undefined) {
-        await commit(ctx, ctx.type, position, unit);
-        return;
-      }
-      after = Number(next);
-      if (after >= config.searchResultCap) {
-        capped = true;
-        break;
-      }
-      if (unit.rows >= config.stageBatchRows) await commit(ctx, ctx.type, position, unit);
-    }
-    if (!capped) return;
-    if (lastStamp !== null && lastStamp > passSince) pos = { phase: 'incremental', since: lastStamp };
-    else pos = { phase: 'incremental', since: passSince, tie: { at: passSince, afterId: null } };
-    await commit(ctx, ctx.type, pos, unit);
+    if (unit.rows >= ctx.config.stageBatchRows) await commit(ctx, ctx.type, position(since), unit);
   }
 }
 
-/** Reads every record stamped exactly `at` in hs_object_id order, restarting below the cap. */
+/**
+ * Reads every record stamped exactly `at` in hs_object_id order (keyset: id GT the last id read,
+ * so the cap and records leaving the millisecond while paging cannot make it skip one), except
+ * those in `skip` (already read). Commits with a tie position every stageBatchRows.
+ */
 async function drainTies(
   ctx: ExtractContext,
   unit: PendingUnit,
   at: number,
   startAfterId: string | null,
-): Promise<HubspotPosition & { phase: 'incremental' }> {
+  floor: number,
+  skip: ReadonlySet<string>,
+): Promise<void> {
   let afterId = startAfterId;
   for (;;) {
-    let after = 0;
-    let restart = false;
-    // One query per window: its id bound stays fixed while `after` pages through it.
-    const from = afterId;
-    for (;;) {
-      const page = await search(ctx, at, after, from);
-      for (const r of page.results) {
-        addRecord(ctx, unit, r, recordStamp(ctx, r));
-        afterId = r.id;
-      }
-      const next = page.paging?.next?.after;
-      const position = { phase: 'incremental' as const, since: at, tie: { at, afterId } };
-      if (next === undefined) {
-        const done = { phase: 'incremental' as const, since: at + 1 };
-        await commit(ctx, ctx.type, done, unit);
-        return done;
-      }
-      after = Number(next);
-      if (after >= ctx.config.searchResultCap) restart = true;
-      if (restart || unit.rows >= ctx.config.stageBatchRows) await commit(ctx, ctx.type, position, unit);
-      if (restart) break;
+    const page = await search(ctx, at, 0, afterId);
+    for (const r of page.results) {
+      afterId = r.id;
+      if (skip.has(r.id)) continue;
+      addRecord(ctx, unit, r, recordStamp(ctx, r));
     }
+    if (page.paging?.next === undefined || page.results.length === 0) return;
+    if (unit.rows >= ctx.config.stageBatchRows)
+      await commit(
+        ctx,
+        ctx.type,
+        { phase: 'incremental', since: Math.max(floor, at), tie: { at, afterId } },
+        unit,
+      );
   }
 }
 

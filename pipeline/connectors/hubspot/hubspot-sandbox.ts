@@ -143,6 +143,20 @@ export class HubspotSandbox {
     this.version++;
   }
 
+  /** Ids search does not return yet (index lag); list and get still show them. */
+  private readonly unindexed = new Set<string>();
+
+  /** Search index lag: the record is left out of search results until `indexNow`. */
+  hideFromSearch(type: HubspotObjectType, id: string): void {
+    this.unindexed.add(`${type}:${id}`);
+    this.version++;
+  }
+
+  indexNow(type: HubspotObjectType, id: string): void {
+    this.unindexed.delete(`${type}:${id}`);
+    this.version++;
+  }
+
   corrupt(type: HubspotObjectType, id: string): void {
     const rec = this.table(type).get(id);
     if (rec) rec.corrupt = true;
@@ -318,7 +332,10 @@ export class HubspotSandbox {
     return this.cached(key, () => {
       const groups = b.filterGroups?.length ? b.filterGroups : [{ filters: [] }];
       const rows = [...this.table(type).values()].filter(
-        (r) => !r.archived && groups.some((g) => g.filters.every((f) => this.matches(type, r, f))),
+        (r) =>
+          !r.archived &&
+          !this.unindexed.has(`${type}:${r.id}`) &&
+          groups.some((g) => g.filters.every((f) => this.matches(type, r, f))),
       );
       const sort = b.sorts?.[0];
       const sortProp = typeof sort === 'string' ? sort : sort?.propertyName;

@@ -49,8 +49,20 @@ import type { SalesforcePolicy } from './policy.js';
 export interface SalesforcePosition {
   /** Everything with SystemModstamp < since (ISO) is staged; null: nothing yet. */
   since: string | null;
-  /** The window being read, and how far: rows of chunk `locator` before `skip` are staged. */
-  window?: { to: string; jobId: string; locator: string | null; skip: number };
+  /**
+   * The window being read, and how far: rows of chunk `locator` before `skip` are staged. `rows`:
+   * rows in the chunks before `locator` (absent in checkpoints written before it existed);
+   * `unchecked`: one of those chunks came without Sforce-NumberOfRecords, so only the job's
+   * numberRecordsProcessed can tell whether it was cut short.
+   */
+  window?: {
+    to: string;
+    jobId: string;
+    locator: string | null;
+    skip: number;
+    rows?: number;
+    unchecked?: boolean;
+  };
 }
 
 export interface ExtractObjectContext {
@@ -79,6 +91,8 @@ const FIRST_UNIT_ROWS = 2_000;
 class TruncatedChunkError extends Error {
   override name = 'TruncatedChunkError';
   readonly kind = 'transient' as const;
+  /** The window's chunks hold fewer rows than the job reported: re-read it from its first chunk. */
+  restartWindow = false;
 }
 
 export async function extractObject(ctx: ExtractObjectContext, start: SalesforcePosition): Promise<void> {
@@ -95,13 +109,16 @@ export async function extractObject(ctx: ExtractObjectContext, start: Salesforce
     const job = await bulk.createJob(windowQuery(selectFields(mapping), stream, pos.since, to), 'queryAll');
     // Remember the job before reading it, so a restart reads the same snapshot instead of a new one.
     await commits.add(
-      { since: pos.since, window: { to, jobId: job.id, locator: null, skip: 0 } },
+      { since: pos.since, window: { to, jobId: job.id, locator: null, skip: 0, rows: 0 } },
       newPendingUnit(),
     );
     await commits.settle();
   }
   let read: SalesforcePosition = { ...pos };
   let completedJob: string | undefined;
+  // Rows the completed job reported (numberRecordsProcessed), and re-reads of the whole window.
+  let expected: number | undefined;
+  let windowRestarts = 0;
   // One retry budget per result chunk (job × locator), shared by the client's retries of the GET
   // and the re-reads below of a body cut mid-stream: at most maxStreamRetries + 1 reads of a
   // chunk in all, however the failures fall (nested retries would multiply them).
@@ -117,11 +134,11 @@ export async function extractObject(ctx: ExtractObjectContext, start: Salesforce
     try {
       if (w.jobId !== completedJob) {
         await commits.settle();
-        read = await waitForJob(ctx, commits, read);
+        ({ read, expected } = await waitForJob(ctx, commits, read));
         completedJob = read.window!.jobId;
       }
       // The last unit of a chunk commits while the next chunk is requested and parsed.
-      read = await readChunk(ctx, read, budget, commits);
+      read = await readChunk(ctx, read, budget, commits, expected);
       if (!read.window) {
         await commits.settle();
         return;
@@ -136,6 +153,25 @@ export async function extractObject(ctx: ExtractObjectContext, start: Salesforce
           (e: unknown) => e,
         )) ?? readErr;
       read = { ...pos };
+      if (err instanceof TruncatedChunkError && err.restartWindow) {
+        // Some chunk without a count header was cut short; which one is unknown. Replayed rows
+        // are ignored by the version guard, so the window is read again from its first chunk.
+        if (++windowRestarts > ctx.maxStreamRetries) throw Object.assign(err, { kind: 'terminal' });
+        ctx.deps.logger.warn(
+          { err, stream, jobId: read.window?.jobId },
+          're-reading the window from its first chunk',
+        );
+        await commits.add(
+          {
+            since: read.since,
+            window: { ...read.window!, locator: null, skip: 0, rows: 0, unchecked: false },
+          },
+          newPendingUnit(),
+        );
+        await commits.settle();
+        read = { ...pos };
+        continue;
+      }
       if (!isTransient(err) || !budget.take()) throw err;
       const attempt = ctx.maxStreamRetries - budget.remaining;
       ctx.deps.logger.warn(
@@ -244,11 +280,11 @@ async function waitForJob(
   ctx: ExtractObjectContext,
   commits: CommitPipeline,
   read: SalesforcePosition,
-): Promise<SalesforcePosition> {
+): Promise<{ read: SalesforcePosition; expected: number | undefined }> {
   const w = read.window!;
   try {
-    await ctx.bulk.waitForCompletion(w.jobId);
-    return read;
+    const job = await ctx.bulk.waitForCompletion(w.jobId);
+    return { read, expected: job.numberRecordsProcessed };
   } catch (err) {
     const gone = err instanceof ApiError && err.status === 404;
     const failed =
@@ -264,12 +300,12 @@ async function waitForJob(
     );
     const fresh: SalesforcePosition = {
       since: read.since,
-      window: { to: w.to, jobId: job.id, locator: null, skip: 0 },
+      window: { to: w.to, jobId: job.id, locator: null, skip: 0, rows: 0 },
     };
     await commits.add(fresh, newPendingUnit());
     await commits.settle();
-    await ctx.bulk.waitForCompletion(job.id);
-    return fresh;
+    const done = await ctx.bulk.waitForCompletion(job.id);
+    return { read: fresh, expected: done.numberRecordsProcessed };
   }
 }
 
@@ -282,6 +318,7 @@ async function readChunk(
   read: SalesforcePosition,
   budget: RetryBudget,
   commits: CommitPipeline,
+  expected: number | undefined,
 ): Promise<SalesforcePosition> {
   const { mapping, config } = ctx;
   const w = read.window!;
@@ -320,8 +357,28 @@ async function readChunk(
     throw new TruncatedChunkError(
       `${mapping.sobject} job ${w.jobId}: chunk ended after ${seen} of ${chunk.numberOfRecords} rows`,
     );
+  // Without the count header a chunk cut cleanly on a line boundary looks complete: the window's
+  // total is checked against the job's numberRecordsProcessed after its last chunk instead.
+  const rows = w.rows === undefined ? undefined : w.rows + seen;
+  const unchecked = w.unchecked || chunk.numberOfRecords === null;
+  if (!chunk.next && unchecked && rows !== undefined && expected !== undefined && rows < expected)
+    throw Object.assign(
+      new TruncatedChunkError(
+        `${mapping.sobject} job ${w.jobId}: its result chunks held ${rows} of ${expected} rows (a chunk without Sforce-NumberOfRecords was cut short)`,
+      ),
+      { restartWindow: true },
+    );
   const after: SalesforcePosition = chunk.next
-    ? { since: read.since, window: { ...w, locator: chunk.next, skip: 0 } }
+    ? {
+        since: read.since,
+        window: {
+          ...w,
+          locator: chunk.next,
+          skip: 0,
+          ...(rows === undefined ? {} : { rows }),
+          ...(unchecked ? { unchecked: true } : {}),
+        },
+      }
     : { since: w.to };
   await commits.add(after, unit);
   return after;

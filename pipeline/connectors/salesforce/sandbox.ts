@@ -28,6 +28,10 @@ export interface SalesforceSandboxOptions {
   defaultMaxRecords?: number;
   /** Probability that a results body is cut off half-way (connection drop mid-stream). */
   midStreamDropRate?: number;
+  /** Probability that a results body ends half-way as if complete (a proxy closing it cleanly). */
+  cleanCutRate?: number;
+  /** Leave out the Sforce-NumberOfRecords header (it is not always sent). */
+  omitNumberOfRecords?: boolean;
   /** The daily API limit reported in Sforce-Limit-Info (enforce one with faults.dailyLimit). */
   dailyApiLimit?: number;
   /** Bytes of rendered seeded CSV kept for later reads (default 256 MiB; 0 renders every read). */
@@ -61,6 +65,8 @@ export class SalesforceSandbox {
   private readonly rendered: SeededRowCache;
   /** Result bodies cut half-way by fault injection. */
   midStreamDrops = 0;
+  /** Result bodies ended half-way without an error by fault injection. */
+  cleanCuts = 0;
   url = '';
 
   constructor(private readonly opts: SalesforceSandboxOptions = {}) {
@@ -272,14 +278,23 @@ export class SalesforceSandbox {
     const next = end < job.entries.length ? Buffer.from(String(end)).toString('base64url') : 'null';
     const drop = this.random() < (this.opts.midStreamDropRate ?? 0);
     if (drop) this.midStreamDrops++;
+    const cut = !drop && !!this.opts.cleanCutRate && this.random() < this.opts.cleanCutRate;
+    if (cut) this.cleanCuts++;
     return {
       status: 200,
       headers: {
         'content-type': 'text/csv',
-        'sforce-numberofrecords': String(end - offset),
+        ...(this.opts.omitNumberOfRecords ? {} : { 'sforce-numberofrecords': String(end - offset) }),
         'sforce-locator': next,
       },
-      stream: this.csv(this.store.object(job.query.object), job.query.fields, job.entries, offset, end, drop),
+      stream: this.csv(
+        this.store.object(job.query.object),
+        job.query.fields,
+        job.entries,
+        offset,
+        end,
+        drop ? 'drop' : cut ? 'clean' : null,
+      ),
     };
   }
 
@@ -289,16 +304,18 @@ export class SalesforceSandbox {
     entries: readonly Entry[],
     from: number,
     to: number,
-    drop: boolean,
+    cut: 'drop' | 'clean' | null,
   ): AsyncGenerator<string | Buffer> {
     yield `${fields.map(quoteCsv).join(',')}\n`;
-    const cutAt = drop ? from + Math.floor((to - from) / 2) : -1;
+    const cutAt = cut ? from + Math.floor((to - from) / 2) : -1;
     // Corrupted records are rendered one by one (they never come from the cache).
     const cached = this.malformed.size === 0;
     let piece = '';
     for (let i = from; i < to; ) {
       if (i === cutAt) {
         yield piece;
+        // A clean cut ends the body on a line boundary, as if the chunk were complete.
+        if (cut === 'clean') return;
         throw new Error('connection dropped mid-stream (fault injection)');
       }
       const e = entries[i]!;

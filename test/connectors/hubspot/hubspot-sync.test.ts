@@ -110,7 +110,9 @@ describe('HubSpot extraction against the sandbox', () => {
     });
     await withSandbox(sb, async (url) => {
       const deps = { staging: t.staging, logger };
-      const config = hubspotConfig(url, { objects: ['companies'], stageBatchRows: 100 });
+      // overlapMs 0: every incremental run re-reads overlapMs before its checkpoint (index lag), which
+      // would re-read all 450 updates below, stamped within 5 ms.
+      const config = hubspotConfig(url, { objects: ['companies'], stageBatchRows: 100, overlapMs: 0 });
       let units = 0;
       const crashAfter = (n: number) => () => {
         if (++units === n) throw new Error('simulated crash');

@@ -328,3 +328,15 @@ describe('salesforce window ends and clock skew', () => {
     expect((await staged(t.staging, 'skew', 'product')).get(p.Id!)?.name).toBe('Late writer');
   });
 });
+
+describe('salesforce result chunks without Sforce-NumberOfRecords', () => {
+  it('a chunk cut off cleanly (no count header) is not taken as complete', async () => {
+    // One results body in five ends half-way on a line boundary, without an error.
+    const s = await sandbox({ seed: 14, omitNumberOfRecords: true, cleanCutRate: 0.2 });
+    const report = await sync(s, 'cleancut', { streams: ['Account'] });
+    expect(s.cleanCuts).toBeGreaterThan(0);
+    expect(report.streams[0]?.detail).toBeUndefined();
+    expect(report.status).toBe('completed');
+    expect(await expectEqual(t.staging, s, 'cleancut', [['Account', 'customer']])).toEqual([]);
+  });
+});
