@@ -22,7 +22,10 @@ export interface GlobalOptions {
 
 export interface CliContext {
   env: Readonly<Record<string, string | undefined>>;
+  /** Command output (stdout): tables, or JSON that must stay parseable. */
   out: (text: string) => void;
+  /** Problems beside the output (stderr), redacted. */
+  err: (text: string) => void;
   globals(cmd: Command): GlobalOptions;
   logger(cmd: Command): Logger;
   loadConfig(cmd: Command): Promise<LoadedConfig>;
@@ -37,11 +40,13 @@ export interface CliContext {
 export function createCliContext(
   env: Readonly<Record<string, string | undefined>>,
   out: (text: string) => void,
+  err: (text: string) => void = (t) => process.stderr.write(t),
 ): CliContext {
   let logger: Logger | undefined;
   const ctx: CliContext = {
     env,
     out,
+    err: (text) => err(redact(text)),
     globals(cmd) {
       return cmd.optsWithGlobals() as GlobalOptions;
     },

@@ -3,7 +3,7 @@
 // receives the frozen object; nothing else reads the file or process.env.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { isMap, LineCounter, parseDocument } from 'yaml';
+import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { CONNECTOR_KINDS } from '../connectors/registry.js';
 import { configSchema, type TrueupConfig } from './schema.js';
@@ -67,10 +67,32 @@ export function parseConfigText(
   const raw = doc.contents === null ? {} : doc.toJS();
   if (doc.contents !== null && !isMap(doc.contents))
     throw new ConfigError(file, ['the top level must be a mapping (staging:, tenants:, …)']);
-  return validateConfig(raw, file, env, (path) => {
-    const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-    return node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
-  });
+  return validateConfig(raw, file, env, (path) => yamlLine(doc, lineCounter, path));
+}
+
+/**
+ * The line of the key at `path` (of the list item, for an index). A path that goes on past what
+ * the file holds — a missing required key — gives the line of the deepest key that exists, so
+ * every problem has a line.
+ */
+function yamlLine(doc: Document, lines: LineCounter, path: readonly (string | number)[]): number | undefined {
+  let node: unknown = doc.contents;
+  let at: { range?: readonly number[] | null } | undefined = node as typeof at;
+  for (const segment of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(segment));
+      if (!pair) break;
+      at = (pair.key as typeof at) ?? at;
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const item = node.items[Number(segment)];
+      if (item === undefined) break;
+      at = item as typeof at;
+      node = item;
+    } else break;
+  }
+  const start = at?.range?.[0];
+  return start === undefined ? undefined : lines.linePos(start).line;
 }
 
 export function validateConfig(
@@ -82,7 +104,7 @@ export function validateConfig(
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(file, formatIssues(parsed.error, lineOf));
   const problems: string[] = [];
-  const resolved = resolveAll(parsed.data, [], env, problems);
+  const resolved = resolveAll(parsed.data, [], env, problems, lineOf);
   if (problems.length) throw new ConfigError(file, problems);
   return deepFreeze(resolved as TrueupConfig);
 }
@@ -101,7 +123,10 @@ export function formatIssues(
     if (issue.code === 'invalid_key') message = issue.issues.map((i) => i.message).join('; ');
     if (issue.code === 'unrecognized_keys')
       message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-    const line = lineOf(issue.path as (string | number)[]);
+    // An unknown key is pointed at where it is written, not at the mapping that holds it.
+    const keyPath =
+      issue.code === 'unrecognized_keys' && issue.keys.length ? [...issue.path, issue.keys[0]!] : issue.path;
+    const line = lineOf(keyPath as (string | number)[]);
     const where = path.length ? path.join('.') : '(top level)';
     return `${where}: ${message}${line ? ` (line ${line})` : ''}`;
   });
@@ -119,19 +144,22 @@ function resolveAll(
   path: string[],
   env: Readonly<Record<string, string | undefined>>,
   problems: string[],
+  lineOf: (path: (string | number)[]) => number | undefined,
 ): unknown {
   if (typeof value === 'string') {
     try {
       return resolveRefs(value, path.join('.'), env);
     } catch (err) {
-      problems.push((err as Error).message);
+      const line = lineOf(path);
+      problems.push(`${(err as Error).message}${line ? ` (line ${line})` : ''}`);
       return value;
     }
   }
-  if (Array.isArray(value)) return value.map((v, i) => resolveAll(v, [...path, String(i)], env, problems));
+  if (Array.isArray(value))
+    return value.map((v, i) => resolveAll(v, [...path, String(i)], env, problems, lineOf));
   if (value && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, resolveAll(v, [...path, k], env, problems)]),
+      Object.entries(value).map(([k, v]) => [k, resolveAll(v, [...path, k], env, problems, lineOf)]),
     );
   }
   return value;

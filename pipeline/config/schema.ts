@@ -92,12 +92,14 @@ const entityConfig = z.strictObject({
 });
 export type EntityConfig = z.infer<typeof entityConfig>;
 
+// Connector schemas are loose objects; in trueup.yaml a key no connector reads is a typo to
+// report (`dropdir:` for `dropDir:`), never to ignore, so each is made strict here.
 const systemConfig = z.discriminatedUnion('kind', [
-  SYSTEM_CONFIG_SCHEMAS.postgres,
-  SYSTEM_CONFIG_SCHEMAS.salesforce,
-  SYSTEM_CONFIG_SCHEMAS.hubspot,
-  SYSTEM_CONFIG_SCHEMAS.netsuite,
-  SYSTEM_CONFIG_SCHEMAS.csv,
+  SYSTEM_CONFIG_SCHEMAS.postgres.strict(),
+  SYSTEM_CONFIG_SCHEMAS.salesforce.strict(),
+  SYSTEM_CONFIG_SCHEMAS.hubspot.strict(),
+  SYSTEM_CONFIG_SCHEMAS.netsuite.strict(),
+  SYSTEM_CONFIG_SCHEMAS.csv.strict(),
 ]);
 export type SystemConfig = z.infer<typeof systemConfig>;
 
@@ -138,23 +140,22 @@ const tenantConfig = z
     }
     for (const [entity, cfg] of Object.entries(t.entities) as [Entity, EntityConfig][]) {
       const known = new Set(ENTITY_FIELDS[entity].map((f) => f.name));
-      for (const field of [
-        ...Object.keys(cfg.compare),
-        ...Object.keys(cfg.survivorship),
-        ...cfg.ignoreFields,
-      ])
+      // Each problem's path names the key or list item that holds the field, so its line is right.
+      const fieldAt: [string, (string | number)[]][] = [
+        ...Object.keys(cfg.compare).map((f): [string, (string | number)[]] => [f, ['compare', f]]),
+        ...Object.keys(cfg.survivorship).map((f): [string, (string | number)[]] => [f, ['survivorship', f]]),
+        ...cfg.ignoreFields.map((f, i): [string, (string | number)[]] => [f, ['ignoreFields', i]]),
+        ...cfg.match.keys.map((k, i): [string, (string | number)[]] => [
+          k.field,
+          ['match', 'keys', i, 'field'],
+        ]),
+      ];
+      for (const [field, at] of fieldAt)
         if (!known.has(field))
           ctx.addIssue({
             code: 'custom',
-            path: ['entities', entity],
+            path: ['entities', entity, ...at],
             message: `${entity} has no canonical field "${field}"`,
-          });
-      for (const k of cfg.match.keys)
-        if (!known.has(k.field))
-          ctx.addIssue({
-            code: 'custom',
-            path: ['entities', entity, 'match', 'keys'],
-            message: `${entity} has no canonical field "${k.field}"`,
           });
       for (const name of Object.keys(cfg.mapping))
         if (!t.systems[name])

@@ -99,14 +99,16 @@ tenants:
     );
     expect(p).toEqual(
       expect.arrayContaining([
-        'tenants.acme: unknown key "timezone_typo" (line 6)',
-        expect.stringMatching(/^tenants\.acme\.entities\.customer: customer has no canonical field "nmae"/),
+        'tenants.acme: unknown key "timezone_typo" (line 7)',
+        expect.stringMatching(
+          /^tenants\.acme\.entities\.customer\.compare\.nmae: customer has no canonical field "nmae" \(line \d+\)$/,
+        ),
       ]),
     );
     expect(problems(GOOD, {})).toEqual([
-      'staging.url: environment variable PG_PASSWORD is not set',
-      'tenants.acme.systems.crm.accessToken: environment variable SF_TOKEN is not set',
-      'tenants.acme.systems.erp.connection: environment variable PG_PASSWORD is not set',
+      'staging.url: environment variable PG_PASSWORD is not set (line 3)',
+      'tenants.acme.systems.crm.accessToken: environment variable SF_TOKEN is not set (line 11)',
+      'tenants.acme.systems.erp.connection: environment variable PG_PASSWORD is not set (line 12)',
     ]);
   });
 

@@ -3,7 +3,7 @@
 // ones stay accepted while they persist and do not count for `reconcile --fail-on`.
 import type { Command } from 'commander';
 import { AcceptError, acceptDiscrepancies, listDiscrepancies } from '../../../reconcilers/discrepancies.js';
-import { assertTenantId } from '../../../staging/identifiers.js';
+import { TENANT_ID_PATTERN } from '../../../staging/identifiers.js';
 import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
 import type { DiscrepancyStatus } from '../../../staging/tables/discrepancy.table.js';
 import type { Runtime } from '../../runtime.js';
@@ -28,8 +28,16 @@ interface AcceptOptions {
   json?: boolean;
 }
 
+/** A malformed tenant id is the caller's mistake (exit 2), caught before Postgres starts. */
+function checkTenantId(tenant: string): void {
+  if (!TENANT_ID_PATTERN.test(tenant))
+    throw new UsageError(
+      `--tenant ${JSON.stringify(tenant)} is not a tenant id (1-63 characters of a-z, 0-9, "_" and "-")`,
+    );
+}
+
 function checkTenant(rt: Runtime, tenant: string): string {
-  assertTenantId(tenant);
+  checkTenantId(tenant);
   if (!rt.config.tenants[tenant])
     throw new UsageError(
       `no tenant "${tenant}" in the config (known: ${Object.keys(rt.config.tenants).join(', ') || 'none'})`,
@@ -68,6 +76,7 @@ Example:
         throw new UsageError(
           `--status must be one of ${STATUSES.join(', ')}, not ${JSON.stringify(opts.status)}`,
         );
+      checkTenantId(opts.tenant);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1)
         throw new UsageError('--limit must be a positive whole number');
@@ -139,8 +148,10 @@ Example:
 All or nothing: an unknown or already resolved id accepts none of them (exit 1).`,
     )
     .action(async (ids: string[], opts: AcceptOptions, c: Command) => {
+      checkTenantId(opts.tenant);
+      // Ids are Postgres bigints: a longer number is no id (and would fail the query, exit 1).
       for (const id of ids)
-        if (!/^[1-9]\d{0,18}$/.test(id))
+        if (!/^[1-9]\d{0,18}$/.test(id) || BigInt(id) > 9223372036854775807n)
           throw new UsageError(`discrepancy ids are positive whole numbers, not "${id}"`);
       if (!opts.by.trim()) throw new UsageError('--by must name who accepts');
       if (!opts.reason.trim()) throw new UsageError('--reason must say why');

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { createReconcilePool } from '../../../reconcilers/pool.js';
 import { type RunSummary, reconcileTenant } from '../../../reconcilers/run-reconcile.js';
 import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
+import { redact } from '../../config/secrets.js';
 import { type CliContext, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
 
@@ -101,9 +102,11 @@ failed or --fail-on was crossed, 2 usage error.`,
         } finally {
           await pool.close();
         }
+        // With --json, stdout holds only the JSON (scripts parse it); failures go to stderr.
         if (opts.json) ctx.out(`${JSON.stringify(summaries, null, 2)}\n`);
         else printSummaries(ctx, summaries);
-        for (const f of failures) ctx.out(`FAILED ${f.tenant}: ${f.message}\n`);
+        for (const f of failures)
+          (opts.json ? ctx.err : ctx.out)(redact(`FAILED ${f.tenant}: ${f.message}\n`));
         const crossed = summaries.some((s) =>
           opts.failOn === 'material'
             ? s.totals.material - s.totals.acceptedMaterial > 0
