@@ -3,7 +3,9 @@
 // `C:<crmId>|E:<erpId>` for a pair, `C:<crmId>` / `E:<erpId>` for a lone or duplicated record.
 
 import { type Entity, fieldDef } from '../staging/model/entities.js';
+import { decimalToScaled, minorUnits } from '../staging/model/money.js';
 import type { DiscrepancyClass } from '../staging/tables/discrepancy.table.js';
+import { comparatorFor } from './comparators.js';
 import type { PairDiff, PassResult } from './compare.js';
 import { absDiff, compareDecimal, isDecimal } from './decimal.js';
 import type { TenantSlice } from './job-protocol.js';
@@ -39,13 +41,31 @@ export function isMaterial(slice: TenantSlice, currency: string | null, impact: 
   return compareDecimal(impact, threshold) >= 0;
 }
 
+/**
+ * An amount rounded (half away from zero) to the minor unit of its currency — JPY 0, USD 2,
+ * BHD 3 digits; 2 without a known currency, like the money comparator.
+ */
+function toMinor(v: string, currency: string | null): string {
+  let digits = 2;
+  try {
+    if (currency) digits = minorUnits(currency);
+  } catch {
+    // not an ISO code: 2 digits, as the comparator does
+  }
+  const scaled = decimalToScaled(v, digits);
+  const neg = scaled < 0n;
+  const text = (neg ? -scaled : scaled).toString().padStart(digits + 1, '0');
+  const whole = text.slice(0, text.length - digits);
+  return `${neg ? '-' : ''}${whole}${digits ? `.${text.slice(text.length - digits)}` : ''}`;
+}
+
 function wholeAmount(entity: Entity, row: MirrorRow): { currency: string | null; impact: string | null } {
   const field = WHOLE_AMOUNT[entity];
   const def = field ? fieldDef(entity, field) : undefined;
   if (!def?.currencyField) return { currency: null, impact: null };
   const v = row.fields[def.name];
   const currency = row.fields[def.currencyField]?.trim() || null;
-  return { currency, impact: isDecimal(v) ? absDiff(v, '0') : null };
+  return { currency, impact: isDecimal(v) ? absDiff(toMinor(v, currency), '0') : null };
 }
 
 export function fieldMismatches(
@@ -65,14 +85,19 @@ export function fieldMismatches(
         const cc = d.crm.fields[def.currencyField]?.trim() || null;
         const ec = d.erp.fields[def.currencyField]?.trim() || null;
         currency = ec ?? cc;
+        // Measured as the comparator measured it: a money comparator over one currency compares
+        // both amounts rounded to its minor unit, so 100.005 vs 100.00 USD is a one-cent
+        // difference. Otherwise (another comparator, one currency missing) the exact difference.
+        const rounded = cc === ec && comparatorFor(def, slice.entity).type === 'money';
+        const amount = (v: string) => (rounded ? toMinor(v, currency) : v);
         if (cc === ec || cc === null || ec === null)
           impact =
             isDecimal(c) && isDecimal(e)
-              ? absDiff(c, e)
+              ? absDiff(amount(c), amount(e))
               : isDecimal(c)
-                ? absDiff(c, '0')
+                ? absDiff(amount(c), '0')
                 : isDecimal(e)
-                  ? absDiff(e, '0')
+                  ? absDiff(amount(e), '0')
                   : null;
       }
       out.push({

@@ -147,8 +147,10 @@ export async function diffPairs(
   const side = (a: 'c' | 'e') =>
     `'${a}': {'id': ${a}_source_id, 'v': CAST(${a}_version AS VARCHAR), 'u': ${a}_updated_at,
       'n': ${a}_filled, 'f': ${values(a)}}`;
+  // A null equivalent ("-", "N/A" when the tenant says so) fills nothing, as for the comparators.
+  const nulls = ["''", ...cfg.nullEquivalents.map((v) => params.add(v))].join(', ');
   const filled = (a: 'c' | 'e') =>
-    `${all.map((d) => `(CASE WHEN ${col(a, d.name)} IS NULL OR ${col(a, d.name)} = '' THEN 0 ELSE 1 END)`).join(' + ')} AS ${a}_filled`;
+    `${all.map((d) => `(CASE WHEN ${col(a, d.name)} IS NULL OR ${col(a, d.name)} IN (${nulls}) THEN 0 ELSE 1 END)`).join(' + ')} AS ${a}_filled`;
   const rows = await duck.rows<{ j: string }>(
     `SELECT CAST(to_json({'l': lvl, 'd': [${act.map(({ i }) => `d_${i}`).join(', ')}], ${side('c')}, ${side('e')}}) AS VARCHAR) AS j
        FROM (

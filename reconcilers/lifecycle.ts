@@ -196,7 +196,13 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
                 x.idempotency_key, $4, CASE WHEN $4 = 'approved' THEN 'policy:auto_approve' END,
                 CASE WHEN $4 = 'approved' THEN now() END
            FROM trueup_act x
-         ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`,
+         ON CONFLICT (tenant_id, idempotency_key) DO UPDATE SET
+           status = EXCLUDED.status, run_id = EXCLUDED.run_id, explanation = EXCLUDED.explanation,
+           decided_by = EXCLUDED.decided_by, decided_at = EXCLUDED.decided_at, error = NULL
+         -- A decision (approved by a reviewer, rejected, applied, failed) is never overwritten. Only
+         -- an action an earlier run itself made stale comes back: the same correction of the same
+         -- observed version is needed again (the difference went away and returned).
+         WHERE control.actions.status = 'skipped_stale' AND control.actions.error LIKE 'superseded by run %'`,
         [tenant, runId, entity, status],
       );
       actionsInserted = ins.rowCount ?? 0;

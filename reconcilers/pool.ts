@@ -56,6 +56,22 @@ function toError(e: { name: string; message: string; stack?: string }): Error {
   return err;
 }
 
+/** A reconcile worker thread ended (crash, out of memory) while it ran a job. */
+export class WorkerCrashError extends Error {
+  override name = 'WorkerCrashError';
+  readonly kind = 'transient';
+  readonly tenant: string;
+  readonly entity: string;
+  constructor(job: Pick<ReconcileJob, 'tenant' | 'entity'>, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(`worker thread crashed while reconciling tenant ${job.tenant}, entity ${job.entity}: ${why}`, {
+      cause,
+    });
+    this.tenant = job.tenant;
+    this.entity = job.entity;
+  }
+}
+
 /** Places jobs on slots: same mirror → same slot, one job per mirror and per slot at a time. */
 export class Scheduler {
   private readonly slots: Slot[];
@@ -131,14 +147,18 @@ export class Scheduler {
     this.exec.run(slot, t.job).then(
       (reply) =>
         settle(reply.held, () => (reply.ok ? t.resolve(reply.result) : t.reject(toError(reply.error)))),
-      (err: unknown) =>
-        settle(undefined, () => t.reject(err instanceof Error ? err : new Error(String(err)))),
+      // The thread died under the job (a job's own errors come back as a reply): only this job
+      // fails, the slot gets a fresh thread, and the mirrors the dead thread held are gone.
+      (err: unknown) => settle([], () => t.reject(new WorkerCrashError(t.job, err))),
     );
   }
 }
 
-function threadedExecutor(size: number, keepOpen: number): Executor {
-  const filename = new URL('./reconcile-worker.js', import.meta.url).href;
+export function threadedExecutor(
+  size: number,
+  keepOpen: number,
+  filename = new URL('./reconcile-worker.js', import.meta.url).href,
+): Executor {
   const slots: (Piscina | undefined)[] = Array.from({ length: size });
   const slot = (i: number) => {
     // One thread per slot, started on first use and kept until close; two tasks at a time so
@@ -150,7 +170,14 @@ function threadedExecutor(size: number, keepOpen: number): Executor {
       concurrentTasksPerWorker: 2,
       idleTimeout: 2 ** 31 - 1,
       maxQueue: 1_000,
+      // Piscina's default parks an idle thread in Atomics.wait, so an error left behind by one
+      // job (a timer, a socket event) would only surface during the thread's next job — another
+      // tenant's — and fail it. With the event loop running between jobs it surfaces at once.
+      atomics: 'disabled',
     });
+    // An error of an idle thread (no job to fail) is emitted on the pool: without a listener it
+    // would end the whole process and every tenant's run. Piscina replaces the thread.
+    slots[i].on('error', () => {});
     return slots[i]!;
   };
   return {

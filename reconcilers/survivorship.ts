@@ -29,7 +29,9 @@ export interface PlannedAction {
 
 type Side = 'crm' | 'erp';
 const other = (s: Side): Side => (s === 'crm' ? 'erp' : 'crm');
-const empty = (v: unknown) => v === null || v === undefined || v === '';
+/** No value: null, empty, or one of the entity's null equivalents (the comparators' view too). */
+const isEmpty = (v: unknown, nulls: readonly string[]) =>
+  v === null || v === undefined || v === '' || (typeof v === 'string' && nulls.includes(v));
 
 function ruleFor(def: FieldDef, slice: TenantSlice): SurvivorshipRule {
   return slice.entity.survivorship[def.name] ?? { rule: 'owner' };
@@ -50,6 +52,7 @@ export function winner(def: FieldDef, slice: TenantSlice, crm: MirrorRow, erp: M
   const owner = ownerOf(def, rule);
   const c = crm.fields[def.name];
   const e = erp.fields[def.name];
+  const empty = (v: unknown) => isEmpty(v, slice.entity.nullEquivalents);
   switch (rule.rule) {
     case 'report_only':
       return null;
@@ -166,7 +169,8 @@ export function planCreateActions(
     const fields: Record<string, unknown> = {};
     for (const [name, v] of Object.entries(r.fields)) {
       const def = fieldDef(entity, name);
-      if (!def || empty(v) || name === 'crm_ref' || name === 'erp_ref') continue;
+      if (!def || isEmpty(v, slice.entity.nullEquivalents) || name === 'crm_ref' || name === 'erp_ref')
+        continue;
       const canonical = toCanonicalValue(def, slice.entity, slice.systems[r.side], v);
       fields[name] = typed(def, toSystemValue(def, slice.entity, system, canonical));
     }

@@ -1,0 +1,65 @@
+// Materiality: the money impact of a money field's difference is measured as its comparator
+// measured it — both amounts rounded to the minor unit of the record's currency (USD 2, JPY 0,
+// BHD 3 digits) — so a difference reported as one cent, one yen or one fils weighs that much
+// against the tenant's threshold; the whole amount of a missing invoice counts in that currency.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { csvTenantConfig, dataDir, reconcile, removeDataDirs, stageRows } from './helpers.js';
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase('recon_materiality');
+});
+afterAll(async () => {
+  await removeDataDirs();
+  await db?.drop();
+});
+
+it('money impact is in the minor units of the record currency (USD 2, JPY 0, BHD 3 digits)', async () => {
+  const t = 'mat';
+  const dir = await dataDir();
+  const cfg = csvTenantConfig(t, {
+    materiality: { threshold: '0.01', byCurrency: { JPY: '1', BHD: '0.001' } },
+  });
+  const inv = (id: string, currency: string, total: string, ref?: Record<string, string>) => ({
+    id,
+    number: `N-${id.slice(1)}`,
+    currency,
+    total,
+    ...ref,
+  });
+  await stageRows(db, t, 'crm', 'invoice', [
+    inv('C1', 'USD', '100.005', { erp_ref: 'E1' }),
+    inv('C2', 'JPY', '1000.6', { erp_ref: 'E2' }),
+    inv('C3', 'BHD', '1.0006', { erp_ref: 'E3' }),
+    inv('C4', 'USD', '150', { erp_ref: 'E4' }),
+    inv('C5', 'JPY', '1200.4'),
+  ]);
+  await stageRows(db, t, 'erp', 'invoice', [
+    inv('E1', 'USD', '100.00'),
+    inv('E2', 'JPY', '1000'),
+    inv('E3', 'BHD', '1.000'),
+    inv('E4', 'USD', '100'),
+  ]);
+  const s = await reconcile(db, dir, t, cfg, { entities: ['invoice'], mode: 'full' });
+  expect(s.errors).toEqual([]);
+  const { rows } = await db.staging.pool.query<{
+    k: string;
+    currency: string;
+    impact: string;
+    material: boolean;
+  }>(
+    `SELECT class || ' ' || match_key AS k, currency, money_impact::text AS impact, material
+       FROM control.discrepancies WHERE tenant_id = $1 AND status = 'open' ORDER BY match_key`,
+    [t],
+  );
+  expect(rows.map((r) => ({ ...r, impact: Number(r.impact) }))).toEqual([
+    { k: 'field_mismatch C:C1|E:E1', currency: 'USD', impact: 0.01, material: true },
+    { k: 'field_mismatch C:C2|E:E2', currency: 'JPY', impact: 1, material: true },
+    { k: 'field_mismatch C:C3|E:E3', currency: 'BHD', impact: 0.001, material: true },
+    { k: 'field_mismatch C:C4|E:E4', currency: 'USD', impact: 50, material: true },
+    { k: 'missing_in_erp C:C5', currency: 'JPY', impact: 1200, material: true },
+  ]);
+  expect(s.moneyVariance).toEqual({ USD: '50.01', JPY: '1201', BHD: '0.001' });
+});
