@@ -85,6 +85,12 @@ export const postgresSystemConfig = z
         backoffMaxMs: z.number().int().min(10).default(30_000),
         /** A second reader of the same slot waits for the claim, trying again this often. */
         claimRetryMs: z.number().int().min(10).max(600_000).default(5_000),
+        /**
+         * With --once, transient failures are retried (with backoff) for at most this long without
+         * progress; then the source fails, so a cron run ends instead of waiting for a source that
+         * stays down.
+         */
+        onceRetryMs: z.number().int().min(0).max(86_400_000).default(300_000),
       })
       .prefault({}),
   })

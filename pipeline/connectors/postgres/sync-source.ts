@@ -88,10 +88,24 @@ export async function runSource(o: RunSourceOptions): Promise<SourceOutcome> {
     if (m.state !== before) log.info({ from: before, to: m.state, event: e.type }, `source ${m.state}`);
     o.onState?.(m);
   };
+  // Since when transient failures have followed each other without progress (m.attempt > 0).
+  let failingSince = 0;
   const failWith = (err: unknown) => {
     const error = err as Error;
     const kind = err instanceof CdcError ? err.kind : classifyPgError(err);
     if (kind === 'transient' && !o.signal?.aborted) {
+      if (m.attempt === 0) failingSince = Date.now();
+      const retryMs = o.config.stream.onceRetryMs;
+      if (o.once && Date.now() - failingSince >= retryMs) {
+        const gaveUp = new CdcError(
+          `gave up after retrying for ${retryMs >= 1000 ? `${Math.round(retryMs / 1000)} s` : `${retryMs} ms`} under --once (stream.onceRetryMs): ${error.message}`,
+          'terminal',
+          detail,
+          { cause: error },
+        );
+        dispatch({ type: 'terminal_error', error: gaveUp });
+        return;
+      }
       log.warn({ err: error }, 'source failed, will retry');
       dispatch({ type: 'transient_error', error });
     } else dispatch({ type: 'terminal_error', error });

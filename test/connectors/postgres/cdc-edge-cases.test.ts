@@ -331,6 +331,23 @@ describe('postgres CDC: one table, two entities', () => {
 });
 
 describe('postgres CDC: source errors', () => {
+  it('under --once a source that stays unreachable fails after stream.onceRetryMs instead of retrying forever', async () => {
+    const c = simple('never_there', 'e_unreachable');
+    const down = {
+      ...c,
+      connection: 'postgres://nobody:pw-unreachable-1@127.0.0.1:1/none',
+      stream: { ...c.stream, onceRetryMs: 400 },
+    };
+    const t0 = Date.now();
+    const res = await syncOnce(staging.staging, down, { system: 'unreachable' });
+    expect(res.outcome).toBe('failed');
+    expect(res.error?.message).toMatch(
+      /gave up after retrying for 400 ms under --once \(stream.onceRetryMs\)/,
+    );
+    expect(res.error?.message).not.toContain('pw-unreachable-1');
+    expect(Date.now() - t0).toBeLessThan(20_000);
+  });
+
   it('a transient error (57014) while mapping streamed rows is retried, not dead-lettered and acknowledged', async () => {
     await src.pool.query(`CREATE TABLE flag (on_ boolean); INSERT INTO flag VALUES (false)`);
     await src.pool.query(`CREATE FUNCTION maybe_cancel(x text) RETURNS text LANGUAGE plpgsql AS $$
