@@ -18,6 +18,7 @@ import {
 import { stageGeneratedTenant, toUpsert } from '../../pipeline/generator/stage-generated.js';
 import { createReconcilePool } from '../../reconcilers/pool.js';
 import { reconcileTenant } from '../../reconcilers/run-reconcile.js';
+import { ENTITY_FIELDS } from '../../staging/model/entities.js';
 import { stageUnit } from '../../staging/stage.js';
 import { type BenchDefinition, peakRss, timed } from './harness.js';
 
@@ -34,26 +35,8 @@ const NONE = {
   lone_deleted: 0,
 };
 
-const COMPARED = [
-  'name',
-  'legal_name',
-  'website',
-  'email',
-  'phone',
-  'billing_street',
-  'billing_city',
-  'billing_postal_code',
-  'billing_country',
-  'owner',
-  'lifecycle_stage',
-  'erp_customer_number',
-  'tax_id',
-  'currency',
-  'payment_terms',
-  'credit_limit',
-  'company',
-  'ar_balance',
-];
+/** The compared customer fields: every canonical field but the link fields (mirror-layout.ts). */
+const COMPARED = ENTITY_FIELDS.customer.map((d) => d.name).filter((n) => n !== 'crm_ref' && n !== 'erp_ref');
 
 export const reconcileBench: BenchDefinition = {
   name: 'reconcile',
