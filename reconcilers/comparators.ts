@@ -24,6 +24,9 @@ import { ENTITY_FIELDS, type Entity, type FieldDef } from '../staging/model/enti
 import { nfkcSql } from './nfkc.js';
 import { collapseSql, foldSql, trimSql } from './text-sql.js';
 
+/** The link fields: never compared, and never counted as filled by most_complete. */
+export const LINK_FIELDS: ReadonlySet<string> = new Set(['crm_ref', 'erp_ref']);
+
 export type SqlValue = string | number | boolean | null;
 
 /** Collects named parameters for one DuckDB statement. */
@@ -44,7 +47,7 @@ export function duckIdent(name: string): string {
 
 /** Fields that are compared: every canonical field but the link fields and ignored ones. */
 export function comparedFields(entity: Entity, cfg: EntityConfig): FieldDef[] {
-  const ignored = new Set(['crm_ref', 'erp_ref', ...cfg.ignoreFields]);
+  const ignored = new Set([...LINK_FIELDS, ...cfg.ignoreFields]);
   return ENTITY_FIELDS[entity].filter((d) => !ignored.has(d.name));
 }
 

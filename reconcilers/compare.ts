@@ -7,7 +7,7 @@ import type pg from 'pg';
 import type { EntityConfig } from '../pipeline/config/schema.js';
 import { ENTITY_FIELDS, type Entity } from '../staging/model/entities.js';
 import { minorUnits } from '../staging/model/money.js';
-import { comparedFields, duckIdent, equalExpr, prepColumns, SqlParams } from './comparators.js';
+import { comparedFields, duckIdent, equalExpr, LINK_FIELDS, prepColumns, SqlParams } from './comparators.js';
 import type { Duck } from './duck.js';
 import type { ReconcileJob } from './job-protocol.js';
 import type { PhaseClock } from './phase-clock.js';
@@ -148,9 +148,16 @@ export async function diffPairs(
     `'${a}': {'id': ${a}_source_id, 'v': CAST(${a}_version AS VARCHAR), 'u': ${a}_updated_at,
       'n': ${a}_filled, 'f': ${values(a)}}`;
   // A null equivalent ("-", "N/A" when the tenant says so) fills nothing, as for the comparators.
+  // The link fields (crm_ref, erp_ref) fill nothing either: usually only one side holds a link,
+  // and counting it would hand that side a most_complete tie.
   const nulls = ["''", ...cfg.nullEquivalents.map((v) => params.add(v))].join(', ');
   const filled = (a: 'c' | 'e') =>
-    `${all.map((d) => `(CASE WHEN ${col(a, d.name)} IS NULL OR ${col(a, d.name)} IN (${nulls}) THEN 0 ELSE 1 END)`).join(' + ')} AS ${a}_filled`;
+    `${all
+      .filter((d) => !LINK_FIELDS.has(d.name))
+      .map(
+        (d) => `(CASE WHEN ${col(a, d.name)} IS NULL OR ${col(a, d.name)} IN (${nulls}) THEN 0 ELSE 1 END)`,
+      )
+      .join(' + ')} AS ${a}_filled`;
   const rows = await duck.rows<{ j: string }>(
     `SELECT CAST(to_json({'l': lvl, 'd': [${act.map(({ i }) => `d_${i}`).join(', ')}], ${side('c')}, ${side('e')}}) AS VARCHAR) AS j
        FROM (

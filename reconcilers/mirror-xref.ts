@@ -1,6 +1,10 @@
 // The mirror's local copy of the tenant's xref links for one entity and system pair, with the
-// tokens of both ids (mirror-layout.ts). Refreshed only when Postgres says the links changed
-// (their count or newest link); the links that appeared or vanished are left in the temp table
+// tokens of both ids (mirror-layout.ts). Refreshed only when the links' version changed: a trigger
+// gives the tenant × entity a new version from one sequence on every write of its links
+// (control.xref_versions, migration 0007), so no change can go unnoticed — a count and newest
+// created_at missed a back-dated insert together with a delete. The version is read before the
+// links: a change committed in between makes the copy newer than its version, and the next run
+// just reads the links again. The links that appeared or vanished are left in the temp table
 // xref_changed, where they seed an incremental scope.
 import { statSync } from 'node:fs';
 import type pg from 'pg';
@@ -24,10 +28,12 @@ export async function syncXref(
 ): Promise<void> {
   const where = `tenant_id = ${quoteLiteral(assertTenantId(job.tenant))} AND entity = ${quoteLiteral(job.entity)}
     AND crm_system = ${quoteLiteral(job.config.systems.crm)} AND erp_system = ${quoteLiteral(job.config.systems.erp)}`;
-  const { rows } = await pool.query<{ n: string; m: string | null }>(
-    `SELECT count(*)::text AS n, max(created_at)::text AS m FROM control.xref WHERE ${where}`,
+  const { rows } = await pool.query<{ v: string }>(
+    'SELECT version::text AS v FROM control.xref_versions WHERE tenant_id = $1 AND entity = $2',
+    [job.tenant, job.entity],
   );
-  const stamp = `${rows[0]?.n}|${rows[0]?.m}`;
+  // No row: no link of this tenant × entity was written since the migration made the table.
+  const stamp = `v:${rows[0]?.v ?? 0}`;
   await duck.run('CREATE OR REPLACE TEMP TABLE xref_changed (crm_id VARCHAR, erp_id VARCHAR)');
   if ((await getMeta(duck, 'xref_stamp')) === stamp) return;
   const file = scratch.file('xref');

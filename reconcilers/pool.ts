@@ -6,11 +6,16 @@
 // one process): when its holder is busy with another job and some slot is idle, the holder is
 // asked to close it first. Jobs of the same mirror never run at the same time.
 //
+// A job that runs longer than the pool's job time limit (workers.jobTimeoutMs) fails with
+// JobTimeoutError and its thread is ended (piscina terminates the thread of an aborted task), so
+// a job hung on a lock does not hold up the jobs and tenants behind it.
+//
 // When the worker file is not compiled JavaScript (running from the TypeScript sources under
 // vitest), jobs run inline in this thread through the same function and the same scheduler.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { type JobResult, mirrorFile, type ReconcileJob } from './job-protocol.js';
 import type { WorkerReply } from './reconcile-worker.js';
@@ -27,7 +32,11 @@ export interface ReconcilePoolOptions {
   inline?: boolean;
   /** Mirrors each thread keeps open between jobs (default 2; 0 closes each after its job). */
   keepOpen?: number;
+  /** A job running longer fails and its thread is ended (default 2 hours; 0 = no limit). */
+  jobTimeoutMs?: number;
 }
+
+export const DEFAULT_JOB_TIMEOUT_MS = 2 * 60 * 60 * 1000;
 
 interface Slot {
   busy: boolean;
@@ -44,7 +53,8 @@ interface Task {
 
 /** Runs jobs on slots and closes mirrors a slot holds (exported for the scheduler's tests). */
 export interface Executor {
-  run(slot: number, job: ReconcileJob): Promise<WorkerReply>;
+  /** `signal` aborts a job over the time limit: a threaded executor ends the job's thread. */
+  run(slot: number, job: ReconcileJob, signal?: AbortSignal): Promise<WorkerReply>;
   release(slot: number, keys: string[]): Promise<void>;
   close(): Promise<void>;
 }
@@ -72,6 +82,24 @@ export class WorkerCrashError extends Error {
   }
 }
 
+/** A reconcile job ran longer than the pool's job time limit and was stopped. */
+export class JobTimeoutError extends Error {
+  override name = 'JobTimeoutError';
+  readonly kind = 'transient';
+  readonly tenant: string;
+  readonly entity: string;
+  readonly limitMs: number;
+  constructor(job: Pick<ReconcileJob, 'tenant' | 'entity'>, limitMs: number) {
+    super(
+      `reconcile job of tenant ${job.tenant}, entity ${job.entity} ran longer than the job time limit ` +
+        `of ${limitMs} ms (workers.jobTimeoutMs) and was stopped`,
+    );
+    this.tenant = job.tenant;
+    this.entity = job.entity;
+    this.limitMs = limitMs;
+  }
+}
+
 /** Places jobs on slots: same mirror → same slot, one job per mirror and per slot at a time. */
 export class Scheduler {
   private readonly slots: Slot[];
@@ -82,6 +110,8 @@ export class Scheduler {
   constructor(
     size: number,
     private readonly exec: Executor,
+    /** Job time limit in ms; 0 = none. */
+    private readonly timeoutMs = 0,
   ) {
     this.slots = Array.from({ length: size }, () => ({ busy: false, held: new Set<string>() }));
   }
@@ -136,15 +166,42 @@ export class Scheduler {
     s.busy = true;
     s.held.add(t.key);
     this.running.add(t.key);
-    const settle = (held: readonly string[] | undefined, done: () => void) => {
-      // The slot is free again before the caller hears back, so its next job can take it.
+    // A job over the time limit is answered and frees its slot at once; its mirror stays
+    // `running` until the executor is done with it (a threaded executor once the thread has
+    // exited, an inline one when the job ends), so no other job opens that mirror meanwhile.
+    let freed = false;
+    let answered = false;
+    const free = (held: readonly string[] | undefined) => {
+      if (freed) return;
+      freed = true;
       if (held) s.held = new Set(held);
       s.busy = false;
-      this.running.delete(t.key);
+    };
+    const answer = (done: () => void) => {
+      if (answered) return;
+      answered = true;
       done();
+    };
+    const abort = new AbortController();
+    const timer =
+      this.timeoutMs > 0
+        ? setTimeout(() => {
+            const err = new JobTimeoutError(t.job, this.timeoutMs);
+            abort.abort(err);
+            free([]);
+            answer(() => t.reject(err));
+            this.pump();
+          }, this.timeoutMs)
+        : undefined;
+    const settle = (held: readonly string[] | undefined, done: () => void) => {
+      clearTimeout(timer);
+      // The slot is free again before the caller hears back, so its next job can take it.
+      free(held);
+      this.running.delete(t.key);
+      answer(done);
       this.pump();
     };
-    this.exec.run(slot, t.job).then(
+    this.exec.run(slot, t.job, abort.signal).then(
       (reply) =>
         settle(reply.held, () => (reply.ok ? t.resolve(reply.result) : t.reject(toError(reply.error)))),
       // The thread died under the job (a job's own errors come back as a reply): only this job
@@ -181,7 +238,18 @@ export function threadedExecutor(
     return slots[i]!;
   };
   return {
-    run: (i, job) => slot(i).run({ job, keepOpen }) as Promise<WorkerReply>,
+    async run(i, job, signal) {
+      const p = slot(i);
+      const threads = [...p.threads];
+      try {
+        return (await p.run({ job, keepOpen }, signal ? { signal } : {})) as WorkerReply;
+      } catch (err) {
+        // Aborted (over the time limit): piscina ends the thread. Wait until it has exited, so
+        // the mirror it had open is closed before another job of that mirror opens it.
+        if (signal?.aborted) await Promise.all(threads.map((w) => exited(w, 30_000)));
+        throw err;
+      }
+    },
     async release(i, keys) {
       await slots[i]?.run({ keys }, { name: 'release' });
     },
@@ -197,10 +265,23 @@ export function threadedExecutor(
   };
 }
 
+/** Resolves when the thread has exited, or after `ms`. */
+function exited(w: Worker, ms: number): Promise<void> {
+  if (w.threadId === -1) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    w.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 async function inlineExecutor(keepOpen: number): Promise<Executor> {
   const { runJob, shutdown } = await import('./reconcile-worker.js');
   return {
-    // One thread: every slot shares its resources, so no slot holds anything of its own.
+    // One thread: every slot shares its resources, so no slot holds anything of its own. A job
+    // over the time limit cannot be ended here (it shares the thread); it runs on and is ignored.
     run: async (_i, job) => ({ ...(await runJob({ job, keepOpen })), held: [] }),
     async release() {},
     close: shutdown,
@@ -210,12 +291,14 @@ async function inlineExecutor(keepOpen: number): Promise<Executor> {
 export function createReconcilePool(opts: ReconcilePoolOptions = {}): ReconcilePool {
   const threads = Math.max(1, opts.threads ?? Math.min(2, availableParallelism()));
   const keepOpen = Math.max(0, opts.keepOpen ?? 2);
+  // setTimeout takes at most 2^31 - 1 ms.
+  const jobTimeoutMs = Math.min(2 ** 31 - 1, Math.max(0, opts.jobTimeoutMs ?? DEFAULT_JOB_TIMEOUT_MS));
   const workerFile = fileURLToPath(new URL('./reconcile-worker.js', import.meta.url));
   const threaded = !opts.inline && import.meta.url.endsWith('.js') && existsSync(workerFile);
   const executor: Promise<Executor> = threaded
     ? Promise.resolve(threadedExecutor(threads, keepOpen))
     : inlineExecutor(keepOpen);
-  const scheduler = executor.then((e) => new Scheduler(threads, e));
+  const scheduler = executor.then((e) => new Scheduler(threads, e, jobTimeoutMs));
   return {
     threaded,
     threads,

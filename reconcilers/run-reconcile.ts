@@ -176,18 +176,36 @@ export async function reconcileTenant(opts: ReconcileOptions): Promise<RunSummar
     else errors.push({ entity: entities[i]!, message: (s.reason as Error)?.message ?? String(s.reason) });
   });
   const summary = summarise({ tenant, runId, mode, started, outputDir, positions, results, errors });
-  await writeFile(join(outputDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  await opts.staging.pool.query(
-    `UPDATE control.runs SET status = $3, finished_at = now(), summary = $4::jsonb, error = $5
-      WHERE tenant_id = $1 AND run_id = $2`,
-    [
-      tenant,
-      runId,
-      summary.status,
-      JSON.stringify(summary),
-      errors.length ? errors.map((e) => `${e.entity}: ${e.message}`).join('; ') : null,
-    ],
-  );
+  const jobErrors = errors.map((e) => `${e.entity}: ${e.message}`);
+  const file = join(outputDir, 'summary.json');
+  let step = `writing ${file}`;
+  try {
+    await writeFile(file, `${JSON.stringify(summary, null, 2)}\n`);
+    step = 'recording the run in control.runs';
+    await opts.staging.pool.query(
+      `UPDATE control.runs SET status = $3, finished_at = now(), summary = $4::jsonb, error = $5
+        WHERE tenant_id = $1 AND run_id = $2`,
+      [
+        tenant,
+        runId,
+        summary.status,
+        JSON.stringify(summary),
+        jobErrors.length ? jobErrors.join('; ') : null,
+      ],
+    );
+  } catch (err) {
+    // Without this the run would stay `running` for ever. Best effort: if Postgres itself is
+    // what failed, this may fail too, and the caller still gets the original error.
+    const why = `${step} failed: ${(err as Error)?.message ?? String(err)}`;
+    await opts.staging.pool
+      .query(
+        `UPDATE control.runs SET status = 'failed', finished_at = now(), error = $3
+          WHERE tenant_id = $1 AND run_id = $2 AND status = 'running'`,
+        [tenant, runId, [why, ...jobErrors].join('; ')],
+      )
+      .catch(() => {});
+    throw err;
+  }
   return summary;
 }
 

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { SurvivorshipRule } from '../pipeline/config/schema.js';
 import { type Entity, type FieldDef, fieldDef } from '../staging/model/entities.js';
-import { comparatorFor, toCanonicalValue, toSystemValue } from './comparators.js';
+import { comparatorFor, LINK_FIELDS, toCanonicalValue, toSystemValue } from './comparators.js';
 import type { PairDiff } from './compare.js';
 import { compareDecimal, isDecimal } from './decimal.js';
 import type { TenantSlice } from './job-protocol.js';
@@ -64,7 +64,9 @@ export function winner(def: FieldDef, slice: TenantSlice, crm: MirrorRow, erp: M
     }
     case 'most_complete': {
       if (empty(c) !== empty(e)) return empty(c) ? 'erp' : 'crm';
-      const filled = (r: MirrorRow) => r.filled ?? Object.values(r.fields).filter((v) => !empty(v)).length;
+      // The link fields do not count (see compare.ts): one side holding a link is no more complete.
+      const filled = (r: MirrorRow) =>
+        r.filled ?? Object.entries(r.fields).filter(([k, v]) => !LINK_FIELDS.has(k) && !empty(v)).length;
       const fc = filled(crm);
       const fe = filled(erp);
       return fc === fe ? owner : fc > fe ? 'crm' : 'erp';

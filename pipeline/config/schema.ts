@@ -184,7 +184,18 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /** Where runs write reports, mirrors and working files; default <trueup home>. */
   dataDir: z.string().optional(),
-  workers: z.strictObject({ threads: z.number().int().min(1).max(64).optional() }).prefault({}),
+  workers: z
+    .strictObject({
+      threads: z.number().int().min(1).max(64).optional(),
+      /** A reconcile job running longer fails and its worker thread is ended (ms; 0 = no limit). */
+      jobTimeoutMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 31 - 1)
+        .default(2 * 60 * 60 * 1000),
+    })
+    .prefault({}),
   tenants: z
     .record(
       z.string().regex(TENANT_ID_PATTERN, 'tenant ids are 1-63 characters of a-z, 0-9, "_" and "-"'),

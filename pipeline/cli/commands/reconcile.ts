@@ -72,6 +72,7 @@ failed or --fail-on was crossed, 2 usage error.`,
             );
         const pool = createReconcilePool({
           ...(rt.config.workers.threads ? { threads: rt.config.workers.threads } : {}),
+          jobTimeoutMs: rt.config.workers.jobTimeoutMs,
         });
         const summaries: RunSummary[] = [];
         const failures: { tenant: string; message: string }[] = [];
