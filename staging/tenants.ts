@@ -1,4 +1,5 @@
 // Tenants known to the staging database and the database roles scoped to them (RLS).
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { Db } from './database.js';
 import { quoteIdent } from './identifiers.js';
@@ -54,7 +55,12 @@ export async function grantTenantScope(pool: pg.Pool, role: string, tenant: stri
   await pool.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA staging, control TO ${r}`);
 }
 
-/** Creates a login role scoped to one tenant (for workers, BI tools, or tests). */
+/**
+ * Creates a login role scoped to one tenant (for workers, BI tools, or tests). The password
+ * never reaches the server in clear text: Postgres writes DDL to its log (a failed statement,
+ * or every one with log_statement), and trueup forwards the embedded cluster's log to its own.
+ * The role gets the SCRAM-SHA-256 verifier that Postgres itself would have stored.
+ */
 export async function createTenantRole(
   pool: pg.Pool,
   role: string,
@@ -63,12 +69,23 @@ export async function createTenantRole(
 ): Promise<void> {
   const exists = await pool.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
   if (!exists.rowCount) {
-    // CREATE ROLE takes no parameters: the password goes through format() with %L on the server.
+    // CREATE ROLE takes no parameters: the verifier goes through format() with %L on the server.
     const { rows } = await pool.query<{ stmt: string }>(
       `SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text) AS stmt`,
-      [role, password],
+      [role, scramVerifier(password)],
     );
     await pool.query(rows[0]!.stmt);
   }
   await grantTenantScope(pool, role, tenant);
+}
+
+/** The SCRAM-SHA-256 verifier of a password (RFC 5802/7677, as Postgres stores it). */
+export function scramVerifier(password: string, iterations = 4096): string {
+  const salt = randomBytes(16);
+  // Postgres SASLprep-normalises the password; NFKC is the part of it that changes real passwords.
+  const salted = pbkdf2Sync(Buffer.from(password.normalize('NFKC'), 'utf8'), salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }

@@ -82,3 +82,53 @@ describe('tenant isolation', () => {
     expect(admin.rows).toEqual([{ name: 'globex' }]);
   });
 });
+
+describe('what a scoped role can learn about other tenants', () => {
+  it('cannot read the tenants or roles of another role through control.tenants_of', async () => {
+    const other = `globex_reader_${Math.random().toString(36).slice(2, 8)}`;
+    await t.staging.pool.query('INSERT INTO control.tenant_roles (role_name, tenant_id) VALUES ($1, $2)', [
+      other,
+      'globex',
+    ]);
+    const { rows } = await scoped.query('SELECT control.tenants_of($1) AS tenants', [other]);
+    expect(rows).toEqual([{ tenants: [] }]);
+    // Its own scope still resolves, and the owner role still sees every scope.
+    expect((await scoped.query('SELECT control.tenants_of(current_user) AS t')).rows).toEqual([
+      { t: ['acme'] },
+    ]);
+    const owner = await t.staging.pool.query('SELECT control.tenants_of($1) AS t', [other]);
+    expect(owner.rows).toEqual([{ t: ['globex'] }]);
+    // control.tenant_roles shows the scoped role its own rows only, and stays read-only.
+    const seen = await scoped.query('SELECT role_name, tenant_id FROM control.tenant_roles');
+    expect(seen.rows).toEqual([{ role_name: role, tenant_id: 'acme' }]);
+    await expect(
+      scoped.query(`UPDATE control.tenant_roles SET tenant_id = 'globex' WHERE role_name = current_user`),
+    ).rejects.toThrow(/permission denied/);
+    await expect(scoped.query(`DELETE FROM control.tenant_roles`)).rejects.toThrow(/permission denied/);
+  });
+
+  it('sees only its tenant in entity runs and in the view discrepancies_now', async () => {
+    for (const tenant of ['acme', 'globex']) {
+      await t.staging.pool.query(
+        `INSERT INTO control.entity_runs (tenant_id, entity, run_no, run_id) VALUES ($1, 'customer', 1, $1 || '-r1')`,
+        [tenant],
+      );
+      await t.staging.pool.query(
+        `INSERT INTO control.discrepancies (tenant_id, entity, match_key, class, first_seen_run, last_seen_run)
+         VALUES ($1, 'customer', 'k', 'missing_in_erp', $1 || '-r1', $1 || '-r1')`,
+        [tenant],
+      );
+    }
+    expect(
+      (await scoped.query('SELECT tenant_id, last_seen_run FROM control.discrepancies_now')).rows,
+    ).toEqual([{ tenant_id: 'acme', last_seen_run: 'acme-r1' }]);
+    expect((await scoped.query('SELECT tenant_id FROM control.entity_runs')).rows).toEqual([
+      { tenant_id: 'acme' },
+    ]);
+    await expect(
+      scoped.query(
+        `INSERT INTO control.entity_runs (tenant_id, entity, run_no, run_id) VALUES ('globex', 'customer', 2, 'x')`,
+      ),
+    ).rejects.toThrow(/row-level security/);
+  });
+});
