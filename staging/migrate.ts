@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import type pg from 'pg';
 import { sqlPath } from './package-root.js';
+import { grantScopePrivileges } from './tenants.js';
 
 export interface Migration {
   id: number;
@@ -88,6 +89,8 @@ export async function migrate(
         }
         applied.push(m.name);
       }
+      // Tables added by these migrations reach the tenant-scoped roles that exist already.
+      if (applied.length) await regrantScopedRoles(client);
       return { applied, alreadyApplied: done.size };
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]);
@@ -95,4 +98,13 @@ export async function migrate(
   } finally {
     client.release();
   }
+}
+
+/** Grants the scope privileges again to every recorded tenant role that still exists. */
+async function regrantScopedRoles(client: pg.PoolClient): Promise<void> {
+  const { rows } = await client.query<{ role: string }>(
+    `SELECT DISTINCT r.role_name AS role FROM control.tenant_roles r
+      WHERE EXISTS (SELECT 1 FROM pg_roles p WHERE p.rolname = r.role_name) ORDER BY 1`,
+  );
+  for (const { role } of rows) await grantScopePrivileges(client, role);
 }

@@ -43,16 +43,25 @@ export async function listTenants(db: Db): Promise<{ id: string; displayName: st
  * or by `createTenantRole`).
  */
 export async function grantTenantScope(pool: pg.Pool, role: string, tenant: string): Promise<void> {
-  const r = quoteIdent(role);
   await pool.query(
     'INSERT INTO control.tenant_roles (role_name, tenant_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
     [role, tenant],
   );
-  await pool.query(`GRANT USAGE ON SCHEMA staging, control TO ${r}`);
-  await pool.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA staging TO ${r}`);
-  await pool.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA control TO ${r}`);
-  await pool.query(`REVOKE ALL ON control.tenant_roles FROM ${r}`);
-  await pool.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA staging, control TO ${r}`);
+  await grantScopePrivileges(pool, role);
+}
+
+/**
+ * The table privileges of a scoped role (row-level security decides which rows). Granted on the
+ * tables that exist now: `migrate` grants them again to every scoped role after applying new
+ * migrations, so a table added by an upgrade is readable by existing roles too.
+ */
+export async function grantScopePrivileges(db: pg.Pool | pg.ClientBase, role: string): Promise<void> {
+  const r = quoteIdent(role);
+  await db.query(`GRANT USAGE ON SCHEMA staging, control TO ${r};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA staging TO ${r};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA control TO ${r};
+    REVOKE ALL ON control.tenant_roles FROM ${r};
+    GRANT USAGE ON ALL SEQUENCES IN SCHEMA staging, control TO ${r}`);
 }
 
 /**

@@ -2,6 +2,7 @@
 // tenant's rows, in staging or in the control tables.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadMigrations, migrate } from '../../staging/migrate.js';
 import { withDatabase } from '../../staging/postgres-server.js';
 import { stageUnit } from '../../staging/stage.js';
 import { createTenantRole } from '../../staging/tenants.js';
@@ -130,5 +131,20 @@ describe('what a scoped role can learn about other tenants', () => {
         `INSERT INTO control.entity_runs (tenant_id, entity, run_no, run_id) VALUES ('globex', 'customer', 2, 'x')`,
       ),
     ).rejects.toThrow(/row-level security/);
+  });
+  it('a table added by a later migration is granted to the tenant roles that exist already', async () => {
+    const known = await loadMigrations();
+    const next = known.length + 1;
+    const upgrade = {
+      id: next,
+      name: `${String(next).padStart(4, '0')}_upgrade_probe`,
+      sql: 'CREATE TABLE control.upgrade_probe (tenant_id text NOT NULL, x int)',
+      checksum: 'test',
+    };
+    const res = await migrate(t.staging.pool, { migrations: [...known, upgrade] });
+    expect(res.applied).toEqual([upgrade.name]);
+    expect((await scoped.query('SELECT count(*)::int AS n FROM control.upgrade_probe')).rows).toEqual([
+      { n: 0 },
+    ]);
   });
 });
