@@ -8,7 +8,8 @@ import { inTransaction } from './database.js';
 import { type DeadLetter, listDeadLetters, markReplayed, markReplayFailed } from './dead-letters.js';
 import type { Change } from './model/change.js';
 import { isEntity } from './model/entities.js';
-import { prepareChanges, writePrepared } from './write-changes.js';
+import { prepareChanges } from './prepare-changes.js';
+import { writePrepared } from './write-changes.js';
 
 export type Remapper = (dl: DeadLetter) => Change | null;
 

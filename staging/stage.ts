@@ -7,7 +7,8 @@ import { saveCheckpoint } from './checkpoints.js';
 import { inTransaction } from './database.js';
 import type { Change, Checkpoint } from './model/change.js';
 import type { Entity } from './model/entities.js';
-import { type PreparedBatch, prepareChanges, type WriteResult, writePrepared } from './write-changes.js';
+import { type PreparedBatch, prepareChanges } from './prepare-changes.js';
+import { type WriteResult, writePrepared } from './write-changes.js';
 
 /** Changes of one entity, or the same already prepared (prepareUnit). */
 export type UnitBatch = { entity: Entity; changes: readonly Change[] } | PreparedBatch;

@@ -13,8 +13,8 @@ import { addDeadLetters, type NewDeadLetter } from '../../../staging/dead-letter
 import { quoteIdent } from '../../../staging/identifiers.js';
 import type { Change } from '../../../staging/model/change.js';
 import type { Entity } from '../../../staging/model/entities.js';
+import type { PreparedBatch } from '../../../staging/prepare-changes.js';
 import { prepareUnit, stageUnitIn, type UnitBatch } from '../../../staging/stage.js';
-import type { PreparedBatch } from '../../../staging/write-changes.js';
 import { isTransientSourceError, transientSourceError } from './errors.js';
 import { bigIntToLsn } from './lsn.js';
 import { type Mapped, NullKeyError, type TableMapper, type TextRow } from './mapping.js';
