@@ -93,29 +93,36 @@ export async function resolveMatches(
        SELECT 'crm' AS side, crm_id AS id FROM ${o}m WHERE ${live} GROUP BY crm_id HAVING count(*) > 1
        UNION ALL SELECT 'erp', erp_id FROM ${o}m WHERE ${live} GROUP BY erp_id HAVING count(*) > 1`,
   );
-  // Links from a tombstone to a live record that has a live partner do not stand (few rows: the
-  // probe starts from the tombstones' links, not from the millions of live ones).
-  await duck.run(
-    `CREATE OR REPLACE TEMP TABLE ${o}m_drop AS
-       SELECT t.crm_id, t.erp_id FROM (SELECT * FROM ${o}m WHERE edel AND NOT cdel) t
-        WHERE t.crm_id IN (SELECT crm_id FROM ${o}m WHERE ${live})
-       UNION ALL
-       SELECT t.crm_id, t.erp_id FROM (SELECT * FROM ${o}m WHERE cdel AND NOT edel) t
-        WHERE t.erp_id IN (SELECT erp_id FROM ${o}m WHERE ${live})`,
-  );
-  const stands = `NOT EXISTS (SELECT 1 FROM ${o}m_drop d WHERE d.crm_id = x.crm_id AND d.erp_id = x.erp_id)`;
+  // Links from a tombstone to a live record that has a live partner do not stand. Tombstone links
+  // are few, often none: then nothing is dropped and the statements below need no anti-join.
+  // Otherwise the joins start from those few links (DuckDB builds its hash table on the smaller
+  // side of an inner join), not from the millions of live ones.
+  const tomb = await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM ${o}m WHERE cdel <> edel`);
+  const anyTomb = Number(tomb[0]?.n ?? 0) > 0;
+  if (anyTomb)
+    await duck.run(
+      `CREATE OR REPLACE TEMP TABLE ${o}m_drop AS
+         SELECT DISTINCT t.crm_id, t.erp_id FROM (SELECT crm_id, erp_id FROM ${o}m WHERE edel AND NOT cdel) t
+           JOIN (SELECT crm_id FROM ${o}m WHERE ${live}) l ON l.crm_id = t.crm_id
+         UNION ALL
+         SELECT DISTINCT t.crm_id, t.erp_id FROM (SELECT crm_id, erp_id FROM ${o}m WHERE cdel AND NOT edel) t
+           JOIN (SELECT erp_id FROM ${o}m WHERE ${live}) l ON l.erp_id = t.erp_id`,
+    );
+  const stands = anyTomb
+    ? `AND NOT EXISTS (SELECT 1 FROM ${o}m_drop d WHERE d.crm_id = x.crm_id AND d.erp_id = x.erp_id)`
+    : '';
   await duck.run(
     `CREATE OR REPLACE TEMP TABLE ${o}pairs AS SELECT * FROM ${o}m x
       WHERE crm_id NOT IN (SELECT id FROM ${o}multi WHERE side = 'crm')
-        AND erp_id NOT IN (SELECT id FROM ${o}multi WHERE side = 'erp') AND ${stands}`,
+        AND erp_id NOT IN (SELECT id FROM ${o}multi WHERE side = 'erp') ${stands}`,
   );
   await duck.run(
     `CREATE OR REPLACE TEMP TABLE ${o}dups AS
        SELECT 'crm' AS side, crm_id AS id, list(erp_id ORDER BY erp_id) AS partners FROM ${o}m x
-        WHERE crm_id IN (SELECT id FROM ${o}multi WHERE side = 'crm') AND ${stands} GROUP BY crm_id
+        WHERE crm_id IN (SELECT id FROM ${o}multi WHERE side = 'crm') ${stands} GROUP BY crm_id
        UNION ALL
        SELECT 'erp', erp_id, list(crm_id ORDER BY crm_id) FROM ${o}m x
-        WHERE erp_id IN (SELECT id FROM ${o}multi WHERE side = 'erp') AND ${stands} GROUP BY erp_id`,
+        WHERE erp_id IN (SELECT id FROM ${o}multi WHERE side = 'erp') ${stands} GROUP BY erp_id`,
   );
   await duck.run(
     `CREATE OR REPLACE TEMP TABLE ${o}lone AS
