@@ -1,22 +1,11 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { registerSecret } from '../../pipeline/config/secrets.js';
 import { createLogger } from '../../pipeline/log/logger.js';
-
-function sink() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  return { lines, stream };
-}
+import { logSink } from '../support/fixtures.js';
 
 describe('logger', () => {
   it('writes JSON with child bindings and errors under err', () => {
-    const { lines, stream } = sink();
+    const { lines, stream } = logSink();
     const log = createLogger({ level: 'debug', destination: stream });
     log.child({ tenant: 'acme', runId: 'r1' }).error({ err: new Error('boom') }, 'job failed');
     const line = JSON.parse(lines[0]!);
@@ -31,7 +20,7 @@ describe('logger', () => {
 
   it('never writes a resolved secret, whatever field or message it hides in', () => {
     registerSecret('s3cr3t-value-XYZ');
-    const { lines, stream } = sink();
+    const { lines, stream } = logSink();
     const log = createLogger({ level: 'trace', destination: stream });
     log.info({ headers: { authorization: 'Bearer s3cr3t-value-XYZ' } }, 'request');
     log.info({ password: 'anything', nested: { deep: ['s3cr3t-value-XYZ'] } }, 'nested');

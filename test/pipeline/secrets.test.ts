@@ -1,26 +1,15 @@
 // Secret redaction in JSON log lines and printed text (pipeline/config/secrets.ts `redact`,
 // applied to every log line by pipeline/log/logger.ts).
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { redact, registerSecret } from '../../pipeline/config/secrets.js';
 import { createLogger } from '../../pipeline/log/logger.js';
-
-function sink() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  return { lines, stream };
-}
+import { logSink } from '../support/fixtures.js';
 
 describe('secret redaction', () => {
   it('redacts a registered secret holding a quote or backslash in JSON log lines', () => {
     const secret = 'Pa"ss\\w0rd-42';
     registerSecret(secret);
-    const { lines, stream } = sink();
+    const { lines, stream } = logSink();
     const log = createLogger({ level: 'info', destination: stream });
     log.error({ err: new Error(`login failed with ${secret}`) }, 'failure');
     log.info({ conn: `postgres://u:${secret}@h/db` }, 'connecting');

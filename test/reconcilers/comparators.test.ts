@@ -7,8 +7,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validateConfig } from '../../pipeline/config/load-config.js';
 import type { TenantConfig } from '../../pipeline/config/schema.js';
-import type { Entity } from '../../staging/model/entities.js';
-import { stageUnit } from '../../staging/stage.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {
   csvTenantConfig,
@@ -50,40 +48,26 @@ function tenantConfig(tenant: string, nameUnicode?: 'NFC'): TenantConfig {
   return validateConfig({ tenants: { [tenant]: raw } }, 'test', {}).tenants[tenant]!;
 }
 
-async function stage(tenant: string, system: string, entity: Entity, rows: Record<string, unknown>[]) {
-  await stageUnit(db.staging.pool, {
-    tenant,
-    system,
-    batches: [
-      {
-        entity,
-        changes: rows.map((r) => ({
-          sourceId: String(r.id),
-          version: 1n,
-          op: 'upsert' as const,
-          fields: Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'id')),
-        })),
-      },
-    ],
-  });
-}
-
 async function seed(tenant: string) {
   const common = { currency: 'USD', credit_limit: '100.00', payment_terms: 'Net 30' };
-  await stage(tenant, 'crm', 'customer', [
+  await stageRows(db, tenant, 'crm', 'customer', [
     { id: 'C1', erp_ref: 'E1', name: 'ＡＣＭＥ  Corp', ...common },
     { id: 'C2', erp_ref: 'E2', name: 'Globex', legal_name: 'ﬁnance ltd', ...common },
     { id: 'C3', erp_ref: 'E3', name: 'Acme', ...common, credit_limit: '100.0' },
     { id: 'C4', erp_ref: 'E4', name: 'Initech', ...common, payment_terms: 'Net 30' },
   ]);
-  await stage(tenant, 'erp', 'customer', [
+  await stageRows(db, tenant, 'erp', 'customer', [
     { id: 'E1', name: 'acme corp', ...common },
     { id: 'E2', name: 'Globex', legal_name: 'finance ltd', ...common },
     { id: 'E3', name: 'Acne', ...common },
     { id: 'E4', name: 'Initech', ...common, payment_terms: 'net30' },
   ]);
-  await stage(tenant, 'crm', 'product', [{ id: 'P1', sku: 'ＳＫＵ-7', name: 'Widget', currency: 'USD' }]);
-  await stage(tenant, 'erp', 'product', [{ id: 'Q1', sku: 'sku-7 ', name: 'Widget', currency: 'USD' }]);
+  await stageRows(db, tenant, 'crm', 'product', [
+    { id: 'P1', sku: 'ＳＫＵ-7', name: 'Widget', currency: 'USD' },
+  ]);
+  await stageRows(db, tenant, 'erp', 'product', [
+    { id: 'Q1', sku: 'sku-7 ', name: 'Widget', currency: 'USD' },
+  ]);
 }
 
 it('applies NFKC by default, NFC when configured, and NFKC to text business keys', async () => {

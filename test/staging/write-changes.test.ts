@@ -6,26 +6,13 @@ import type { Change } from '../../staging/model/change.js';
 import { prepareUnit, stageUnit } from '../../staging/stage.js';
 import { writeChanges } from '../../staging/write-changes.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { del, up } from '../support/fixtures.js';
 
 let t: TestDatabase;
 beforeAll(async () => {
   t = await createTestDatabase('write');
 });
 afterAll(async () => t?.drop());
-
-const up = (
-  sourceId: string,
-  version: bigint,
-  fields: Record<string, unknown>,
-  raw: unknown = fields,
-): Change => ({
-  sourceId,
-  version,
-  op: 'upsert',
-  fields,
-  raw,
-});
-const del = (sourceId: string, version: bigint): Change => ({ sourceId, version, op: 'delete' });
 
 async function rows(tenant: string, table = 'customer') {
   const res = await t.staging.pool.query(

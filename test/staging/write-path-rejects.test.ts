@@ -6,25 +6,13 @@ import { listDeadLetters } from '../../staging/dead-letters.js';
 import type { Change } from '../../staging/model/change.js';
 import { stageUnit } from '../../staging/stage.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { up } from '../support/fixtures.js';
 
 let t: TestDatabase;
 beforeAll(async () => {
   t = await createTestDatabase('rejects');
 });
 afterAll(async () => t?.drop());
-
-const up = (
-  sourceId: string,
-  version: bigint,
-  fields: Record<string, unknown>,
-  raw: unknown = fields,
-): Change => ({
-  sourceId,
-  version,
-  op: 'upsert',
-  fields,
-  raw,
-});
 
 async function ids(tenant: string, table = 'customer'): Promise<string[]> {
   const res = await t.staging.pool.query<{ source_id: string }>(
