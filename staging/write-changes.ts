@@ -39,6 +39,14 @@ export interface WriteResult {
   deadLettered: number;
 }
 
+/**
+ * The transaction advisory lock that serialises the writers of one tenant × entity (so that
+ * staged_seq order is commit order). Anything else that writes staged rows takes it too.
+ */
+export function stagingLockSql(tenant: string, entity: Entity): string {
+  return `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(tenant)}), hashtext(${quoteLiteral(entity)}))`;
+}
+
 export function stagingTable(entity: Entity): string {
   return `staging.${quoteIdent(entity)}`;
 }
@@ -62,7 +70,7 @@ export async function writePrepared(client: pg.ClientBase, batch: PreparedBatch)
   // table per batch costs far more catalog work than the batch's rows do.
   const temp = `trueup_in_${entity}`;
   const cols = defs.map((d) => quoteIdent(d.name));
-  const lock = `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(tenant)}), hashtext(${quoteLiteral(entity)}))`;
+  const lock = stagingLockSql(tenant, entity);
   if (!batch.rows) {
     await client.query(lock);
     if (batch.dead.length) await addDeadLetters(client, [...batch.dead]);

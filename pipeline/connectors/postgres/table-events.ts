@@ -6,6 +6,7 @@ import { setStreamState } from '../../../staging/checkpoints.js';
 import type { Staging } from '../../../staging/database.js';
 import { addDeadLetters } from '../../../staging/dead-letters.js';
 import { quoteIdent } from '../../../staging/identifiers.js';
+import { stagingLockSql } from '../../../staging/write-changes.js';
 import type { ChunkScope } from './chunk-mapping.js';
 import { resnapshotCommand } from './errors.js';
 import type { TableMapper } from './mapping.js';
@@ -45,10 +46,7 @@ export async function tombstoneTruncated(
   mapper: TableMapper,
   version: bigint,
 ): Promise<number> {
-  await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [
-    scope.tenant,
-    mapper.entity,
-  ]);
+  await client.query(stagingLockSql(scope.tenant, mapper.entity));
   const res = await client.query(
     `UPDATE staging.${quoteIdent(mapper.entity)}
         SET deleted_at = coalesce(deleted_at, now()), version = $4,
