@@ -285,9 +285,7 @@ export async function comparePass(
         )
       ).map((r) => ({ side: r.side, id: r.id, partners: [...r.partners] }))
     : [];
-  const suggestions = has('lone')
-    ? await suggestCandidates(duck, entity, `${o}lone`, w)
-    : new Map<string, string[]>();
+  const suggestions = suggestCandidates(entity, lone);
   const pairs = [{ n: sizes?.pairs ?? 0n }];
   clock?.mark('compare.rest');
   return { diffs, deleted, lone, dups, suggestions, wideRows, pairs: Number(pairs[0]?.n ?? 0) };
