@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TenantConfig } from '../pipeline/config/schema.js';
+import { systemsByRole, type TenantConfig } from '../pipeline/config/schema.js';
 import type { Staging } from '../staging/database.js';
 import { assertTenantId } from '../staging/identifiers.js';
 import { ENTITIES, type Entity } from '../staging/model/entities.js';
@@ -66,8 +66,7 @@ export interface RunSummary {
 }
 
 export function tenantSlice(t: TenantConfig, entity: Entity): TenantSlice {
-  const crm = Object.entries(t.systems).find(([, s]) => s.role === 'crm')?.[0];
-  const erp = Object.entries(t.systems).find(([, s]) => s.role === 'erp')?.[0];
+  const { crm, erp } = systemsByRole(t);
   if (!crm || !erp)
     throw new ReconcileError('the tenant needs one system with role crm and one with role erp', 'terminal', {
       entity,

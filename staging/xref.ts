@@ -1,6 +1,12 @@
 // Cross-system links between a CRM record and an ERP record of one tenant and entity.
 // Auto-recorded from key matches by the reconcilers; `trueup xref link|unlink` for manual ones.
+// A manual link of a pair already linked by a key match takes the link over (origin manual, who
+// and when of the manual link): the pair stays linked when the business key later changes, and
+// the listing says a person vouched for it.
+import { sql } from 'kysely';
 import type { Db } from './database.js';
+import { quoteQualified } from './identifiers.js';
+import { type Entity, isEntity } from './model/entities.js';
 
 export interface XrefLink {
   tenant: string;
@@ -13,9 +19,16 @@ export interface XrefLink {
   createdBy?: string | null;
 }
 
-export async function linkRecords(db: Db, links: readonly XrefLink[]): Promise<void> {
-  if (!links.length) return;
-  await db
+export interface LinkOutcome {
+  /** Links that did not exist. */
+  inserted: number;
+  /** Key-match links that a manual link took over. */
+  madeManual: number;
+}
+
+export async function linkRecords(db: Db, links: readonly XrefLink[]): Promise<LinkOutcome> {
+  if (!links.length) return { inserted: 0, madeManual: 0 };
+  const rows = await db
     .insertInto('control.xref')
     .values(
       links.map((l) => ({
@@ -29,8 +42,79 @@ export async function linkRecords(db: Db, links: readonly XrefLink[]): Promise<v
         created_by: l.createdBy ?? null,
       })),
     )
-    .onConflict((oc) => oc.doNothing())
+    // Only manual over key_match: a key match never demotes a manual link, and linking a manual
+    // link again keeps who made it first.
+    .onConflict((oc) =>
+      oc
+        .columns(['tenant_id', 'entity', 'crm_system', 'crm_id', 'erp_system', 'erp_id'])
+        .doUpdateSet({
+          origin: sql<'manual'>`excluded.origin`,
+          created_by: sql<string | null>`excluded.created_by`,
+          created_at: sql<Date>`now()`,
+        })
+        .where(sql<boolean>`excluded.origin = 'manual' AND control.xref.origin = 'key_match'`),
+    )
+    .returning(sql<boolean>`(xmax = 0)`.as('inserted'))
     .execute();
+  const inserted = rows.filter((r) => r.inserted).length;
+  return { inserted, madeManual: rows.length - inserted };
+}
+
+export interface LinkEnd {
+  system: string;
+  id: string;
+}
+
+/** A link names a record that staging holds no row of (live or tombstoned). */
+export class MissingRecordError extends Error {
+  override name = 'MissingRecordError';
+  readonly kind = 'terminal';
+  constructor(
+    readonly tenant: string,
+    readonly entity: string,
+    readonly missing: readonly LinkEnd[],
+  ) {
+    super(
+      `tenant ${tenant}, entity ${entity}: no record ${missing.map((m) => `${m.system} ${m.id}`).join(', ')} in staging ` +
+        `(staging.${entity}, live or deleted); give --allow-missing to link records not extracted yet`,
+    );
+  }
+}
+
+/** The ends of a link that staging holds no row of, live or tombstoned: both in one query. */
+export async function missingRecords(
+  db: Db,
+  tenant: string,
+  entity: Entity,
+  ends: readonly LinkEnd[],
+): Promise<LinkEnd[]> {
+  if (!isEntity(entity)) throw new Error(`unknown entity ${JSON.stringify(entity)}`);
+  if (!ends.length) return [];
+  const { rows } = await sql<{ ord: number }>`
+    SELECT e.ord::int AS ord FROM jsonb_array_elements(${JSON.stringify(ends)}::jsonb) WITH ORDINALITY AS e(v, ord)
+     WHERE NOT EXISTS (SELECT 1 FROM ${sql.raw(quoteQualified('staging', entity))} s
+                        WHERE s.tenant_id = ${tenant} AND s.system = e.v->>'system' AND s.source_id = e.v->>'id')
+     ORDER BY e.ord`.execute(db);
+  return rows.map((r) => ends[r.ord - 1]!);
+}
+
+/**
+ * A manual link of one pair, refused (MissingRecordError) when staging has never seen one of the
+ * records, unless `allowMissing` (a record may be linked before it is first extracted).
+ */
+export async function linkManually(
+  db: Db,
+  link: Omit<XrefLink, 'origin'> & { entity: Entity },
+  opts: { allowMissing?: boolean } = {},
+): Promise<LinkOutcome> {
+  if (!opts.allowMissing) {
+    const missing = await missingRecords(db, link.tenant, link.entity, [
+      { system: link.crmSystem, id: link.crmId },
+      { system: link.erpSystem, id: link.erpId },
+    ]);
+    if (missing.length) throw new MissingRecordError(link.tenant, link.entity, missing);
+  }
+  return linkRecords(db, [{ ...link, origin: 'manual' }]);
 }
 
 export async function unlinkRecords(

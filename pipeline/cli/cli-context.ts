@@ -2,6 +2,7 @@
 // exit-code discipline (0 ok, 1 runtime failure, 2 usage or config error).
 import type { Command } from 'commander';
 import { ConfigError, EMPTY_CONFIG, type LoadedConfig, loadConfigFile } from '../config/load-config.js';
+import type { TenantConfig, TrueupConfig } from '../config/schema.js';
 import { redact } from '../config/secrets.js';
 import { createLogger, type Logger, setRootLogger } from '../log/logger.js';
 import { openRuntime, type Runtime } from '../runtime.js';
@@ -13,6 +14,20 @@ export const EXIT_USAGE = 2;
 /** An error the user can fix by changing how they called trueup or their config (exit 2). */
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/**
+ * The config of a tenant named by `--tenant`, or a UsageError (exit 2) listing the configured
+ * ones: a typo must not read as "nothing to show" (exit 0 with empty tables).
+ */
+export function configuredTenant(config: TrueupConfig, tenant: string): TenantConfig {
+  // Own keys only: `--tenant constructor` is no tenant.
+  const t = Object.hasOwn(config.tenants, tenant) ? config.tenants[tenant] : undefined;
+  if (!t)
+    throw new UsageError(
+      `unknown tenant '${tenant}' (configured: ${Object.keys(config.tenants).sort().join(', ') || 'none'})`,
+    );
+  return t;
 }
 
 export interface GlobalOptions {

@@ -205,3 +205,11 @@ export const configSchema = z.strictObject({
 });
 
 export type TrueupConfig = z.infer<typeof configSchema>;
+
+/** The names of a tenant's CRM and ERP systems (its systems with role crm / erp), when it has them. */
+export function systemsByRole(t: TenantConfig): { crm?: string; erp?: string } {
+  const named = (role: 'crm' | 'erp') => Object.entries(t.systems).find(([, s]) => s.role === role)?.[0];
+  const crm = named('crm');
+  const erp = named('erp');
+  return { ...(crm ? { crm } : {}), ...(erp ? { erp } : {}) };
+}

@@ -6,8 +6,9 @@ import { AcceptError, acceptDiscrepancies, listDiscrepancies } from '../../../re
 import { TENANT_ID_PATTERN } from '../../../staging/identifiers.js';
 import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
 import type { DiscrepancyStatus } from '../../../staging/tables/discrepancy.table.js';
+import { systemsByRole } from '../../config/schema.js';
 import type { Runtime } from '../../runtime.js';
-import { type CliContext, UsageError } from '../cli-context.js';
+import { type CliContext, configuredTenant, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
 
 const STATUSES = ['open', 'accepted', 'resolved'] as const;
@@ -38,11 +39,14 @@ function checkTenantId(tenant: string): void {
 
 function checkTenant(rt: Runtime, tenant: string): string {
   checkTenantId(tenant);
-  if (!rt.config.tenants[tenant])
-    throw new UsageError(
-      `no tenant "${tenant}" in the config (known: ${Object.keys(rt.config.tenants).join(', ') || 'none'})`,
-    );
+  configuredTenant(rt.config, tenant);
   return tenant;
+}
+
+/** The tenant's CRM and ERP system names, when it has both (create actions name their source). */
+function systemsOf(rt: Runtime, tenant: string): { crm: string; erp: string } | null {
+  const { crm, erp } = systemsByRole(configuredTenant(rt.config, tenant));
+  return crm && erp ? { crm, erp } : null;
 }
 
 const show = (v: unknown) =>
@@ -138,14 +142,17 @@ Example:
     .requiredOption('--tenant <id>', 'tenant')
     .requiredOption('--by <name>', 'who accepts them')
     .requiredOption('--reason <text>', 'why they are acceptable')
-    .option('--json', 'print the accepted discrepancies as JSON')
+    .option('--json', 'print the accepted discrepancies and the withdrawn actions as JSON')
     .addHelpText(
       'after',
       `
 Example:
   $ trueup discrepancies accept --tenant acme --by alice --reason "legacy credit limit, agreed with finance" 412 413
 
-All or nothing: an unknown or already resolved id accepts none of them (exit 1).`,
+All or nothing: an unknown or already resolved id accepts none of them (exit 1). The undecided
+corrections (actions proposed or approved, not yet applied) of the accepted discrepancies are
+withdrawn in the same transaction (status skipped_stale, audited); rejected, applied and failed
+actions are left as they are.`,
     )
     .action(async (ids: string[], opts: AcceptOptions, c: Command) => {
       checkTenantId(opts.tenant);
@@ -158,16 +165,22 @@ All or nothing: an unknown or already resolved id accepts none of them (exit 1).
       await ctx.withRuntime(c, async (rt) => {
         const tenant = checkTenant(rt, opts.tenant);
         try {
-          const accepted = await acceptDiscrepancies(rt.staging.pool, {
+          const { accepted, withdrawnActions } = await acceptDiscrepancies(rt.staging.pool, {
             tenant,
             ids: [...new Set(ids)],
             by: opts.by.trim(),
             reason: opts.reason.trim(),
+            systems: systemsOf(rt, tenant),
           });
-          if (opts.json) ctx.out(`${JSON.stringify(accepted, null, 2)}\n`);
+          const n = withdrawnActions.length;
+          if (opts.json)
+            ctx.out(
+              `${JSON.stringify({ accepted, actionsWithdrawn: n, withdrawnActionIds: withdrawnActions }, null, 2)}\n`,
+            );
           else
             ctx.out(
-              `accepted ${accepted.length} discrepanc${accepted.length === 1 ? 'y' : 'ies'} of ${tenant} (by ${opts.by.trim()}): ${accepted.map((d) => d.id).join(', ')}\n`,
+              `accepted ${accepted.length} discrepanc${accepted.length === 1 ? 'y' : 'ies'} of ${tenant} (by ${opts.by.trim()}): ${accepted.map((d) => d.id).join(', ')}; ` +
+                `withdrew ${n} undecided action${n === 1 ? '' : 's'} (now skipped_stale)${n ? `: ${withdrawnActions.join(', ')}` : ''}\n`,
             );
         } catch (err) {
           if (!(err instanceof AcceptError)) throw err;

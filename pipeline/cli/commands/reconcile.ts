@@ -5,7 +5,7 @@ import { createReconcilePool } from '../../../reconcilers/pool.js';
 import { type RunSummary, reconcileTenant } from '../../../reconcilers/run-reconcile.js';
 import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
 import { redact } from '../../config/secrets.js';
-import { type CliContext, UsageError } from '../cli-context.js';
+import { type CliContext, configuredTenant, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
 
 const CLASSES = ['missing_in_erp', 'missing_in_crm', 'field_mismatch', 'duplicate_match', 'deleted_in_one'];
@@ -65,11 +65,7 @@ failed or --fail-on was crossed, 2 usage error.`,
         throw new UsageError('--confirm-wait must be a whole number of milliseconds');
       await ctx.withRuntime(cmd, async (rt) => {
         const tenants = opts.allTenants ? Object.keys(rt.config.tenants) : [opts.tenant!];
-        for (const t of tenants)
-          if (!rt.config.tenants[t])
-            throw new UsageError(
-              `no tenant "${t}" in the config (known: ${Object.keys(rt.config.tenants).join(', ') || 'none'})`,
-            );
+        for (const t of tenants) configuredTenant(rt.config, t);
         const pool = createReconcilePool({
           ...(rt.config.workers.threads ? { threads: rt.config.workers.threads } : {}),
           jobTimeoutMs: rt.config.workers.jobTimeoutMs,

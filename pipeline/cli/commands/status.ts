@@ -6,7 +6,7 @@ import { countOpenDeadLetters } from '../../../staging/dead-letters.js';
 import { listTenants, upsertTenants } from '../../../staging/tenants.js';
 import { type CdcSourceStatus, cdcSourceStatus } from '../../connectors/postgres/cdc-status.js';
 import type { PostgresSystemConfig } from '../../connectors/postgres/config.js';
-import type { CliContext } from '../cli-context.js';
+import { type CliContext, configuredTenant } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
 
 export function registerStatusCommand(program: Command, ctx: CliContext): void {
@@ -30,6 +30,7 @@ Examples:
     )
     .action(async (opts: { tenant?: string; json?: boolean }, cmd: Command) => {
       await ctx.withRuntime(cmd, async (rt) => {
+        if (opts.tenant) configuredTenant(rt.config, opts.tenant);
         const configured = Object.entries(rt.config.tenants).map(([id, t]) => ({
           id,
           ...(t.displayName ? { displayName: t.displayName } : {}),

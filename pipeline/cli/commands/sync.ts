@@ -12,7 +12,7 @@ import { runApiSync } from '../../connectors/api-syncs.js';
 import { type PostgresSystemConfig, replicationNames } from '../../connectors/postgres/config.js';
 import { runSource } from '../../connectors/postgres/sync-source.js';
 import type { SyncReport } from '../../connectors/sync-support.js';
-import { type CliContext, UsageError } from '../cli-context.js';
+import { type CliContext, configuredTenant, UsageError } from '../cli-context.js';
 
 export function registerSyncCommand(program: Command, ctx: CliContext): void {
   program
@@ -56,8 +56,7 @@ One sync reads a source at a time: another one waits and takes over when the fir
         cmd: Command,
       ) => {
         const { config } = await ctx.loadConfig(cmd);
-        const tenant = config.tenants[opts.tenant];
-        if (!tenant) throw new UsageError(`no tenant "${opts.tenant}" in the config`);
+        const tenant = configuredTenant(config, opts.tenant);
         const interval = Number(opts.interval);
         if (!Number.isFinite(interval) || interval < 1)
           throw new UsageError('--interval must be a number of seconds ≥ 1');

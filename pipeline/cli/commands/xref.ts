@@ -1,10 +1,13 @@
 // `trueup xref link|unlink|list`: manual cross-system links between a CRM and an ERP record of a
-// tenant and entity. Reconciliation treats them like direct keys (explicit links).
+// tenant and entity. Reconciliation treats them like direct keys (explicit links). Linking checks
+// that staging has seen both records (a typo would otherwise link nothing to something) unless
+// --allow-missing, and takes over a link a key match recorded (origin manual).
 import type { Command } from 'commander';
-import { ENTITIES, isEntity } from '../../../staging/model/entities.js';
-import { linkRecords, listLinks, unlinkRecords } from '../../../staging/xref.js';
+import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
+import { linkManually, listLinks, unlinkRecords } from '../../../staging/xref.js';
+import { systemsByRole } from '../../config/schema.js';
 import type { Runtime } from '../../runtime.js';
-import { type CliContext, UsageError } from '../cli-context.js';
+import { type CliContext, configuredTenant, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
 
 interface LinkOptions {
@@ -13,13 +16,12 @@ interface LinkOptions {
   crm: string;
   erp: string;
   by?: string;
+  allowMissing?: boolean;
 }
 
 function systemsOf(rt: Runtime, tenant: string): { crm: string; erp: string } {
-  const t = rt.config.tenants[tenant];
-  if (!t) throw new UsageError(`no tenant "${tenant}" in the config`);
-  const crm = Object.entries(t.systems).find(([, s]) => s.role === 'crm')?.[0];
-  const erp = Object.entries(t.systems).find(([, s]) => s.role === 'erp')?.[0];
+  const t = configuredTenant(rt.config, tenant);
+  const { crm, erp } = systemsByRole(t);
   if (!crm || !erp)
     throw new UsageError(`tenant "${tenant}" needs one system with role crm and one with role erp`);
   return { crm, erp };
@@ -39,27 +41,39 @@ export function registerXrefCommands(program: Command, ctx: CliContext): void {
       .requiredOption('--erp <id>', 'source id of the ERP record');
   common(xref.command('link').description('link a CRM record to an ERP record'))
     .option('--by <name>', 'who links them (audit; default $USER)')
+    .option('--allow-missing', 'link even if staging has no row of a record yet (not extracted yet)')
     .addHelpText(
       'after',
-      '\nExample:\n  $ trueup xref link --tenant acme --entity customer --crm 0015g00000ABC --erp 10042',
+      `
+Example:
+  $ trueup xref link --tenant acme --entity customer --crm 0015g00000ABC --erp 10042
+
+Both records must be in staging (live or deleted) unless --allow-missing; otherwise exit 1 naming
+the missing ones. Linking a pair that a key match linked makes the link manual.`,
     )
     .action(async (opts: LinkOptions, cmd: Command) => {
       checkEntity(opts.entity);
       await ctx.withRuntime(cmd, async (rt) => {
         const s = systemsOf(rt, opts.tenant);
-        await linkRecords(rt.staging.db, [
+        const done = await linkManually(
+          rt.staging.db,
           {
             tenant: opts.tenant,
-            entity: opts.entity,
+            entity: opts.entity as Entity,
             crmSystem: s.crm,
             crmId: opts.crm,
             erpSystem: s.erp,
             erpId: opts.erp,
-            origin: 'manual',
             createdBy: opts.by ?? ctx.env.USER ?? 'cli',
           },
-        ]);
-        ctx.out(`linked ${s.crm} ${opts.crm} ↔ ${s.erp} ${opts.erp} (${opts.entity})\n`);
+          { allowMissing: opts.allowMissing ?? false },
+        );
+        const how = done.inserted
+          ? ''
+          : done.madeManual
+            ? ' (was key_match, now manual)'
+            : ' (already linked)';
+        ctx.out(`linked ${s.crm} ${opts.crm} ↔ ${s.erp} ${opts.erp} (${opts.entity})${how}\n`);
       });
     });
   common(xref.command('unlink').description('remove a link between a CRM record and an ERP record'))
@@ -94,6 +108,7 @@ export function registerXrefCommands(program: Command, ctx: CliContext): void {
     .action(async (opts: { tenant: string; entity: string }, cmd: Command) => {
       checkEntity(opts.entity);
       await ctx.withRuntime(cmd, async (rt) => {
+        configuredTenant(rt.config, opts.tenant);
         const links = await listLinks(rt.staging.db, opts.tenant, opts.entity);
         ctx.out(
           `${formatTable(
