@@ -230,9 +230,13 @@ export async function refreshMirror(
  * copies of (lo, hi] in separate connections read one consistent set of rows.
  */
 async function maxSeq(pool: pg.Pool, job: ReconcileJob): Promise<bigint> {
+  // One backward index step per system on (tenant_id, system, staged_seq); `system = ANY(…)` in
+  // one max() would read every index entry of the tenant.
+  const newest = (n: number) =>
+    `(SELECT max(staged_seq) FROM staging.${quoteIdent(job.entity)} WHERE tenant_id = $1 AND system = $${n})`;
   const { rows } = await pool.query<{ hi: string | null }>(
-    `SELECT max(staged_seq)::text AS hi FROM staging.${quoteIdent(job.entity)} WHERE tenant_id = $1 AND system = ANY($2)`,
-    [job.tenant, [job.config.systems.crm, job.config.systems.erp]],
+    `SELECT greatest(${newest(2)}, ${newest(3)})::text AS hi`,
+    [job.tenant, job.config.systems.crm, job.config.systems.erp],
   );
   return rows[0]?.hi ? BigInt(rows[0].hi) : 0n;
 }
