@@ -22,7 +22,13 @@ export interface WriteInput {
   entity: Entity;
   runId: string;
   discrepancies: readonly Discrepancy[];
-  actions: readonly PlannedAction[];
+  /**
+   * The run's actions, given the identities (identityOf) of its discrepancies that a reviewer has
+   * accepted: they get none. Called inside the transaction, after the discrepancies are upserted
+   * (their rows locked), so an acceptance committed while the run was comparing is seen, and one
+   * committing later waits for this transaction and then withdraws what it wrote.
+   */
+  planActions(accepted: ReadonlySet<string>): readonly PlannedAction[];
   policy: 'propose' | 'auto_approve' | 'disabled';
   /**
    * Fills the temp table `trueup_keymatch (crm_id, erp_id)` with the pairs matched by a business
@@ -45,6 +51,8 @@ export interface WriteOutput {
   opened: number;
   seen: SeenTotals;
   resolved: number;
+  /** Actions the run proposes (before the policy: `disabled` writes none of them). */
+  actionsPlanned: number;
   actionsInserted: number;
   actionsSuperseded: number;
 }
@@ -109,7 +117,7 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
       'trueup_disc (match_key, class, field, crm_id, erp_id, crm_value, erp_value, currency, money_impact, material, detail)',
       input.discrepancies.map(toCsv),
     );
-    const up = await client.query<{ inserted: boolean }>(
+    const up = await client.query<{ inserted: boolean; accepted: string | null }>(
       `INSERT INTO control.discrepancies AS d (tenant_id, entity, match_key, class, field, crm_id, erp_id, crm_value,
           erp_value, currency, money_impact, material, first_seen_run, last_seen_run, last_seen_no, detail)
        SELECT $1, $2, x.match_key, x.class, x.field, x.crm_id, x.erp_id, x.crm_value, x.erp_value, x.currency,
@@ -127,7 +135,8 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
          first_seen = CASE WHEN d.status = 'resolved' THEN now() ELSE d.first_seen END,
          status = CASE WHEN d.status = 'accepted' THEN 'accepted' ELSE 'open' END,
          last_seen_run = EXCLUDED.last_seen_run, last_seen = now(), resolved_at = NULL
-       RETURNING (xmax = 0) AS inserted`,
+       RETURNING (xmax = 0) AS inserted,
+                 CASE WHEN d.status = 'accepted' THEN d.class || '|' || d.match_key || '|' || d.field END AS accepted`,
       [tenant, entity, runId, runNo],
     );
     input.clock?.mark('write.upsert');
@@ -167,6 +176,7 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
         [tenant, entity, runId, JSON.stringify(input.resolvedInFlight.map(toRow)), runNo],
       );
 
+    const actions = input.planActions(new Set(up.rows.flatMap((r) => (r.accepted ? [r.accepted] : []))));
     let actionsInserted = 0;
     input.clock?.mark('write.resolve');
     let actionsSuperseded = 0;
@@ -179,7 +189,7 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
       await rowsToPg(
         client,
         'trueup_act (target_system, target_id, kind, fields, explanation, observed_version, idempotency_key)',
-        input.actions.map((a) => [
+        actions.map((a) => [
           a.targetSystem,
           a.targetId,
           a.kind,
@@ -213,7 +223,7 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
           WHERE a.tenant_id = $1 AND a.entity = $2 AND a.status IN ('proposed', 'approved') AND a.run_id <> $3
             AND NOT EXISTS (SELECT 1 FROM unnest($4::text[]) AS k(key) WHERE k.key = a.idempotency_key)
             AND ($5::bigint[] IS NULL OR a.id = ANY ($5::bigint[]))`,
-        [tenant, entity, runId, input.actions.map((a) => a.idempotencyKey), examined?.actions ?? null],
+        [tenant, entity, runId, actions.map((a) => a.idempotencyKey), examined?.actions ?? null],
       );
       actionsSuperseded = sup.rowCount ?? 0;
     }
@@ -234,6 +244,7 @@ export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<Wr
       // After the resolution every live discrepancy of the entity is seen by this run.
       seen: await seenTotals(client, tenant, entity),
       resolved: resolved.rowCount ?? 0,
+      actionsPlanned: actions.length,
       actionsInserted,
       actionsSuperseded,
     };

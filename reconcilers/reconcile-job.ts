@@ -5,7 +5,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type pg from 'pg';
 import { classifyPass, type Discrepancy, identityOf } from './classify.js';
 import { comparePass, type PassResult } from './compare.js';
 import { confirmInFlight } from './confirm.js';
@@ -55,22 +54,6 @@ function planActions(job: ReconcileJob, pass: PassResult, keep: ReadonlySet<stri
     ...planPairActions(job.entity, slice, job.tenant, diffs),
     ...planCreateActions(job.entity, slice, job.tenant, lone),
   ];
-}
-
-/** Identities (identityOf) of the discrepancies among `found` that a reviewer accepted. */
-async function acceptedIdentities(
-  pool: pg.Pool,
-  job: ReconcileJob,
-  found: readonly Discrepancy[],
-): Promise<Set<string>> {
-  if (!found.length) return new Set();
-  const { rows } = await pool.query<{ id: string }>(
-    `SELECT class || '|' || match_key || '|' || field AS id FROM control.discrepancies
-      WHERE tenant_id = $1 AND entity = $2 AND status = 'accepted'
-        AND class || '|' || match_key || '|' || field = ANY ($3::text[])`,
-    [job.tenant, job.entity, found.map(identityOf)],
-  );
-  return new Set(rows.map((r) => r.id));
 }
 
 /** Test seam: runs right after the mirror refresh, inside the job's DuckDB transaction. */
@@ -144,21 +127,16 @@ export async function runReconcileJob(job: ReconcileJob, resources: JobResources
     pc.mark('confirm');
 
     const kept: Discrepancy[] = confirmation.kept;
-    // An accepted discrepancy (a reviewer agreed the difference stands) gets no correction: its
-    // earlier undecided actions are then no longer proposed and become skipped_stale.
-    const accepted = await acceptedIdentities(pool, job, kept);
-    const actions = planActions(
-      job,
-      confirmation.pass,
-      new Set(kept.map(identityOf).filter((id) => !accepted.has(id))),
-    );
     pc.mark('actions');
     const written = await writeResults(pool, {
       tenant,
       entity,
       runId: job.runId,
       discrepancies: kept,
-      actions,
+      // An accepted discrepancy (a reviewer agreed the difference stands) gets no correction: its
+      // earlier undecided actions are then no longer proposed and become skipped_stale.
+      planActions: (accepted) =>
+        planActions(job, confirmation.pass, new Set(kept.map(identityOf).filter((id) => !accepted.has(id)))),
       policy: job.config.actions.policy,
       systems: job.config.systems,
       resolvedInFlight: confirmation.resolvedInFlight,
@@ -201,7 +179,7 @@ export async function runReconcileJob(job: ReconcileJob, resources: JobResources
       pairs: pass.pairs,
       wideRows: pass.wideRows,
       ...written.seen,
-      actions: job.config.actions.policy === 'disabled' ? 0 : actions.length,
+      actions: job.config.actions.policy === 'disabled' ? 0 : written.actionsPlanned,
       resolved: written.resolved,
       resolvedInFlight: confirmation.resolvedInFlight.length,
       confirmation: confirmation.state,

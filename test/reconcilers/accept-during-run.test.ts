@@ -1,0 +1,83 @@
+// A reviewer accepts a discrepancy while a run is comparing: the run's write must see the
+// acceptance and propose no correction for it. The accepted identities are read inside the write
+// transaction, after the run's discrepancies are upserted (lifecycle.ts), not before it.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Discrepancy } from '../../reconcilers/classify.js';
+import { identityOf } from '../../reconcilers/classify.js';
+import { acceptDiscrepancies } from '../../reconcilers/discrepancies.js';
+import { writeResults } from '../../reconcilers/lifecycle.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { csvTenantConfig, dataDir, reconcile, removeDataDirs, stageRows } from './helpers.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase('recon_accept_race');
+});
+afterAll(async () => {
+  await removeDataDirs();
+  await db?.drop();
+});
+
+it('an acceptance committed before the write is seen by the write, which plans no action for it', async () => {
+  const t = 'race';
+  const cfg = csvTenantConfig(t);
+  await stageRows(db, t, 'crm', 'customer', [{ id: 'C1', email: 'a@x.test', phone: '111' }]);
+  await stageRows(db, t, 'erp', 'customer', [{ id: 'E1', crm_ref: 'C1', email: 'a@x.test', phone: '222' }]);
+  const s = await reconcile(db, await dataDir(), t, cfg, { entities: ['customer'], mode: 'full' });
+  expect(s.errors).toEqual([]);
+  const { rows } = await db.staging.pool.query(
+    `SELECT id::text, match_key, class, field, crm_id, erp_id, crm_value, erp_value, currency,
+            money_impact::text, material, detail FROM control.discrepancies WHERE tenant_id = $1 AND field = 'phone'`,
+    [t],
+  );
+  expect(rows).toHaveLength(1);
+  const r = rows[0];
+  const found: Discrepancy = {
+    entity: 'customer',
+    matchKey: r.match_key,
+    class: r.class,
+    field: r.field,
+    crmId: r.crm_id,
+    erpId: r.erp_id,
+    crmValue: r.crm_value,
+    erpValue: r.erp_value,
+    currency: r.currency,
+    moneyImpact: r.money_impact,
+    material: r.material,
+    detail: r.detail,
+  };
+  // The run has compared and planned (it found the phone mismatch); now the reviewer accepts.
+  await acceptDiscrepancies(db.staging.pool, {
+    tenant: t,
+    ids: [r.id],
+    by: 'alice',
+    reason: 'known',
+    systems: { crm: 'crm', erp: 'erp' },
+  });
+  let seen: ReadonlySet<string> = new Set();
+  const out = await writeResults(db.staging.pool, {
+    tenant: t,
+    entity: 'customer',
+    runId: 'run-during-accept',
+    discrepancies: [found],
+    planActions: (accepted) => {
+      seen = accepted;
+      return [];
+    },
+    policy: 'propose',
+    systems: { crm: 'crm', erp: 'erp' },
+    resolvedInFlight: [],
+  });
+  expect([...seen]).toEqual([identityOf(found)]);
+  expect(out.actionsPlanned).toBe(0);
+  const status = await db.staging.pool.query(
+    `SELECT status FROM control.discrepancies WHERE tenant_id = $1 AND field = 'phone'`,
+    [t],
+  );
+  expect(status.rows).toEqual([{ status: 'accepted' }]);
+  const live = await db.staging.pool.query(
+    `SELECT id FROM control.actions WHERE tenant_id = $1 AND status IN ('proposed', 'approved')`,
+    [t],
+  );
+  expect(live.rowCount).toBe(0);
+});
