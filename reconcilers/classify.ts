@@ -26,8 +26,11 @@ export interface Discrepancy {
   detail: Record<string, unknown>;
 }
 
-/** The money field whose whole amount a missing or deleted record puts at stake. */
-const WHOLE_AMOUNT: Partial<Record<Entity, string>> = {
+/**
+ * The money field whose whole amount a missing or deleted record puts at stake, and a record
+ * whose two sides disagree on its currency.
+ */
+export const WHOLE_AMOUNT: Partial<Record<Entity, string>> = {
   order: 'amount_total',
   invoice: 'total',
   payment: 'amount',
@@ -58,6 +61,12 @@ function toMinor(v: string, currency: string | null): string {
   const whole = text.slice(0, text.length - digits);
   return `${neg ? '-' : ''}${whole}${digits ? `.${text.slice(text.length - digits)}` : ''}`;
 }
+
+/** The currency field of the entity's whole amount (invoice: currency). */
+const wholeAmountCurrency = (entity: Entity) => {
+  const field = WHOLE_AMOUNT[entity];
+  return field ? fieldDef(entity, field)?.currencyField : undefined;
+};
 
 function wholeAmount(entity: Entity, row: MirrorRow): { currency: string | null; impact: string | null } {
   const field = WHOLE_AMOUNT[entity];
@@ -99,6 +108,14 @@ export function fieldMismatches(
                 : isDecimal(e)
                   ? absDiff(amount(e), '0')
                   : null;
+        // Two currencies: without exchange rates the difference cannot be measured. The
+        // record's currency discrepancy (below) puts its whole amount at stake, once per record.
+      } else if (field === wholeAmountCurrency(entity)) {
+        // The sides disagree on the record's currency (whether or not the amounts agree as
+        // numbers): its whole amount is at stake, as for a missing record — the ERP's, or the
+        // CRM's when the ERP holds none. Without it such a difference would never be material.
+        const erp = wholeAmount(entity, d.erp);
+        ({ currency, impact } = erp.impact !== null ? erp : wholeAmount(entity, d.crm));
       }
       out.push({
         entity,

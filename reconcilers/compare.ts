@@ -7,6 +7,7 @@ import type pg from 'pg';
 import type { EntityConfig } from '../pipeline/config/schema.js';
 import { ENTITY_FIELDS, type Entity } from '../staging/model/entities.js';
 import { minorUnits } from '../staging/model/money.js';
+import { WHOLE_AMOUNT } from './classify.js';
 import { comparedFields, duckIdent, equalExpr, LINK_FIELDS, prepColumns, SqlParams } from './comparators.js';
 import type { Duck } from './duck.js';
 import type { ReconcileJob } from './job-protocol.js';
@@ -135,13 +136,18 @@ export async function diffPairs(
   const all = ENTITY_FIELDS[entity];
   const currencies = new Set(all.flatMap((d) => (d.currencyField ? [d.currencyField] : [])));
   const index = new Map(act.map(({ d, i }) => [d.name, i]));
-  const sent = all.filter((d) => index.has(d.name) || currencies.has(d.name)).map((d) => d.name);
+  // The whole amount too: a record whose sides disagree on its currency has it at stake (classify.ts).
+  const sent = all
+    .filter((d) => index.has(d.name) || currencies.has(d.name) || d.name === WHOLE_AMOUNT[entity])
+    .map((d) => d.name);
   const values = (a: 'c' | 'e') =>
     `[${sent
       .map((name) => {
         const i = index.get(name);
         const v = `CAST(${duckIdent(`${a}_${name}`)} AS VARCHAR)`;
-        return currencies.has(name) || i === undefined ? v : `CASE WHEN d_${i} THEN ${v} END`;
+        return currencies.has(name) || name === WHOLE_AMOUNT[entity] || i === undefined
+          ? v
+          : `CASE WHEN d_${i} THEN ${v} END`;
       })
       .join(', ')}]`;
   const side = (a: 'c' | 'e') =>

@@ -63,3 +63,44 @@ it('money impact is in the minor units of the record currency (USD 2, JPY 0, BHD
   ]);
   expect(s.moneyVariance).toEqual({ USD: '50.01', JPY: '1201', BHD: '0.001' });
 });
+
+it('a difference across two currencies puts the whole amount at stake, so it can be material', async () => {
+  const t = 'matfx';
+  const cfg = csvTenantConfig(t, { materiality: { threshold: '500', byCurrency: { JPY: '50000' } } });
+  const inv = (id: string, currency: string, total: string, ref?: Record<string, string>) => ({
+    id,
+    number: `N-${id.slice(1)}`,
+    currency,
+    total,
+    ...ref,
+  });
+  await stageRows(db, t, 'crm', 'invoice', [
+    // Same number, another currency: only the currency field differs.
+    inv('C1', 'USD', '1000', { erp_ref: 'E1' }),
+    // Another currency and another amount: both fields differ.
+    inv('C2', 'USD', '90', { erp_ref: 'E2' }),
+    inv('C3', 'USD', '100', { erp_ref: 'E3' }),
+  ]);
+  await stageRows(db, t, 'erp', 'invoice', [
+    inv('E1', 'EUR', '1000'),
+    inv('E2', 'EUR', '800'),
+    inv('E3', 'JPY', '15000'),
+  ]);
+  const s = await reconcile(db, await dataDir(), t, cfg, { entities: ['invoice'], mode: 'full' });
+  expect(s.errors).toEqual([]);
+  const { rows } = await db.staging.pool.query(
+    `SELECT match_key || ' ' || field AS k, currency, money_impact::text AS impact, material
+       FROM control.discrepancies WHERE tenant_id = $1 AND status = 'open' ORDER BY match_key, field`,
+    [t],
+  );
+  // Counted once per record, on its currency discrepancy; the amounts in two currencies have no
+  // measurable difference of their own.
+  expect(rows.map((r) => ({ ...r, impact: r.impact === null ? null : Number(r.impact) }))).toEqual([
+    { k: 'C:C1|E:E1 currency', currency: 'EUR', impact: 1000, material: true },
+    { k: 'C:C2|E:E2 currency', currency: 'EUR', impact: 800, material: true },
+    { k: 'C:C2|E:E2 total', currency: 'EUR', impact: null, material: false },
+    { k: 'C:C3|E:E3 currency', currency: 'JPY', impact: 15000, material: false },
+    { k: 'C:C3|E:E3 total', currency: 'JPY', impact: null, material: false },
+  ]);
+  expect(s.moneyVariance).toEqual({ EUR: '1800', JPY: '15000' });
+});
