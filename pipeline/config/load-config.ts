@@ -2,7 +2,7 @@
 // problem with its path) → resolve secret references → deep-freeze. Everything below the CLI
 // receives the frozen object; nothing else reads the file or process.env.
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { CONNECTOR_KINDS } from '../connectors/registry.js';
@@ -45,13 +45,19 @@ export async function loadConfigFile(
   } catch (err) {
     throw new ConfigError(path, [`cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
   }
-  return { file: path, config: parseConfigText(text, path, env) };
+  return { file: path, config: parseConfigText(text, path, env, dirname(path)) };
 }
 
+/**
+ * `baseDir`: the folder relative paths in the config (dataDir, staging.embedded.dataDir, a CSV
+ * system's dropDir) are resolved against — the config file's own folder, so a config means the
+ * same files whatever the working directory of the command (a scheduler's is rarely the repo).
+ */
 export function parseConfigText(
   text: string,
   file: string,
   env: Readonly<Record<string, string | undefined>>,
+  baseDir?: string,
 ): Readonly<TrueupConfig> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -67,7 +73,7 @@ export function parseConfigText(
   const raw = doc.contents === null ? {} : doc.toJS();
   if (doc.contents !== null && !isMap(doc.contents))
     throw new ConfigError(file, ['the top level must be a mapping (staging:, tenants:, …)']);
-  return validateConfig(raw, file, env, (path) => yamlLine(doc, lineCounter, path));
+  return validateConfig(raw, file, env, (path) => yamlLine(doc, lineCounter, path), baseDir);
 }
 
 /**
@@ -100,13 +106,45 @@ export function validateConfig(
   file: string,
   env: Readonly<Record<string, string | undefined>>,
   lineOf: (path: (string | number)[]) => number | undefined = () => undefined,
+  baseDir?: string,
 ): Readonly<TrueupConfig> {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(file, formatIssues(parsed.error, lineOf));
   const problems: string[] = [];
-  const resolved = resolveAll(parsed.data, [], env, problems, lineOf);
+  const resolved = resolveAll(parsed.data, [], env, problems, lineOf) as TrueupConfig;
   if (problems.length) throw new ConfigError(file, problems);
-  return deepFreeze(resolved as TrueupConfig);
+  return deepFreeze(baseDir === undefined ? resolved : resolvePaths(resolved, baseDir));
+}
+
+/** The config's folder paths made absolute against `baseDir` (see parseConfigText). */
+function resolvePaths(config: TrueupConfig, baseDir: string): TrueupConfig {
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const embedded = config.staging.embedded;
+  return {
+    ...config,
+    ...(config.dataDir === undefined ? {} : { dataDir: abs(config.dataDir) }),
+    staging: {
+      ...config.staging,
+      embedded: {
+        ...embedded,
+        ...(embedded.dataDir === undefined ? {} : { dataDir: abs(embedded.dataDir) }),
+      },
+    },
+    tenants: Object.fromEntries(
+      Object.entries(config.tenants).map(([id, t]) => [
+        id,
+        {
+          ...t,
+          systems: Object.fromEntries(
+            Object.entries(t.systems).map(([name, s]) => [
+              name,
+              'dropDir' in s && typeof s.dropDir === 'string' ? { ...s, dropDir: abs(s.dropDir) } : s,
+            ]),
+          ),
+        },
+      ]),
+    ),
+  };
 }
 
 export function formatIssues(

@@ -2,7 +2,12 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, configJsonSchema, parseConfigText } from '../../pipeline/config/load-config.js';
+import {
+  ConfigError,
+  configJsonSchema,
+  loadConfigFile,
+  parseConfigText,
+} from '../../pipeline/config/load-config.js';
 import { redact } from '../../pipeline/config/secrets.js';
 
 const env = { SF_TOKEN: 'sf-secret-token-123', PG_PASSWORD: 'pg-pass-456' };
@@ -139,5 +144,29 @@ tenants:
   it('exports a JSON Schema for editors', () => {
     const schema = configJsonSchema() as { properties: Record<string, unknown> };
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['staging', 'tenants']));
+  });
+
+  it('resolves relative folders against the config file, not the working directory', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trueup-cfg-'));
+    const file = join(dir, 'trueup.yaml');
+    await writeFile(
+      file,
+      `dataDir: ./data
+staging:
+  embedded: { dataDir: pg }
+tenants:
+  acme:
+    systems:
+      crm: { kind: csv, role: crm, dropDir: "drops/{tenant}/crm" }
+      erp: { kind: csv, role: erp, dropDir: /srv/drops/erp }
+`,
+    );
+    const { config } = await loadConfigFile(file, {});
+    expect(config.dataDir).toBe(join(dir, 'data'));
+    expect(config.staging.embedded.dataDir).toBe(join(dir, 'pg'));
+    const systems = config.tenants.acme!.systems as Record<string, { dropDir?: string }>;
+    expect(systems.crm!.dropDir).toBe(join(dir, 'drops/{tenant}/crm'));
+    expect(systems.erp!.dropDir).toBe('/srv/drops/erp');
+    expect(Object.isFrozen(config.staging.embedded)).toBe(true);
   });
 });
