@@ -16,18 +16,20 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** An invoice row for stageRows. */
+const inv = (id: string, currency: string, total: string, ref?: Record<string, string>) => ({
+  id,
+  number: `N-${id.slice(1)}`,
+  currency,
+  total,
+  ...ref,
+});
+
 it('money impact is in the minor units of the record currency (USD 2, JPY 0, BHD 3 digits)', async () => {
   const t = 'mat';
   const dir = await dataDir();
   const cfg = csvTenantConfig(t, {
     materiality: { threshold: '0.01', byCurrency: { JPY: '1', BHD: '0.001' } },
-  });
-  const inv = (id: string, currency: string, total: string, ref?: Record<string, string>) => ({
-    id,
-    number: `N-${id.slice(1)}`,
-    currency,
-    total,
-    ...ref,
   });
   await stageRows(db, t, 'crm', 'invoice', [
     inv('C1', 'USD', '100.005', { erp_ref: 'E1' }),
@@ -67,13 +69,6 @@ it('money impact is in the minor units of the record currency (USD 2, JPY 0, BHD
 it('a difference across two currencies puts the whole amount at stake, so it can be material', async () => {
   const t = 'matfx';
   const cfg = csvTenantConfig(t, { materiality: { threshold: '500', byCurrency: { JPY: '50000' } } });
-  const inv = (id: string, currency: string, total: string, ref?: Record<string, string>) => ({
-    id,
-    number: `N-${id.slice(1)}`,
-    currency,
-    total,
-    ...ref,
-  });
   await stageRows(db, t, 'crm', 'invoice', [
     // Same number, another currency: only the currency field differs.
     inv('C1', 'USD', '1000', { erp_ref: 'E1' }),
