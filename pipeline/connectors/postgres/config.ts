@@ -74,7 +74,10 @@ export const postgresSystemConfig = z
       .prefault({}),
     stream: z
       .strictObject({
-        /** Changes held before they are written into the open staging transaction. */
+        /**
+         * Source changes held before they are written into the open staging transaction; a change
+         * of a table mapped to several entities counts once (it holds a row per mapping).
+         */
         chunkRows: z.number().int().min(1).max(100_000).default(5_000),
         /** Several source transactions are grouped into one staging commit up to this many rows… */
         maxGroupRows: z.number().int().min(1).max(1_000_000).default(20_000),

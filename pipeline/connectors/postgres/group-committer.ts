@@ -12,6 +12,12 @@
 // (DEPTH + 1) × chunkRows changes whatever the size of a source transaction or the speed of
 // staging (backpressure).
 //
+// chunkRows counts source changes, not the rows they give: a table mapped to several entities
+// hands each change to every mapping, and a key-changing update adds a tombstone of the old key,
+// yet a chunk still closes after chunkRows changes (holding all their rows), so the chunk size a
+// config sets does not shrink with the number of mappings. maxGroupRows counts staged rows: it
+// bounds the staging transaction.
+//
 // Several source transactions share one staging transaction until `maxGroupRows` rows or
 // `maxGroupDelayMs`; a commit happens only between source transactions.
 //
@@ -27,8 +33,6 @@ import { saveCheckpoint } from '../../../staging/checkpoints.js';
 import type { Staging } from '../../../staging/database.js';
 import { type ChunkScope, mapChunk, type PendingChange, writeMappedChunk } from './chunk-mapping.js';
 import { bigIntToLsn, lsnToBigInt } from './lsn.js';
-import type { TableMapper, TextRow } from './mapping.js';
-import type { Relation } from './relations.js';
 
 /** Staging operations (chunks, commits) that may be queued beyond the chunk being held. */
 const DEPTH = 2;
@@ -50,10 +54,17 @@ export interface GroupCommitterOptions {
   /** The first failure of any stage. */
   onError(err: Error): void;
   onCommitted?(p: { lsn: string; rows: number; rowsPerSecond: number }): void;
+  /** Observes each chunk handed on to mapping and staging (tests). */
+  onChunk?(c: { changes: number; rows: number }): void;
 }
+
+/** A row of one source change for one mapping of its table. */
+export type HeldRow = Pick<PendingChange, 'relation' | 'kind' | 'values'>;
 
 export class GroupCommitter {
   private held: PendingChange[] = [];
+  /** Source changes in `held` (each gave one row or more). */
+  private heldChanges = 0;
   private txVersion: bigint | null = null;
   private groupRows = 0;
   private groupStart = 0;
@@ -93,16 +104,17 @@ export class GroupCommitter {
     this.txVersion = version;
   }
 
-  /** Holds one change of the current source transaction; a returned promise says "wait before the next". */
-  add(
-    relation: Relation & { mapper: TableMapper },
-    kind: 'row' | 'delete',
-    values: TextRow,
-  ): Promise<void> | undefined {
-    if (this.txVersion === null) return;
-    this.held.push({ relation, kind, values, version: this.txVersion });
-    this.groupRows++;
-    if (this.held.length < this.o.chunkRows) return;
+  /**
+   * Holds one change of the current source transaction: its rows for every mapping of its table,
+   * kept in one chunk. A returned promise says "wait before the next".
+   */
+  addChange(rows: readonly HeldRow[]): Promise<void> | undefined {
+    const version = this.txVersion;
+    if (version === null || !rows.length) return;
+    for (const r of rows) this.held.push({ ...r, version });
+    this.heldChanges++;
+    this.groupRows += rows.length;
+    if (this.heldChanges < this.o.chunkRows) return;
     this.queueHeld();
     return this.room();
   }
@@ -219,6 +231,8 @@ export class GroupCommitter {
     if (!this.held.length) return;
     const chunk = this.held;
     this.held = [];
+    this.o.onChunk?.({ changes: this.heldChanges, rows: chunk.length });
+    this.heldChanges = 0;
     this.dirty = true;
     const mapped = this.mapTail.then(() =>
       this.error ? undefined : mapChunk(this.o.source, chunk, this.o.scope),

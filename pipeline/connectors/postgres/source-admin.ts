@@ -127,6 +127,8 @@ export async function ensurePublication(
   const tables = [...new Map(mappers.map((m) => [m.label, m])).values()];
   const row = exists.rows[0] as Record<string, string> | undefined;
   const say = `tenant ${detail.tenant}, system ${detail.system}: publication "${publication}"`;
+  // Before creating or altering anything: a refused configuration leaves the source as it was.
+  await refusePartitionsPublishedViaRoot(client, publication, row, tables, detail);
   if (!row) {
     if (requireExisting)
       throw new CdcError(`${say} does not exist and requireExisting is set`, 'terminal', detail);
@@ -164,6 +166,68 @@ export async function ensurePublication(
   await client.query(
     `ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${missing.map((m) => m.qualified).join(', ')}`,
   );
+}
+
+/**
+ * Refuses a mapped partition whose changes pgoutput would report under an ancestor's name.
+ *
+ * With `publish_via_partition_root` (trueup's own publications always have it) pgoutput names a
+ * partition's change after its topmost ancestor that the publication covers: directly, through
+ * its schema or FOR ALL TABLES. A mapping of the partition would then match nothing in the
+ * stream, although the snapshot (which reads the partition itself) staged its rows: the two
+ * would silently disagree. An ancestor that another mapping names counts as covered, since the
+ * publication gets it. Without publish_via_partition_root, or with no covered ancestor, the
+ * partition's changes carry its own name and its mapping works.
+ */
+async function refusePartitionsPublishedViaRoot(
+  client: pg.ClientBase,
+  publication: string,
+  row: Record<string, string> | undefined,
+  tables: readonly TableMapper[],
+  detail: CdcErrorDetail,
+): Promise<void> {
+  if (row && row.viaroot !== 'true') return;
+  const mapped = new Set(tables.map((m) => m.label));
+  for (const m of tables) {
+    // Ancestors from the parent upwards, each with whether the publication covers it.
+    const res = await client.query(
+      `SELECT an.nspname AS schema, ac.relname AS table,
+              EXISTS (SELECT 1 FROM pg_publication_tables p
+                       WHERE p.pubname = $3 AND p.schemaname = an.nspname AND p.tablename = ac.relname) AS published,
+              pg_get_expr(c.relpartbound, c.oid) AS bound,
+              pg_get_partkeydef(i.inhparent) AS partkey
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_inherits i ON i.inhrelid = c.oid
+         CROSS JOIN LATERAL pg_partition_ancestors(c.oid) WITH ORDINALITY AS a(relid, n)
+         JOIN pg_class ac ON ac.oid = a.relid JOIN pg_namespace an ON an.oid = ac.relnamespace
+        WHERE n.nspname = $1 AND c.relname = $2 AND c.relispartition AND a.relid <> c.oid
+        ORDER BY a.n`,
+      [m.mapping.schema, m.mapping.table, publication],
+    );
+    const rows = res.rows as {
+      schema: string;
+      table: string;
+      published: boolean | string;
+      bound: string;
+      partkey: string;
+    }[];
+    const covered = rows.filter(
+      (r) => r.published === true || r.published === 't' || mapped.has(`${r.schema}.${r.table}`),
+    );
+    const root = covered.at(-1);
+    if (!root) continue;
+    const rootLabel = `${root.schema}.${root.table}`;
+    const first = rows[0]!;
+    throw new CdcError(
+      `tenant ${detail.tenant}, system ${detail.system}: table ${m.label} is a partition of ${rootLabel}, and publication ` +
+        `"${publication}" publishes via the partition root (publish_via_partition_root), so its changes arrive under ` +
+        `${rootLabel} and the mapping of ${m.label} (entity ${m.entity}) would never receive them. ` +
+        `Map the root table ${rootLabel} instead (schema: ${root.schema}, table: ${root.table}); if only this partition's ` +
+        `rows are wanted, give that mapping a \`filter\` over the partition key ${first.partkey} matching this partition's ${first.bound}`,
+      'terminal',
+      { ...detail, table: m.label },
+    );
+  }
 }
 
 /** The mapped tables that are partitioned (relkind p). */

@@ -14,7 +14,8 @@
 // delete win ties). A TRUNCATE is different: it tombstones with the version just below its
 // transaction's, so rows inserted after it in the same transaction come back.
 //
-// A table mapped to several entities hands each change to every mapping (fan-out).
+// A table mapped to several entities hands each change to every mapping (fan-out), as one
+// source change: stream.chunkRows counts source changes (see group-committer.ts).
 
 import type pg from 'pg';
 import { LogicalReplicationService, type Pgoutput } from 'pg-logical-replication';
@@ -22,7 +23,7 @@ import type { Staging } from '../../../staging/database.js';
 import type { Logger } from '../../log/logger.js';
 import type { ChunkScope } from './chunk-mapping.js';
 import { CdcError } from './errors.js';
-import { GroupCommitter } from './group-committer.js';
+import { GroupCommitter, type HeldRow } from './group-committer.js';
 import { bigIntToLsn, lsnToBigInt } from './lsn.js';
 import type { TableMapper, TextRow } from './mapping.js';
 import { type RelationMessage, RelationTracker } from './relations.js';
@@ -52,6 +53,8 @@ export interface StreamOptions {
   once: boolean;
   logger: Logger;
   onProgress?: (p: { lsn: string; rows: number; rowsPerSecond: number }) => void;
+  /** Observes each chunk handed on to mapping and staging (tests). */
+  onChunk?: (c: { changes: number; rows: number }) => void;
 }
 
 /** Messages handled between two turns of the event loop (see onMessage). */
@@ -108,6 +111,7 @@ export class StreamReader {
         ack: () => this.ack(),
         onError: (err) => this.fail(err),
         ...(this.o.onProgress ? { onCommitted: this.o.onProgress } : {}),
+        ...(this.o.onChunk ? { onChunk: this.o.onChunk } : {}),
       });
       this.group = group;
       const service = new LogicalReplicationService(
@@ -242,12 +246,10 @@ export class StreamReader {
 
   /** Holds one row change for every (running) mapping of the relation. */
   private change(oid: number, kind: 'row' | 'delete', values: TextRow): Promise<void> | undefined {
-    let wait: Promise<void> | undefined;
-    for (const relation of this.relations.get(oid)) {
-      if (this.o.stopped.has(relation.mapper.label)) continue;
-      wait = chain(wait, () => this.group!.add(relation, kind, values));
-    }
-    return wait;
+    const rows: HeldRow[] = [];
+    for (const relation of this.relations.get(oid))
+      if (!this.o.stopped.has(relation.mapper.label)) rows.push({ relation, kind, values });
+    return this.group!.addChange(rows);
   }
 
   /**
@@ -256,16 +258,16 @@ export class StreamReader {
    * by the mapping.
    */
   private update(oid: number, old: TextRow | null | undefined, values: TextRow): Promise<void> | undefined {
-    let wait: Promise<void> | undefined;
+    const rows: HeldRow[] = [];
     for (const relation of this.relations.get(oid)) {
       const mapper = relation.mapper;
       if (this.o.stopped.has(mapper.label)) continue;
       const oldId = old ? mapper.sourceIdOrNull(old) : null;
-      if (oldId !== null && oldId !== mapper.sourceIdOrNull(values))
-        wait = chain(wait, () => this.group!.add(relation, 'delete', old!));
-      wait = chain(wait, () => this.group!.add(relation, 'row', values));
+      if (old && oldId !== null && oldId !== mapper.sourceIdOrNull(values))
+        rows.push({ relation, kind: 'delete', values: old });
+      rows.push({ relation, kind: 'row', values });
     }
-    return wait;
+    return this.group!.addChange(rows);
   }
 
   /** A heartbeat comes between transactions: commit up to it; with --once, stop once past the target. */
@@ -335,12 +337,4 @@ export class StreamReader {
     await this.service?.destroy().catch(() => {});
     await this.source?.end().catch(() => {});
   }
-}
-
-/** Runs `next` after `first` settles, without a promise when `first` had none. */
-function chain(
-  first: Promise<void> | undefined,
-  next: () => Promise<void> | undefined,
-): Promise<void> | undefined {
-  return first ? first.then(next) : next();
 }

@@ -33,6 +33,8 @@ export interface RunSourceOptions {
   signal?: AbortSignal;
   /** Observes each state change (tests, status). */
   onState?: (m: Machine) => void;
+  /** Observes each chunk of streamed changes handed on to mapping and staging (tests). */
+  onChunk?: (c: { changes: number; rows: number }) => void;
 }
 
 export interface SourceOutcome {
@@ -197,6 +199,7 @@ export async function runSource(o: RunSourceOptions): Promise<SourceOutcome> {
               onProgress: () => {
                 if (m.attempt) dispatch({ type: 'progress' });
               },
+              ...(o.onChunk ? { onChunk: o.onChunk } : {}),
             });
             if (o.signal?.aborted) break;
             const how = await reader.run();
