@@ -1,6 +1,7 @@
 // What every command gets from the CLI entry point: config loading, the runtime, output and the
 // exit-code discipline (0 ok, 1 runtime failure, 2 usage or config error).
 import type { Command } from 'commander';
+import { TENANT_ID_PATTERN } from '../../staging/identifiers.js';
 import { ConfigError, EMPTY_CONFIG, type LoadedConfig, loadConfigFile } from '../config/load-config.js';
 import type { TenantConfig, TrueupConfig } from '../config/schema.js';
 import { redact } from '../config/secrets.js';
@@ -14,6 +15,25 @@ export const EXIT_USAGE = 2;
 /** An error the user can fix by changing how they called trueup or their config (exit 2). */
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** A `--tenant` that cannot be a tenant id (checked before anything starts): exit 2. */
+export function checkTenantId(tenant: string): void {
+  if (!TENANT_ID_PATTERN.test(tenant))
+    throw new UsageError(
+      `--tenant ${JSON.stringify(tenant)} is not a tenant id (1-63 characters of a-z, 0-9, "_" and "-")`,
+    );
+}
+
+/**
+ * Ids given on the command line (discrepancies, actions, dead letters) without repeats. They are
+ * Postgres bigints: anything else is a usage error (exit 2), never a failing query (exit 1).
+ */
+export function checkIds(ids: readonly string[], what: string): string[] {
+  for (const id of ids)
+    if (!/^[1-9]\d{0,18}$/.test(id) || BigInt(id) > 9223372036854775807n)
+      throw new UsageError(`${what} ids are positive whole numbers, not ${JSON.stringify(id)}`);
+  return [...new Set(ids)];
 }
 
 /**

@@ -2,6 +2,7 @@
 // the program; this file wires global options, logging and exit codes.
 import { Command, CommanderError, Option } from 'commander';
 import { createCliContext, EXIT_USAGE, reportError } from './cli-context.js';
+import { registerActionsCommands } from './commands/actions.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerDiscrepanciesCommands } from './commands/discrepancies.js';
@@ -51,6 +52,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.`,
   registerReconcileCommand(program, ctx);
   registerXrefCommands(program, ctx);
   registerDiscrepanciesCommands(program, ctx);
+  registerActionsCommands(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

@@ -3,12 +3,11 @@
 // ones stay accepted while they persist and do not count for `reconcile --fail-on`.
 import type { Command } from 'commander';
 import { AcceptError, acceptDiscrepancies, listDiscrepancies } from '../../../reconcilers/discrepancies.js';
-import { TENANT_ID_PATTERN } from '../../../staging/identifiers.js';
 import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
 import type { DiscrepancyStatus } from '../../../staging/tables/discrepancy.table.js';
 import { systemsByRole } from '../../config/schema.js';
 import type { Runtime } from '../../runtime.js';
-import { type CliContext, configuredTenant, UsageError } from '../cli-context.js';
+import { type CliContext, checkIds, checkTenantId, configuredTenant, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
 
 const STATUSES = ['open', 'accepted', 'resolved'] as const;
@@ -30,13 +29,6 @@ interface AcceptOptions {
 }
 
 /** A malformed tenant id is the caller's mistake (exit 2), caught before Postgres starts. */
-function checkTenantId(tenant: string): void {
-  if (!TENANT_ID_PATTERN.test(tenant))
-    throw new UsageError(
-      `--tenant ${JSON.stringify(tenant)} is not a tenant id (1-63 characters of a-z, 0-9, "_" and "-")`,
-    );
-}
-
 function checkTenant(rt: Runtime, tenant: string): string {
   checkTenantId(tenant);
   configuredTenant(rt.config, tenant);
@@ -156,10 +148,7 @@ actions are left as they are.`,
     )
     .action(async (ids: string[], opts: AcceptOptions, c: Command) => {
       checkTenantId(opts.tenant);
-      // Ids are Postgres bigints: a longer number is no id (and would fail the query, exit 1).
-      for (const id of ids)
-        if (!/^[1-9]\d{0,18}$/.test(id) || BigInt(id) > 9223372036854775807n)
-          throw new UsageError(`discrepancy ids are positive whole numbers, not "${id}"`);
+      ids = checkIds(ids, 'discrepancy');
       if (!opts.by.trim()) throw new UsageError('--by must name who accepts');
       if (!opts.reason.trim()) throw new UsageError('--reason must say why');
       await ctx.withRuntime(c, async (rt) => {
@@ -167,7 +156,7 @@ actions are left as they are.`,
         try {
           const { accepted, withdrawnActions } = await acceptDiscrepancies(rt.staging.pool, {
             tenant,
-            ids: [...new Set(ids)],
+            ids,
             by: opts.by.trim(),
             reason: opts.reason.trim(),
             systems: systemsOf(rt, tenant),

@@ -1,14 +1,8 @@
 import type { Command } from 'commander';
 import { discardDeadLetters, listDeadLetters } from '../../../staging/dead-letters.js';
 import { replayDeadLetters } from '../../../staging/replay-dead-letters.js';
-import { type CliContext, EXIT_FAILURE, UsageError } from '../cli-context.js';
+import { type CliContext, checkIds, EXIT_FAILURE, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
-
-function ids(list: string[]): string[] {
-  for (const id of list)
-    if (!/^\d+$/.test(id)) throw new UsageError(`dead-letter ids are numbers; got "${id}"`);
-  return list;
-}
 
 export function registerDlqCommands(program: Command, ctx: CliContext): void {
   const dlq = program.command('dlq').description('list, replay or discard dead-lettered records');
@@ -91,7 +85,7 @@ export function registerDlqCommands(program: Command, ctx: CliContext): void {
       await ctx.withRuntime(cmd, async (rt) => {
         const res = await replayDeadLetters(rt.staging, {
           tenant: opts.tenant,
-          ...(list.length ? { ids: ids(list) } : {}),
+          ...(list.length ? { ids: checkIds(list, 'dead-letter') } : {}),
         });
         ctx.out(`replayed ${res.replayed.length}, still failing ${res.failed.length}\n`);
         for (const f of res.failed) ctx.out(`  ${f.id}: ${f.message}\n`);
@@ -107,7 +101,7 @@ export function registerDlqCommands(program: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExample:\n  $ trueup dlq discard --tenant acme 12')
     .action(async (list: string[], opts: { tenant: string }, cmd: Command) => {
       await ctx.withRuntime(cmd, async (rt) => {
-        const n = await discardDeadLetters(rt.staging.db, opts.tenant, ids(list));
+        const n = await discardDeadLetters(rt.staging.db, opts.tenant, checkIds(list, 'dead-letter'));
         ctx.out(`discarded ${n}\n`);
       });
     });
