@@ -9,6 +9,7 @@ import type pg from 'pg';
 import { inTransaction } from '../staging/database.js';
 import type { Entity } from '../staging/model/entities.js';
 import type { ActionStatus } from '../staging/tables/action.table.js';
+import { lockEntityResults } from './lifecycle.js';
 
 export const ACTION_STATUSES: readonly ActionStatus[] = [
   'proposed',
@@ -172,11 +173,7 @@ export async function decideActions(pool: pg.Pool, input: DecideInput): Promise<
       `SELECT DISTINCT entity FROM control.actions WHERE tenant_id = $1 AND id = ANY($2::bigint[]) ORDER BY entity`,
       [d.tenant, d.ids],
     );
-    for (const { entity } of entities.rows)
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [
-        d.tenant,
-        `reconcile:${entity}`,
-      ]);
+    for (const { entity } of entities.rows) await lockEntityResults(client, d.tenant, entity);
     const { rows } = await client.query<{ id: string; status: ActionStatus }>(
       `SELECT id::text, status FROM control.actions WHERE tenant_id = $1 AND id = ANY($2::bigint[])
         ORDER BY id FOR UPDATE`,

@@ -95,13 +95,25 @@ function toCsv(d: Discrepancy): (string | null)[] {
 const DISC_COLUMNS = `match_key text, class text, field text, crm_id text, erp_id text, crm_value jsonb,
   erp_value jsonb, currency text, money_impact numeric, material boolean, detail jsonb`;
 
+/**
+ * Takes the transaction-scoped lock that serialises the writers of a tenant × entity's
+ * discrepancies and actions: a run's write (below) and a reviewer's decisions (actions-review.ts).
+ */
+export async function lockEntityResults(
+  client: pg.ClientBase,
+  tenant: string,
+  entity: string,
+): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [
+    tenant,
+    `reconcile:${entity}`,
+  ]);
+}
+
 export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<WriteOutput> {
   const { tenant, entity, runId } = input;
   return inTransaction(pool, async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [
-      tenant,
-      `reconcile:${entity}`,
-    ]);
+    await lockEntityResults(client, tenant, entity);
     // This run's number for the tenant × entity (carry-forward is derived from it: 0005_entity_runs.sql).
     const numbered = await client.query<{ run_no: string }>(
       `INSERT INTO control.entity_runs (tenant_id, entity, run_no, run_id)

@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { createCliContext } from '../../pipeline/cli/cli-context.js';
 import { runCli } from '../../pipeline/cli/main.js';
 import type { ActionView } from '../../reconcilers/actions-review.js';
+import { lockEntityResults } from '../../reconcilers/lifecycle.js';
 import { csvTenantConfig, dataDir, reconcile, removeDataDirs, stageRows } from '../reconcilers/helpers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
@@ -348,7 +349,7 @@ it('waits for a run’s write and for an apply step holding the rows, and refuse
   try {
     // A run writing its results holds the tenant × entity lock (lifecycle.ts).
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [t, 'reconcile:customer']);
+    await lockEntityResults(client, t, 'customer');
     const approving = decide('approve', t, [id.get('erp:E1')!]);
     expect(await settled(approving)).toBe(false);
     await client.query('COMMIT');
