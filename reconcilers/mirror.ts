@@ -230,10 +230,11 @@ export async function refreshMirror(
  * copies of (lo, hi] in separate connections read one consistent set of rows.
  */
 async function maxSeq(pool: pg.Pool, job: ReconcileJob): Promise<bigint> {
-  // One backward index step per system on (tenant_id, system, staged_seq); `system = ANY(…)` in
-  // one max() would read every index entry of the tenant.
+  // One backward index step per system on the partial index (tenant_id, system, staged_seq)
+  // WHERE staged_seq > 0 (migration 0009), which a query may use only when it says staged_seq > 0.
   const newest = (n: number) =>
-    `(SELECT max(staged_seq) FROM staging.${quoteIdent(job.entity)} WHERE tenant_id = $1 AND system = $${n})`;
+    `(SELECT max(staged_seq) FROM staging.${quoteIdent(job.entity)}
+       WHERE tenant_id = $1 AND system = $${n} AND staged_seq > 0)`;
   const { rows } = await pool.query<{ hi: string | null }>(
     `SELECT greatest(${newest(2)}, ${newest(3)})::text AS hi`,
     [job.tenant, job.config.systems.crm, job.config.systems.erp],
