@@ -4,9 +4,13 @@
 // 10,000-result cap answered with HubSpot's 400, batch upsert by idProperty with 207 partial
 // failures, single create/update/archive; stamps advance on every write. Faults (rate-limit,
 // daily limit, 5xx, slow, dropped) come from the shared SandboxServer with HubSpot's own bodies.
+// Tokens are checked here (not by SandboxServer) so that tests can expire and issue them during a
+// run (an OAuth access token expiring mid-load), and `respondNext` scripts exact responses.
 import { randomUUID } from 'node:crypto';
 import {
   type FaultConfig,
+  type Handler,
+  type SandboxRequest,
   type SandboxResponse,
   SandboxServer,
   satisfiesComparison,
@@ -53,6 +57,9 @@ interface SearchBody {
   after?: string;
 }
 
+/** A response `respondNext` can script: HubSpot's 502, ten-secondly 429, or 401. */
+export type ScriptedResponse = 'serverError' | 'rateLimited' | 'unauthorized';
+
 const NUMERIC_UPSERT_PROPS = new Set(['price', 'amount', 'hs_amount_billed', 'hs_balance_due']);
 const STAMP_PROPS = new Set(['hs_lastmodifieddate', 'lastmodifieddate', 'hs_createdate', 'createdate']);
 
@@ -63,11 +70,18 @@ export class HubspotSandbox {
   private version = 0;
   private readonly cache = new Map<string, { version: number; ids: Stored[] }>();
   private readonly now: () => number;
+  /** Accepted bearer tokens; empty (and nothing ever issued) → no auth check. */
+  private readonly tokens: Set<string>;
+  private authRequired: boolean;
+  private readonly scripted: ScriptedResponse[] = [];
+  private nextToken = 1;
 
   constructor(private readonly opts: HubspotSandboxOptions = {}) {
     this.now = opts.now ?? Date.now;
+    this.tokens = new Set(opts.tokens ?? []);
+    this.authRequired = this.tokens.size > 0;
     this.server = new SandboxServer({
-      tokens: opts.tokens ?? [],
+      tokens: [],
       faults: opts.faults ?? {},
       vendor: VENDOR_FAULTS,
     });
@@ -163,6 +177,33 @@ export class HubspotSandbox {
     this.version++;
   }
 
+  /**
+   * Expires `token` (default: every accepted token): requests carrying it get HubSpot's 401
+   * EXPIRED_AUTHENTICATION, as an OAuth access token that ran out during a run.
+   */
+  expireToken(token?: string): void {
+    if (token === undefined) this.tokens.clear();
+    else this.tokens.delete(token);
+    this.authRequired = true;
+  }
+
+  /** A new accepted token (what an OAuth refresh returns). */
+  issueToken(): string {
+    const token = `sandbox-token-${this.nextToken++}`;
+    this.tokens.add(token);
+    this.authRequired = true;
+    return token;
+  }
+
+  /**
+   * The next requests are answered, in order, with these HubSpot responses before the token is
+   * checked and the request routed (deterministic faults for tests; the seeded random faults of
+   * SandboxServer come before these).
+   */
+  respondNext(...responses: ScriptedResponse[]): void {
+    this.scripted.push(...responses);
+  }
+
   /** Live (not archived) records as the API shows them, by id. */
   live(type: HubspotObjectType): Stored[] {
     return [...this.table(type).values()].filter((r) => !r.archived);
@@ -204,8 +245,25 @@ export class HubspotSandbox {
     return out;
   }
 
+  /** Scripted response, then the bearer token: what every route answers before its own work. */
+  private gate(req: SandboxRequest): SandboxResponse | null {
+    const next = this.scripted.shift();
+    if (next) return next === 'unauthorized' ? VENDOR_FAULTS.unauthorized() : VENDOR_FAULTS[next]();
+    if (!this.authRequired) return null;
+    const auth = req.headers.authorization ?? '';
+    const token = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : '';
+    if (this.tokens.has(token)) return null;
+    return token.startsWith('sandbox-token-') || (this.opts.tokens ?? []).includes(token)
+      ? hubspotError(401, 'The OAuth token used to make this call expired.', 'EXPIRED_AUTHENTICATION')
+      : VENDOR_FAULTS.unauthorized();
+  }
+
   private routes(): void {
-    const s = this.server;
+    const server = this.server;
+    const s = {
+      route: (method: string, path: string, handler: Handler) =>
+        server.route(method, path, (req, p) => this.gate(req) ?? handler(req, p)),
+    };
     const typeOf = (p: Record<string, string>): HubspotObjectType | null =>
       (HUBSPOT_OBJECT_TYPES as readonly string[]).includes(p.type ?? '')
         ? (p.type as HubspotObjectType)

@@ -1,5 +1,6 @@
 // Runs one HubSpot system of one tenant: for each configured object type, its upsert stream
-// (full list load, then incremental search) and its delete stream (archived list). A daily limit
+// (full list load, then incremental search) and its delete stream (archived list). An incremental
+// run that finds a full load unfinished finishes it first, then searches from its start. A daily limit
 // pauses the tenant's remaining streams with a status and returns; a failing stream is marked
 // failed and the next one runs. Called by `trueup sync` and the scheduler.
 import { loadCheckpoint } from '../../../staging/checkpoints.js';
@@ -19,6 +20,7 @@ import {
   type SyncReport,
 } from '../sync-support.js';
 import { type HubspotObjectType, hubspotResolvedConfig } from './config.js';
+import { HubspotClient } from './hubspot-client.js';
 import {
   type ArchivedPosition,
   type ExtractContext,
@@ -58,12 +60,22 @@ export async function runHubspotSync(
   const { config, mappings } = prepared.value;
   const now = opts.now ?? Date.now;
   const token = refreshableToken(config.accessToken, opts.refreshAuth);
+  const limits = mergeLimits(config.limits, opts.limits);
+  // The policy gets no refresh hook: HubspotClient refreshes after a 401 itself, outside the
+  // transient retry budget.
   const client = new ApiClient({
     baseUrl: config.baseUrl,
-    policy: hubspotPolicy({ ...token, now }),
-    limits: mergeLimits(config.limits, opts.limits),
+    policy: hubspotPolicy({ token: token.token, now }),
+    limits,
     tenant,
     system: systemName,
+    logger,
+  });
+  const requester = new HubspotClient(client, {
+    tenant,
+    system: systemName,
+    maxRetries: limits.maxRetries,
+    ...(token.refreshAuth ? { refreshAuth: token.refreshAuth } : {}),
     logger,
   });
   const types = config.objects.filter((t) => !opts.streams || opts.streams.includes(t));
@@ -85,7 +97,7 @@ export async function runHubspotSync(
         streams.push(report);
         const ctx: ExtractContext = {
           deps,
-          client,
+          client: requester,
           tenant,
           system: systemName,
           config,
@@ -95,9 +107,15 @@ export async function runHubspotSync(
           now,
           ...(opts.onUnitStaged ? { onUnitStaged: opts.onUnitStaged } : {}),
         };
-        await runStream(deps.staging.db, key, report, logger, () =>
-          start.phase === 'full' ? extractFull(ctx, start) : extractIncremental(ctx, start),
-        );
+        await runStream(deps.staging.db, key, report, logger, async () => {
+          if (start.phase === 'incremental') return extractIncremental(ctx, start);
+          await extractFull(ctx, start);
+          // An incremental run that found this object's full load unfinished has just finished it;
+          // it goes on with the incremental part from the full load's watermark (its start minus
+          // overlapMs), so what changed while the load was stopped is captured by this run too.
+          if (resumesUnfinishedFull(saved, opts.mode ?? 'auto'))
+            await extractIncremental(ctx, { phase: 'incremental', since: start.watermark });
+        });
 
         const archivedKey = { ...key, stream: `${type}:archived` };
         const savedArchived = (await loadCheckpoint(deps.staging.pool, archivedKey)) as
@@ -136,6 +154,12 @@ export async function runHubspotSync(
   );
 }
 
+/**
+ * Where a stream starts: a full load without a checkpoint or with mode `full`; otherwise its
+ * checkpoint. A full load's checkpoint (mid-way: the process stopped during the list pagination)
+ * resumes that load in every mode: searching from its watermark instead would never stage the
+ * records the list had not reached, whose stamps are older than the watermark.
+ */
 function startPosition(
   saved: HubspotPosition | null | undefined,
   mode: 'auto' | 'full' | 'incremental',
@@ -143,7 +167,13 @@ function startPosition(
 ): HubspotPosition {
   if (mode === 'full' || !saved || saved.phase === undefined)
     return { phase: 'full', after: null, watermark };
-  if (saved.phase === 'full' && mode === 'incremental')
-    return { phase: 'incremental', since: saved.watermark };
   return saved;
+}
+
+/** An incremental run over an unfinished full load: finish it, then search from its watermark. */
+function resumesUnfinishedFull(
+  saved: HubspotPosition | null | undefined,
+  mode: 'auto' | 'full' | 'incremental',
+): boolean {
+  return mode === 'incremental' && saved?.phase === 'full';
 }
