@@ -68,6 +68,13 @@ const wholeAmountCurrency = (entity: Entity) => {
   return field ? fieldDef(entity, field)?.currencyField : undefined;
 };
 
+/** Both sides name a currency in `field`, and not the same one. */
+function twoCurrencies(crm: MirrorRow, erp: MirrorRow, field: string): boolean {
+  const cc = crm.fields[field]?.trim() || null;
+  const ec = erp.fields[field]?.trim() || null;
+  return cc !== null && ec !== null && cc !== ec;
+}
+
 function wholeAmount(entity: Entity, row: MirrorRow): { currency: string | null; impact: string | null } {
   const field = WHOLE_AMOUNT[entity];
   const def = field ? fieldDef(entity, field) : undefined;
@@ -110,10 +117,13 @@ export function fieldMismatches(
                   : null;
         // Two currencies: without exchange rates the difference cannot be measured. The
         // record's currency discrepancy (below) puts its whole amount at stake, once per record.
-      } else if (field === wholeAmountCurrency(entity)) {
+      } else if (field === wholeAmountCurrency(entity) && twoCurrencies(d.crm, d.erp, field)) {
         // The sides disagree on the record's currency (whether or not the amounts agree as
         // numbers): its whole amount is at stake, as for a missing record — the ERP's, or the
         // CRM's when the ERP holds none. Without it such a difference would never be material.
+        // A currency missing on one side is no second currency: the amounts are compared and
+        // their differences measured above, and counting the whole amount too would count the
+        // record twice.
         const erp = wholeAmount(entity, d.erp);
         ({ currency, impact } = erp.impact !== null ? erp : wholeAmount(entity, d.crm));
       }

@@ -97,7 +97,8 @@ const DISC_COLUMNS = `match_key text, class text, field text, crm_id text, erp_i
 
 /**
  * Takes the transaction-scoped lock that serialises the writers of a tenant × entity's
- * discrepancies and actions: a run's write (below) and a reviewer's decisions (actions-review.ts).
+ * discrepancies and actions: a run's write (below) and a reviewer's decisions (actions-review.ts,
+ * discrepancies.ts acceptDiscrepancies).
  */
 export async function lockEntityResults(
   client: pg.ClientBase,

@@ -37,9 +37,18 @@ describe('trueup dlq replay', () => {
     const [before] = await listDeadLetters(t.staging.db, { tenant: 'dq' });
     expect(before!.errorMessage).toMatch(/^c\.csv line 3: customer C2: currency: /);
     let out = '';
-    const ctx = createCliContext({ ...process.env, TRUEUP_DATABASE_URL: t.url, TRUEUP_CONFIG: '' }, (s) => {
-      out += s;
-    });
+    // Every command refuses a tenant the config does not name (exit 2).
+    const config = join(dir, 'trueup.yaml');
+    await writeFile(
+      config,
+      `tenants:\n  dq:\n    systems:\n      legacy: { kind: csv, role: erp, dropDir: "${join(dir, '{tenant}')}" }\n`,
+    );
+    const ctx = createCliContext(
+      { ...process.env, TRUEUP_DATABASE_URL: t.url, TRUEUP_CONFIG: config },
+      (s) => {
+        out += s;
+      },
+    );
     expect(await runCli(['dlq', 'replay', '--tenant', 'dq'], ctx)).toBe(1);
     expect(out).toMatch(/replayed 0, still failing 1/);
     const [after] = await listDeadLetters(t.staging.db, { tenant: 'dq' });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { discardDeadLetters, listDeadLetters } from '../../../staging/dead-letters.js';
 import { replayDeadLetters } from '../../../staging/replay-dead-letters.js';
-import { type CliContext, checkIds, EXIT_FAILURE, UsageError } from '../cli-context.js';
+import { type CliContext, checkIds, configuredTenant, EXIT_FAILURE, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
 
 export function registerDlqCommands(program: Command, ctx: CliContext): void {
@@ -32,6 +32,7 @@ export function registerDlqCommands(program: Command, ctx: CliContext): void {
         if (!['open', 'replayed', 'discarded', 'all'].includes(opts.status))
           throw new UsageError(`--status must be open, replayed, discarded or all`);
         await ctx.withRuntime(cmd, async (rt) => {
+          if (opts.tenant !== undefined) configuredTenant(rt.config, opts.tenant);
           const rows = await listDeadLetters(rt.staging.db, {
             ...opts,
             status: opts.status as 'open',
@@ -83,6 +84,7 @@ export function registerDlqCommands(program: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExample:\n  $ trueup dlq replay --tenant acme 12 13')
     .action(async (list: string[], opts: { tenant: string }, cmd: Command) => {
       await ctx.withRuntime(cmd, async (rt) => {
+        configuredTenant(rt.config, opts.tenant);
         const res = await replayDeadLetters(rt.staging, {
           tenant: opts.tenant,
           ...(list.length ? { ids: checkIds(list, 'dead-letter') } : {}),
@@ -101,6 +103,7 @@ export function registerDlqCommands(program: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExample:\n  $ trueup dlq discard --tenant acme 12')
     .action(async (list: string[], opts: { tenant: string }, cmd: Command) => {
       await ctx.withRuntime(cmd, async (rt) => {
+        configuredTenant(rt.config, opts.tenant);
         const n = await discardDeadLetters(rt.staging.db, opts.tenant, checkIds(list, 'dead-letter'));
         ctx.out(`discarded ${n}\n`);
       });
