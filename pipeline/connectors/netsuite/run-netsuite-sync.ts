@@ -112,7 +112,14 @@ export async function runNetsuiteSync(
           start.phase === 'full' ? 'full' : 'incremental',
         );
         reports.push(report);
-        await runStream(deps.staging.db, key, report, logger, () => extractStream(base(report), s, start));
+        await runStream(deps.staging.db, key, report, logger, async () => {
+          await extractStream(base(report), s, start);
+          // An incremental run that found this stream's full load unfinished has just finished it;
+          // it goes on with the incremental part from the full load's watermark, so what changed
+          // while the load was stopped is captured by this run too.
+          if (start.phase === 'full' && resumesUnfinishedFull(saved, opts.mode ?? 'auto'))
+            await extractStream(base(report), s, { phase: 'incremental', since: start.watermark, lastId: 0 });
+        });
       } catch (err) {
         if (!(err instanceof DailyLimitError)) throw err;
         paused = err;
@@ -131,13 +138,22 @@ export async function runNetsuiteSync(
   );
 }
 
+/**
+ * Where a stream starts: a full load without a checkpoint or with mode `full`; otherwise its
+ * checkpoint. A full load's checkpoint (mid-way: the process stopped during the keyset paging)
+ * resumes that load in every mode: querying from its watermark instead would never stage the
+ * records the load had not reached, whose stamps are older than the watermark.
+ */
 function startPosition(
   saved: NetsuitePosition | null | undefined,
   mode: 'auto' | 'full' | 'incremental',
   watermark: string,
 ): NetsuitePosition {
   if (mode === 'full' || !saved || saved.phase === undefined) return { phase: 'full', lastId: 0, watermark };
-  if (saved.phase === 'full' && mode === 'incremental')
-    return { phase: 'incremental', since: saved.watermark, lastId: 0 };
   return saved;
+}
+
+/** An incremental run over an unfinished full load: finish it, then query from its watermark. */
+function resumesUnfinishedFull(saved: unknown, mode: 'auto' | 'full' | 'incremental'): boolean {
+  return mode === 'incremental' && (saved as NetsuitePosition | null | undefined)?.phase === 'full';
 }
