@@ -111,7 +111,7 @@ export function validateConfig(
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(file, formatIssues(parsed.error, lineOf));
   const problems: string[] = [];
-  const resolved = resolveAll(parsed.data, [], env, problems, lineOf) as TrueupConfig;
+  const resolved = resolveAll(parsed.data, [], env, problems, lineOf, baseDir) as TrueupConfig;
   if (problems.length) throw new ConfigError(file, problems);
   return deepFreeze(baseDir === undefined ? resolved : resolvePaths(resolved, baseDir));
 }
@@ -183,10 +183,11 @@ function resolveAll(
   env: Readonly<Record<string, string | undefined>>,
   problems: string[],
   lineOf: (path: (string | number)[]) => number | undefined,
+  baseDir?: string,
 ): unknown {
   if (typeof value === 'string') {
     try {
-      return resolveRefs(value, path.join('.'), env);
+      return resolveRefs(value, path.join('.'), env, baseDir);
     } catch (err) {
       const line = lineOf(path);
       problems.push(`${(err as Error).message}${line ? ` (line ${line})` : ''}`);
@@ -194,10 +195,10 @@ function resolveAll(
     }
   }
   if (Array.isArray(value))
-    return value.map((v, i) => resolveAll(v, [...path, String(i)], env, problems, lineOf));
+    return value.map((v, i) => resolveAll(v, [...path, String(i)], env, problems, lineOf, baseDir));
   if (value && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, resolveAll(v, [...path, k], env, problems, lineOf)]),
+      Object.entries(value).map(([k, v]) => [k, resolveAll(v, [...path, k], env, problems, lineOf, baseDir)]),
     );
   }
   return value;

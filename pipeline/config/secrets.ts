@@ -2,6 +2,7 @@
 // They are resolved once, at load, and every resolved value is remembered so that the logger
 // and the error printer can redact it wherever it appears.
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 export const SECRET_REF = /\$\{(env|file):([^}]+)\}/g;
 export const WHOLE_SECRET_REF = /^\$\{(env|file):[^}]+\}$/;
@@ -65,6 +66,8 @@ export function resolveRefs(
   text: string,
   path: string,
   env: Readonly<Record<string, string | undefined>>,
+  /** Folder a relative `${file:…}` path is relative to (the config file's); else the working directory. */
+  baseDir?: string,
 ): string {
   return text.replace(SECRET_REF, (_m, kind: string, name: string) => {
     let value: string;
@@ -75,7 +78,7 @@ export function resolveRefs(
       value = v;
     } else {
       try {
-        value = readFileSync(name, 'utf8').replace(/\r?\n$/, '');
+        value = readFileSync(baseDir ? resolve(baseDir, name) : name, 'utf8').replace(/\r?\n$/, '');
       } catch (err) {
         throw new SecretResolutionError(
           path,

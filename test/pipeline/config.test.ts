@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -146,7 +146,7 @@ tenants:
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['staging', 'tenants']));
   });
 
-  it('resolves relative folders against the config file, not the working directory', async () => {
+  it('resolves relative folders and secret files against the config file, not the working directory', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'trueup-cfg-'));
     const file = join(dir, 'trueup.yaml');
     await writeFile(
@@ -158,15 +158,20 @@ tenants:
   acme:
     systems:
       crm: { kind: csv, role: crm, dropDir: "drops/{tenant}/crm" }
-      erp: { kind: csv, role: erp, dropDir: /srv/drops/erp }
+      erp: { kind: postgres, role: erp, connection: "postgres://odoo:\${file:secrets/pg}@erp:5432/odoo" }
 `,
     );
+    await mkdir(join(dir, 'secrets'));
+    await writeFile(join(dir, 'secrets', 'pg'), 'pw-from-file\n');
     const { config } = await loadConfigFile(file, {});
     expect(config.dataDir).toBe(join(dir, 'data'));
     expect(config.staging.embedded.dataDir).toBe(join(dir, 'pg'));
     const systems = config.tenants.acme!.systems as Record<string, { dropDir?: string }>;
     expect(systems.crm!.dropDir).toBe(join(dir, 'drops/{tenant}/crm'));
-    expect(systems.erp!.dropDir).toBe('/srv/drops/erp');
+    // A relative secret file is read from the config's folder too.
+    expect((systems.erp as { connection?: string }).connection).toBe(
+      'postgres://odoo:pw-from-file@erp:5432/odoo',
+    );
     expect(Object.isFrozen(config.staging.embedded)).toBe(true);
   });
 });
