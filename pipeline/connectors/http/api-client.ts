@@ -1,14 +1,25 @@
 // The HTTP client every API connector (salesforce, hubspot, netsuite) shares: one
 // implementation of retries with capped exponential backoff and jitter (p-retry), Retry-After,
-// a per-tenant rate limiter and concurrency cap (Bottleneck), a 401 → refresh-token → one retry
-// hook, and vendor policies that classify responses. A daily-limit response stops the tenant's
+// a per-tenant rate limiter and concurrency cap (Bottleneck), 401 handling (below), and vendor
+// policies that classify responses. A daily-limit response stops the tenant's
 // extraction with DailyLimitError (never retried until the window resets). `timeoutMs` bounds the
 // wait for response headers; a body being read has an idle timeout instead, so a long streamed
 // result is never cut while it keeps arriving. A RetryBudget lets a caller that retries on its
 // own (a re-read of a cut result chunk) share one budget with the client's retries.
+//
+// A 401 (an access token that expired during a long run) refreshes the token through the policy's
+// `refreshAuth` (once for all requests rejected with the same token, auth-refresh.ts) and sends the
+// request again within the same attempt: the resend is not one of the transient retries (429, 5xx,
+// dropped connections), so a token expiring after a few of those does not fail the request. A 401
+// right after a refresh, or with no refresh hook, is a terminal auth error naming tenant and
+// system, and the client's later requests fail with that same error at once.
 import Bottleneck from 'bottleneck';
 import pRetry, { AbortError } from 'p-retry';
 import type { Logger } from '../../log/logger.js';
+import { ApiError, asApiError, DailyLimitError } from './api-errors.js';
+import { AuthRefresh } from './auth-refresh.js';
+
+export { ApiError, DailyLimitError } from './api-errors.js';
 
 export type Classification =
   | { kind: 'ok' }
@@ -24,7 +35,11 @@ export interface VendorPolicy {
   authHeaders(req: { method: string; url: URL }): Promise<Record<string, string>> | Record<string, string>;
   /** Classifies a non-2xx response. `body` is the response text (already read). */
   classify(status: number, headers: Headers, body: string): Classification;
-  /** Called after a 401; should obtain a fresh token. Without it, 401 is terminal. */
+  /**
+   * Called after a 401; should obtain a fresh token. The client calls it once for all requests
+   * rejected with the same token, and sends each again outside the transient retry budget.
+   * Without it, 401 is a terminal auth error.
+   */
   refreshAuth?(): Promise<void>;
   /** Sees every response (limit headers such as Sforce-Limit-Info). */
   observe?(headers: Headers): void;
@@ -64,32 +79,6 @@ export class RetryBudget {
   }
 }
 
-export class ApiError extends Error {
-  override name = 'ApiError';
-  constructor(
-    message: string,
-    readonly kind: 'terminal' | 'transient',
-    readonly status: number | null,
-    readonly code: string | null,
-    readonly detail: { vendor: string; tenant: string; system: string; method: string; path: string },
-  ) {
-    super(message);
-  }
-}
-
-/** The vendor's daily (or otherwise long) limit is exhausted: stop this tenant's extraction. */
-export class DailyLimitError extends Error {
-  override name = 'DailyLimitError';
-  readonly kind = 'paused' as const;
-  constructor(
-    message: string,
-    readonly resumeAt: Date | null,
-    readonly detail: { vendor: string; tenant: string; system: string },
-  ) {
-    super(message);
-  }
-}
-
 export interface RequestOptions {
   query?: Record<string, string | number | undefined>;
   body?: unknown;
@@ -119,12 +108,20 @@ export class ApiClient {
   readonly stats: ClientStats = { requests: 0, retries: 0, throttled: 0 };
   private readonly limiter: Bottleneck;
   private readonly base: URL;
+  private readonly auth: AuthRefresh;
 
   constructor(private readonly opts: ApiClientOptions) {
     this.base = new URL(opts.baseUrl.endsWith('/') ? opts.baseUrl : `${opts.baseUrl}/`);
     this.limiter = new Bottleneck({
       maxConcurrent: opts.limits.concurrency,
       minTime: Math.ceil(1000 / opts.limits.requestsPerSecond),
+    });
+    this.auth = new AuthRefresh({
+      tenant: opts.tenant,
+      system: opts.system,
+      vendor: opts.policy.vendor,
+      logger: opts.logger,
+      ...(opts.policy.refreshAuth ? { refresh: () => opts.policy.refreshAuth!() } : {}),
     });
   }
 
@@ -180,63 +177,68 @@ export class ApiClient {
     const { policy, limits, tenant, system, logger } = this.opts;
     const detail = this.detail(method, path);
     const budget = opts.budget;
-    let refreshed = false;
+    this.auth.check();
+    // Set once this request was sent again after a refresh: a 401 after that is terminal.
+    let resent = false;
     let retrying = false;
     return pRetry(
       async () => {
-        const url = this.url(path, opts.query);
-        const headers: Record<string, string> = {
-          accept: opts.accept ?? 'application/json',
-          ...(await policy.authHeaders({ method, url })),
-          ...opts.headers,
-        };
-        let body: string | undefined;
-        if (opts.body !== undefined) {
-          body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-          headers['content-type'] ??= 'application/json';
-        }
-        this.stats.requests++;
-        const res = await this.limiter.schedule(() => this.send(url, method, headers, body, detail));
-        policy.observe?.(res.headers);
-        if (res.ok) return read(res);
-        const text = await res.text().catch(() => '');
-        const c = policy.classify(res.status, res.headers, text);
-        const where = `${policy.vendor} ${method} ${path} → ${res.status}`;
-        switch (c.kind) {
-          case 'ok':
-            return read(new Response(text, { status: res.status, headers: res.headers }));
-          case 'daily_limit':
-            throw new AbortError(
-              new DailyLimitError(`${where}: ${c.reason}`, c.resumeAt ?? null, {
-                vendor: policy.vendor,
-                tenant,
-                system,
-              }),
-            );
-          case 'auth':
-            if (policy.refreshAuth && !refreshed) {
-              refreshed = true;
-              await policy.refreshAuth();
-              throw new ApiError(
-                `${where}: ${c.reason} (token refreshed, retrying once)`,
-                'transient',
-                res.status,
-                'AUTH',
-                detail,
+        for (;;) {
+          // A transient retry after another request's terminal auth error fails with that error.
+          if (this.auth.failure) throw new AbortError(this.auth.failure);
+          const generation = this.auth.generation;
+          const url = this.url(path, opts.query);
+          const headers: Record<string, string> = {
+            accept: opts.accept ?? 'application/json',
+            ...(await policy.authHeaders({ method, url })),
+            ...opts.headers,
+          };
+          let body: string | undefined;
+          if (opts.body !== undefined) {
+            body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+            headers['content-type'] ??= 'application/json';
+          }
+          this.stats.requests++;
+          const res = await this.limiter.schedule(() => this.send(url, method, headers, body, detail));
+          policy.observe?.(res.headers);
+          if (res.ok) return read(res);
+          const text = await res.text().catch(() => '');
+          const c = policy.classify(res.status, res.headers, text);
+          const where = `${policy.vendor} ${method} ${path} → ${res.status}`;
+          switch (c.kind) {
+            case 'ok':
+              return read(new Response(text, { status: res.status, headers: res.headers }));
+            case 'daily_limit':
+              throw new AbortError(
+                new DailyLimitError(`${where}: ${c.reason}`, c.resumeAt ?? null, {
+                  vendor: policy.vendor,
+                  tenant,
+                  system,
+                }),
               );
+            case 'auth':
+              await this.auth
+                .afterUnauthorized(
+                  new ApiError(`${where}: ${c.reason}`, 'terminal', res.status, 'AUTH', detail),
+                  generation,
+                  resent,
+                )
+                .catch((err: unknown) => {
+                  throw new AbortError(err as Error);
+                });
+              // Sent again in this same attempt: the resend is not a transient retry.
+              resent = true;
+              continue;
+            case 'terminal':
+              throw new AbortError(
+                new ApiError(`${where}: ${c.reason}`, 'terminal', res.status, c.code ?? null, detail),
+              );
+            case 'transient': {
+              if (res.status === 429) this.stats.throttled++;
+              const err = new ApiError(`${where}: ${c.reason}`, 'transient', res.status, null, detail);
+              (err as ApiError & { retryAfterMs?: number }).retryAfterMs = c.retryAfterMs;
+              throw err;
             }
-            throw new AbortError(
-              new ApiError(`${where}: ${c.reason}`, 'terminal', res.status, 'AUTH', detail),
-            );
-          case 'terminal':
-            throw new AbortError(
-              new ApiError(`${where}: ${c.reason}`, 'terminal', res.status, c.code ?? null, detail),
-            );
-          case 'transient': {
-            if (res.status === 429) this.stats.throttled++;
-            const err = new ApiError(`${where}: ${c.reason}`, 'transient', res.status, null, detail);
-            (err as ApiError & { retryAfterMs?: number }).retryAfterMs = c.retryAfterMs;
-            throw err;
           }
         }
       },
@@ -304,20 +306,6 @@ export class ApiClient {
   async close(): Promise<void> {
     await this.limiter.stop({ dropWaitingJobs: false });
   }
-}
-
-/** A failure without a kind (socket reset, abort) as a transient ApiError; ApiErrors pass. */
-function asApiError(err: unknown, where: string, detail: ApiError['detail']): ApiError {
-  if (err instanceof ApiError) return err;
-  const cause = (err as { cause?: unknown })?.cause;
-  if (cause instanceof ApiError) return cause;
-  return new ApiError(
-    `${where}: ${(err as Error)?.message ?? String(err)}`,
-    'transient',
-    null,
-    'NETWORK',
-    detail,
-  );
 }
 
 /**

@@ -1,7 +1,9 @@
 // The base every vendor sandbox builds on: a local HTTP server (node:http) with bearer-token
 // auth, simple routing, and configurable fault injection — rate-limit windows answered with the
 // vendor's own 429 body and headers, an exhausted daily limit, 5xx, slow responses, dropped
-// connections. Faults are drawn from a seeded PRNG so a test run is repeatable.
+// connections. Faults are drawn from a seeded PRNG so a test run is repeatable. Tests can expire
+// and issue tokens during a run (an OAuth access token running out mid-load) and script the exact
+// next responses (`respondNext`).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -51,6 +53,9 @@ export interface VendorFaults {
   serverError(): SandboxResponse;
   unauthorized(): SandboxResponse;
 }
+
+/** A vendor response `respondNext` can script (answered before the token check). */
+export type ScriptedFault = keyof VendorFaults;
 
 export interface SandboxOptions {
   /** Accepted bearer tokens; empty → no auth check. */
@@ -110,10 +115,43 @@ export class SandboxServer {
   readonly counters = { requests: 0, faulted: 0 };
   /** Requests per "METHOD /path" (faulted ones included), for tests that bound retries. */
   readonly requestsByPath = new Map<string, number>();
+  /**
+   * Sees each request ("METHOD /path") before it is answered: a test can expire a token or script
+   * responses for exactly that request (the Nth chunk of a stream) with no race against the client.
+   */
+  onRequest: ((key: string) => void) | undefined;
+  /** Accepted bearer tokens; the check is on when some were given at the start. */
+  private readonly tokens: Set<string>;
+  private readonly authRequired: boolean;
+  private readonly scripted: ScriptedFault[] = [];
+  private issued = 0;
 
   constructor(private readonly opts: SandboxOptions) {
     this.faults = { ...opts.faults };
     this.random = prng(opts.faults?.seed ?? 1);
+    this.tokens = new Set(opts.tokens ?? []);
+    this.authRequired = this.tokens.size > 0;
+  }
+
+  /**
+   * Expires `token` (default: every accepted token): requests carrying it get the vendor's 401, as
+   * an OAuth access token that ran out during a run.
+   */
+  expireToken(token?: string): void {
+    if (token === undefined) this.tokens.clear();
+    else this.tokens.delete(token);
+  }
+
+  /** A new accepted token (what an OAuth refresh returns). */
+  issueToken(): string {
+    const token = `sandbox-token-issued-${++this.issued}`;
+    this.tokens.add(token);
+    return token;
+  }
+
+  /** The next requests are answered, in order, with these vendor responses (before the token check). */
+  respondNext(...responses: ScriptedFault[]): void {
+    this.scripted.push(...responses);
   }
 
   setFaults(f: FaultConfig): void {
@@ -168,6 +206,7 @@ export class SandboxServer {
     const key = `${sreq.method} ${url.pathname}`;
     this.requestsByPath.set(key, (this.requestsByPath.get(key) ?? 0) + 1);
     try {
+      this.onRequest?.(key);
       const fault = this.drawFault(url.pathname);
       if (fault === 'drop') {
         req.socket.destroy();
@@ -175,7 +214,9 @@ export class SandboxServer {
       }
       if (fault === 'slow') await new Promise((r) => setTimeout(r, this.faults.slowMs ?? 200));
       let out: SandboxResponse;
-      if (!this.authorised(req)) out = this.opts.vendor.unauthorized();
+      const next = this.scripted.shift();
+      if (next) out = this.opts.vendor[next]();
+      else if (!this.authorised(req)) out = this.opts.vendor.unauthorized();
       else if (fault === 'daily') out = this.opts.vendor.dailyLimited();
       else if (fault === 'rate') out = this.opts.vendor.rateLimited();
       else if (fault === '5xx') out = this.opts.vendor.serverError();
@@ -191,10 +232,9 @@ export class SandboxServer {
   }
 
   private authorised(req: IncomingMessage): boolean {
-    const tokens = this.opts.tokens ?? [];
-    if (!tokens.length) return true;
+    if (!this.authRequired) return true;
     const auth = req.headers.authorization ?? '';
-    return tokens.some((t) => auth === `Bearer ${t}`);
+    return auth.startsWith('Bearer ') && this.tokens.has(auth.slice('Bearer '.length));
   }
 
   private drawFault(path: string): 'drop' | 'slow' | 'daily' | 'rate' | '5xx' | null {

@@ -14,6 +14,7 @@
 // records of its overlap and of one stamp (harmless: the staging version guard ignores identical versions); search
 // results stamped before `since` (HubSpot returns a few) are dropped.
 import type { Change } from '../../../staging/model/change.js';
+import type { ApiClient } from '../http/api-client.js';
 import { mapRecord, parseStampMs } from '../map-record.js';
 import {
   addChange,
@@ -25,7 +26,6 @@ import {
   type SyncDeps,
 } from '../sync-support.js';
 import type { HubspotObjectType, HubspotSystemConfig } from './config.js';
-import type { HubspotRequester } from './hubspot-client.js';
 import { type HubspotObjectMapping, hubspotProperties } from './hubspot-mapping.js';
 
 export interface HubspotRecord {
@@ -60,7 +60,7 @@ export interface ArchivedPosition {
 
 export interface ExtractContext {
   deps: SyncDeps;
-  client: HubspotRequester;
+  client: ApiClient;
   tenant: string;
   system: string;
   config: HubspotSystemConfig;

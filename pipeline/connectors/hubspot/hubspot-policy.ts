@@ -1,8 +1,8 @@
 // How HubSpot authenticates and how its error responses are read (APIS.md): bearer token;
 // 429 RATE_LIMIT with policyName TEN_SECONDLY_ROLLING (or SECONDLY, search's own limit) is
 // transient and, having no documented Retry-After, is retried with backoff; policyName DAILY
-// stops the tenant until the daily window resets; 401 is an auth failure (a sync refreshes the
-// token and retries in hubspot-client.ts, outside the transient retry budget); 5xx is transient;
+// stops the tenant until the daily window resets; 401 is an auth failure (the shared ApiClient
+// refreshes the token through `refreshAuth` and resends outside the transient retry budget); 5xx is transient;
 // other 4xx are terminal and carry HubSpot's category as the error code.
 import type { Classification, VendorPolicy } from '../http/api-client.js';
 import { retryAfterMs } from '../http/api-client.js';

@@ -20,7 +20,6 @@ import {
   type SyncReport,
 } from '../sync-support.js';
 import { type HubspotObjectType, hubspotResolvedConfig } from './config.js';
-import { HubspotClient } from './hubspot-client.js';
 import {
   type ArchivedPosition,
   type ExtractContext,
@@ -60,22 +59,18 @@ export async function runHubspotSync(
   const { config, mappings } = prepared.value;
   const now = opts.now ?? Date.now;
   const token = refreshableToken(config.accessToken, opts.refreshAuth);
-  const limits = mergeLimits(config.limits, opts.limits);
-  // The policy gets no refresh hook: HubspotClient refreshes after a 401 itself, outside the
-  // transient retry budget.
+  // A 401 refreshes the token through the policy's hook, shared by the client's requests and
+  // outside the transient retry budget (api-client.ts).
   const client = new ApiClient({
     baseUrl: config.baseUrl,
-    policy: hubspotPolicy({ token: token.token, now }),
-    limits,
+    policy: hubspotPolicy({
+      token: token.token,
+      now,
+      ...(token.refreshAuth ? { refreshAuth: token.refreshAuth } : {}),
+    }),
+    limits: mergeLimits(config.limits, opts.limits),
     tenant,
     system: systemName,
-    logger,
-  });
-  const requester = new HubspotClient(client, {
-    tenant,
-    system: systemName,
-    maxRetries: limits.maxRetries,
-    ...(token.refreshAuth ? { refreshAuth: token.refreshAuth } : {}),
     logger,
   });
   const types = config.objects.filter((t) => !opts.streams || opts.streams.includes(t));
@@ -97,7 +92,7 @@ export async function runHubspotSync(
         streams.push(report);
         const ctx: ExtractContext = {
           deps,
-          client: requester,
+          client,
           tenant,
           system: systemName,
           config,

@@ -4,7 +4,12 @@
 // per-query result cap (100,000) answered with NetSuite's 400; record upsert by external id
 // (PUT /record/v1/{type}/eid:{id} → 204 + Location); lastmodifieddate advances on every write and
 // deletes land in `deletedrecord`. Faults come from the shared SandboxServer with NetSuite's bodies.
-import { type FaultConfig, type SandboxResponse, SandboxServer } from '../http/sandbox-server.js';
+import {
+  type FaultConfig,
+  type SandboxResponse,
+  SandboxServer,
+  type ScriptedFault,
+} from '../http/sandbox-server.js';
 import { generateNetsuiteSeed, type NetsuiteSeedOptions, type NetsuiteSeedTables } from './netsuite-seed.js';
 import {
   compare,
@@ -83,6 +88,22 @@ export class NetsuiteSandbox {
 
   table(t: Table): Map<number, Row> {
     return this.tables.get(t)!;
+  }
+
+  /**
+   * Expires `token` (default: every accepted token): requests carrying it get NetSuite's 401
+   * INVALID_LOGIN, as an OAuth 2.0 access token that ran out during a run.
+   */
+  expireToken(token?: string): void {
+    this.server.expireToken(token);
+  }
+  /** A new accepted token (what the OAuth 2.0 refresh returns). */
+  issueToken(): string {
+    return this.server.issueToken();
+  }
+  /** The next requests get these NetSuite responses (500, 429, 401), in order, before auth. */
+  respondNext(...responses: ScriptedFault[]): void {
+    this.server.respondNext(...responses);
   }
 
   // ---- state changes (endpoints and tests use the same ones) ----
