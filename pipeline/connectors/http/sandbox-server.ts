@@ -52,10 +52,12 @@ export interface VendorFaults {
   dailyLimited(): SandboxResponse;
   serverError(): SandboxResponse;
   unauthorized(): SandboxResponse;
+  /** The 401 for a token that was accepted once and has expired, when the vendor tells it apart. */
+  expired?(): SandboxResponse;
 }
 
 /** A vendor response `respondNext` can script (answered before the token check). */
-export type ScriptedFault = keyof VendorFaults;
+export type ScriptedFault = 'rateLimited' | 'dailyLimited' | 'serverError' | 'unauthorized';
 
 export interface SandboxOptions {
   /** Accepted bearer tokens; empty → no auth check. */
@@ -120,9 +122,11 @@ export class SandboxServer {
    * responses for exactly that request (the Nth chunk of a stream) with no race against the client.
    */
   onRequest: ((key: string) => void) | undefined;
-  /** Accepted bearer tokens; the check is on when some were given at the start. */
+  /** Accepted bearer tokens; the check is on once some were given, expired or issued. */
   private readonly tokens: Set<string>;
-  private readonly authRequired: boolean;
+  /** Every token ever accepted: an expired one gets the vendor's `expired` 401. */
+  private readonly known: Set<string>;
+  private authRequired: boolean;
   private readonly scripted: ScriptedFault[] = [];
   private issued = 0;
 
@@ -130,6 +134,7 @@ export class SandboxServer {
     this.faults = { ...opts.faults };
     this.random = prng(opts.faults?.seed ?? 1);
     this.tokens = new Set(opts.tokens ?? []);
+    this.known = new Set(this.tokens);
     this.authRequired = this.tokens.size > 0;
   }
 
@@ -140,12 +145,15 @@ export class SandboxServer {
   expireToken(token?: string): void {
     if (token === undefined) this.tokens.clear();
     else this.tokens.delete(token);
+    this.authRequired = true;
   }
 
   /** A new accepted token (what an OAuth refresh returns). */
   issueToken(): string {
     const token = `sandbox-token-issued-${++this.issued}`;
     this.tokens.add(token);
+    this.known.add(token);
+    this.authRequired = true;
     return token;
   }
 
@@ -216,7 +224,7 @@ export class SandboxServer {
       let out: SandboxResponse;
       const next = this.scripted.shift();
       if (next) out = this.opts.vendor[next]();
-      else if (!this.authorised(req)) out = this.opts.vendor.unauthorized();
+      else if (!this.authorised(req)) out = this.unauthorised(req);
       else if (fault === 'daily') out = this.opts.vendor.dailyLimited();
       else if (fault === 'rate') out = this.opts.vendor.rateLimited();
       else if (fault === '5xx') out = this.opts.vendor.serverError();
@@ -231,10 +239,19 @@ export class SandboxServer {
     }
   }
 
-  private authorised(req: IncomingMessage): boolean {
-    if (!this.authRequired) return true;
+  private bearer(req: IncomingMessage): string {
     const auth = req.headers.authorization ?? '';
-    return auth.startsWith('Bearer ') && this.tokens.has(auth.slice('Bearer '.length));
+    return auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : '';
+  }
+
+  private authorised(req: IncomingMessage): boolean {
+    return !this.authRequired || this.tokens.has(this.bearer(req));
+  }
+
+  /** The vendor's 401: for an expired token its `expired` answer when it has one. */
+  private unauthorised(req: IncomingMessage): SandboxResponse {
+    const { expired, unauthorized } = this.opts.vendor;
+    return expired && this.known.has(this.bearer(req)) ? expired() : unauthorized();
   }
 
   private drawFault(path: string): 'drop' | 'slow' | 'daily' | 'rate' | '5xx' | null {

@@ -9,10 +9,9 @@
 import { randomUUID } from 'node:crypto';
 import {
   type FaultConfig,
-  type Handler,
-  type SandboxRequest,
   type SandboxResponse,
   SandboxServer,
+  type ScriptedFault,
   satisfiesComparison,
 } from '../http/sandbox-server.js';
 import { HUBSPOT_OBJECT_TYPES, type HubspotObjectType } from './config.js';
@@ -57,9 +56,6 @@ interface SearchBody {
   after?: string;
 }
 
-/** A response `respondNext` can script: HubSpot's 502, ten-secondly 429, or 401. */
-export type ScriptedResponse = 'serverError' | 'rateLimited' | 'unauthorized';
-
 const NUMERIC_UPSERT_PROPS = new Set(['price', 'amount', 'hs_amount_billed', 'hs_balance_due']);
 const STAMP_PROPS = new Set(['hs_lastmodifieddate', 'lastmodifieddate', 'hs_createdate', 'createdate']);
 
@@ -70,18 +66,11 @@ export class HubspotSandbox {
   private version = 0;
   private readonly cache = new Map<string, { version: number; ids: Stored[] }>();
   private readonly now: () => number;
-  /** Accepted bearer tokens; empty (and nothing ever issued) → no auth check. */
-  private readonly tokens: Set<string>;
-  private authRequired: boolean;
-  private readonly scripted: ScriptedResponse[] = [];
-  private nextToken = 1;
 
   constructor(private readonly opts: HubspotSandboxOptions = {}) {
     this.now = opts.now ?? Date.now;
-    this.tokens = new Set(opts.tokens ?? []);
-    this.authRequired = this.tokens.size > 0;
     this.server = new SandboxServer({
-      tokens: [],
+      tokens: opts.tokens ?? [],
       faults: opts.faults ?? {},
       vendor: VENDOR_FAULTS,
     });
@@ -182,26 +171,17 @@ export class HubspotSandbox {
    * EXPIRED_AUTHENTICATION, as an OAuth access token that ran out during a run.
    */
   expireToken(token?: string): void {
-    if (token === undefined) this.tokens.clear();
-    else this.tokens.delete(token);
-    this.authRequired = true;
+    this.server.expireToken(token);
   }
 
   /** A new accepted token (what an OAuth refresh returns). */
   issueToken(): string {
-    const token = `sandbox-token-${this.nextToken++}`;
-    this.tokens.add(token);
-    this.authRequired = true;
-    return token;
+    return this.server.issueToken();
   }
 
-  /**
-   * The next requests are answered, in order, with these HubSpot responses before the token is
-   * checked and the request routed (deterministic faults for tests; the seeded random faults of
-   * SandboxServer come before these).
-   */
-  respondNext(...responses: ScriptedResponse[]): void {
-    this.scripted.push(...responses);
+  /** The next requests are answered, in order, with these HubSpot responses (before the token check). */
+  respondNext(...responses: ScriptedFault[]): void {
+    this.server.respondNext(...responses);
   }
 
   /** Live (not archived) records as the API shows them, by id. */
@@ -245,25 +225,8 @@ export class HubspotSandbox {
     return out;
   }
 
-  /** Scripted response, then the bearer token: what every route answers before its own work. */
-  private gate(req: SandboxRequest): SandboxResponse | null {
-    const next = this.scripted.shift();
-    if (next) return next === 'unauthorized' ? VENDOR_FAULTS.unauthorized() : VENDOR_FAULTS[next]();
-    if (!this.authRequired) return null;
-    const auth = req.headers.authorization ?? '';
-    const token = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : '';
-    if (this.tokens.has(token)) return null;
-    return token.startsWith('sandbox-token-') || (this.opts.tokens ?? []).includes(token)
-      ? hubspotError(401, 'The OAuth token used to make this call expired.', 'EXPIRED_AUTHENTICATION')
-      : VENDOR_FAULTS.unauthorized();
-  }
-
   private routes(): void {
-    const server = this.server;
-    const s = {
-      route: (method: string, path: string, handler: Handler) =>
-        server.route(method, path, (req, p) => this.gate(req) ?? handler(req, p)),
-    };
+    const s = this.server;
     const typeOf = (p: Record<string, string>): HubspotObjectType | null =>
       (HUBSPOT_OBJECT_TYPES as readonly string[]).includes(p.type ?? '')
         ? (p.type as HubspotObjectType)
@@ -501,6 +464,8 @@ const VENDOR_FAULTS = {
       'Authentication credentials not found. This API supports OAuth 2.0 authentication.',
       'INVALID_AUTHENTICATION',
     ),
+  expired: () =>
+    hubspotError(401, 'The OAuth token used to make this call expired.', 'EXPIRED_AUTHENTICATION'),
 };
 
 export interface RunningHubspotSandbox {
