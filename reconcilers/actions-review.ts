@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { inTransaction } from '../staging/database.js';
 import type { Entity } from '../staging/model/entities.js';
 import type { ActionStatus } from '../staging/tables/action.table.js';
-import { lockEntityResults } from './lifecycle.js';
+import { lockForDecision } from './lifecycle.js';
 
 export const ACTION_STATUSES: readonly ActionStatus[] = [
   'proposed',
@@ -168,18 +168,7 @@ export interface DecideInput {
 export async function decideActions(pool: pg.Pool, input: DecideInput): Promise<ActionView[]> {
   const d = { ...input, ids: [...new Set(input.ids)] };
   return inTransaction(pool, async (client) => {
-    // An action's entity never changes: read unlocked, to know which run locks to take.
-    const entities = await client.query<{ entity: string }>(
-      `SELECT DISTINCT entity FROM control.actions WHERE tenant_id = $1 AND id = ANY($2::bigint[]) ORDER BY entity`,
-      [d.tenant, d.ids],
-    );
-    for (const { entity } of entities.rows) await lockEntityResults(client, d.tenant, entity);
-    const { rows } = await client.query<{ id: string; status: ActionStatus }>(
-      `SELECT id::text, status FROM control.actions WHERE tenant_id = $1 AND id = ANY($2::bigint[])
-        ORDER BY id FOR UPDATE`,
-      [d.tenant, d.ids],
-    );
-    const found = new Map(rows.map((r) => [r.id, r.status]));
+    const found = (await lockForDecision(client, 'actions', d.tenant, d.ids)) as Map<string, ActionStatus>;
     const missing = d.ids.filter((id) => !found.has(id));
     const notAllowed = d.ids.flatMap((id) => {
       const status = found.get(id);

@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { inTransaction } from '../staging/database.js';
 import type { Entity } from '../staging/model/entities.js';
 import type { DiscrepancyStatus } from '../staging/tables/discrepancy.table.js';
-import { lockEntityResults } from './lifecycle.js';
+import { lockForDecision } from './lifecycle.js';
 
 export interface DiscrepancyView {
   id: string;
@@ -110,21 +110,8 @@ export interface AcceptResult {
  */
 export async function acceptDiscrepancies(pool: pg.Pool, a: AcceptInput): Promise<AcceptResult> {
   return inTransaction(pool, async (client) => {
-    // The run's write lock of each entity first (lockEntityResults, in entity order, as actions
-    // decisions take it), then the rows in id order: a run's upsert locks the same discrepancy
-    // rows in its own order, and without the named lock the two deadlock (one of them fails).
-    // A discrepancy's entity never changes: read unlocked, to know which locks to take.
-    const entities = await client.query<{ entity: string }>(
-      `SELECT DISTINCT entity FROM control.discrepancies WHERE tenant_id = $1 AND id = ANY($2::bigint[]) ORDER BY entity`,
-      [a.tenant, a.ids],
-    );
-    for (const { entity } of entities.rows) await lockEntityResults(client, a.tenant, entity);
-    const { rows } = await client.query<{ id: string; status: string }>(
-      `SELECT id::text, status FROM control.discrepancies WHERE tenant_id = $1 AND id = ANY($2::bigint[])
-        ORDER BY id FOR UPDATE`,
-      [a.tenant, a.ids],
-    );
-    const found = new Map(rows.map((r) => [r.id, r.status]));
+    // Serialised with a run's write of the same entities (lockForDecision, lifecycle.ts).
+    const found = await lockForDecision(client, 'discrepancies', a.tenant, a.ids);
     const missing = a.ids.filter((id) => !found.has(id));
     const resolved = a.ids.filter((id) => found.get(id) === 'resolved');
     if (missing.length || resolved.length)

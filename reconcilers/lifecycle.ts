@@ -111,6 +111,32 @@ export async function lockEntityResults(
   ]);
 }
 
+/**
+ * A reviewer's decision about rows of control.discrepancies or control.actions, by id: takes each
+ * concerned entity's results lock (lockEntityResults, in entity order), then locks the rows in id
+ * order and returns their status as it is under the lock. A run's write locks the same rows in
+ * its own order; without the named lock first the two could deadlock. A row's entity never
+ * changes, so the entities are read unlocked.
+ */
+export async function lockForDecision(
+  client: pg.ClientBase,
+  table: 'discrepancies' | 'actions',
+  tenant: string,
+  ids: readonly string[],
+): Promise<Map<string, string>> {
+  const entities = await client.query<{ entity: string }>(
+    `SELECT DISTINCT entity FROM control.${table} WHERE tenant_id = $1 AND id = ANY($2::bigint[]) ORDER BY entity`,
+    [tenant, ids],
+  );
+  for (const { entity } of entities.rows) await lockEntityResults(client, tenant, entity);
+  const { rows } = await client.query<{ id: string; status: string }>(
+    `SELECT id::text, status FROM control.${table} WHERE tenant_id = $1 AND id = ANY($2::bigint[])
+      ORDER BY id FOR UPDATE`,
+    [tenant, ids],
+  );
+  return new Map(rows.map((r) => [r.id, r.status]));
+}
+
 export async function writeResults(pool: pg.Pool, input: WriteInput): Promise<WriteOutput> {
   const { tenant, entity, runId } = input;
   return inTransaction(pool, async (client) => {

@@ -6,11 +6,10 @@
 // and discrepancies.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { createCliContext } from '../../pipeline/cli/cli-context.js';
-import { runCli } from '../../pipeline/cli/main.js';
 import { csvTenantConfig, dataDir, reconcile, removeDataDirs, stageRows } from '../reconcilers/helpers.js';
+import { runCliCaptured } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 let db: TestDatabase;
@@ -40,26 +39,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function cli(args: string[]) {
-  let out = '';
-  let err = '';
-  const ctx = createCliContext({ TRUEUP_DATABASE_URL: db.url }, (t) => {
-    out += t;
-  });
-  // reportError writes to the process's stderr.
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err += String(chunk);
-    return true;
-  });
-  process.exitCode = undefined;
-  try {
-    const code = await runCli(['-c', configFile, '--log-level', 'error', ...args], ctx);
-    return { code, out, err };
-  } finally {
-    process.exitCode = undefined;
-    spy.mockRestore();
-  }
-}
+const cli = (args: string[]) => runCliCaptured(args, { databaseUrl: db.url, config: configFile });
 
 const run = async (t: string) => {
   const s = await reconcile(db, dir, t, csvTenantConfig(t, ACTIONS), {

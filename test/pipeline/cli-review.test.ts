@@ -7,11 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { createCliContext } from '../../pipeline/cli/cli-context.js';
 import { formatTable } from '../../pipeline/cli/format-table.js';
-import { runCli } from '../../pipeline/cli/main.js';
 import { generatorTenantConfig } from '../../pipeline/generator/ground-truth.js';
 import { stageGeneratedTenant } from '../../pipeline/generator/stage-generated.js';
+import { runCliCaptured } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 let db: TestDatabase;
@@ -44,23 +43,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function cli(args: string[]) {
-  let out = '';
-  let err = '';
-  const ctx = createCliContext(
-    { TRUEUP_DATABASE_URL: db.url },
-    (t) => {
-      out += t;
-    },
-    (t) => {
-      err += t;
-    },
-  );
-  process.exitCode = undefined;
-  const code = await runCli(['-c', configFile, '--log-level', 'error', ...args], ctx);
-  process.exitCode = undefined;
-  return { code, out, err };
-}
+const cli = (args: string[]) => runCliCaptured(args, { databaseUrl: db.url, config: configFile });
 
 const reconcileArgs = ['reconcile', '--entity', 'invoice', '--confirm-wait', '0'];
 
