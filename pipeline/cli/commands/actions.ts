@@ -33,7 +33,6 @@ interface DecideOptions {
   json?: boolean;
 }
 
-/** A malformed tenant id is the caller's mistake (exit 2), caught before Postgres starts. */
 /** A field value as a reviewer reads it: strings as they are, anything else as JSON. */
 const value = (v: unknown) => (typeof v === 'string' ? v : v === undefined ? 'null' : JSON.stringify(v));
 
