@@ -3,7 +3,9 @@
 // run that finds a full load unfinished finishes it first, then searches from its start. A daily limit
 // pauses the tenant's remaining streams with a status and returns; a failing stream is marked
 // failed and the next one runs. Called by `trueup sync` and the scheduler.
-import { loadCheckpoint } from '../../../staging/checkpoints.js';
+import type pg from 'pg';
+import { loadCheckpoint, saveCheckpoint } from '../../../staging/checkpoints.js';
+import { inTransaction } from '../../../staging/database.js';
 import { ApiClient, DailyLimitError } from '../http/api-client.js';
 import { tenantEntityMapping } from '../map-record.js';
 import {
@@ -102,6 +104,13 @@ export async function runHubspotSync(
           now,
           ...(opts.onUnitStaged ? { onUnitStaged: opts.onUnitStaged } : {}),
         };
+        const archivedKey = { ...key, stream: `${type}:archived` };
+        const archivedStart = await firstArchivedStart(
+          deps.staging.pool,
+          archivedKey,
+          start,
+          () => now() - config.overlapMs,
+        );
         await runStream(deps.staging.db, key, report, logger, async () => {
           if (start.phase === 'incremental') return extractIncremental(ctx, start);
           await extractFull(ctx, start);
@@ -112,17 +121,6 @@ export async function runHubspotSync(
             await extractIncremental(ctx, { phase: 'incremental', since: start.watermark });
         });
 
-        const archivedKey = { ...key, stream: `${type}:archived` };
-        const savedArchived = (await loadCheckpoint(deps.staging.pool, archivedKey)) as
-          | ArchivedPosition
-          | null
-          | undefined;
-        // A first archived pass starts where the full load's incremental watermark starts.
-        const archivedStart: ArchivedPosition = savedArchived ?? {
-          since: start.phase === 'full' ? start.watermark : now() - config.overlapMs,
-          after: null,
-          runStartedAt: null,
-        };
         const archivedReport = emptyStreamReport(archivedKey.stream, mapping.entity, report.mode);
         streams.push(archivedReport);
         await runStream(deps.staging.db, archivedKey, archivedReport, logger, () =>
@@ -163,6 +161,32 @@ function startPosition(
   if (mode === 'full' || !saved || saved.phase === undefined)
     return { phase: 'full', after: null, watermark };
   return saved;
+}
+
+/**
+ * Where the archived stream reads on from. Without a checkpoint, its first pass starts where the
+ * full load's incremental watermark starts, and that start is saved before the object's upsert
+ * stream runs: a run stopping between the two (a daily limit or a crash right after the full
+ * load, or a failing first archived pass) would otherwise leave the next run to start from its
+ * own "now", and a record the full load staged and that was archived meanwhile would stay live.
+ */
+async function firstArchivedStart(
+  pool: pg.Pool,
+  key: { tenant: string; system: string; stream: string },
+  start: HubspotPosition,
+  fallback: () => number,
+): Promise<ArchivedPosition> {
+  const saved = (await loadCheckpoint(pool, key)) as ArchivedPosition | null | undefined;
+  if (saved) return saved;
+  const first: ArchivedPosition = {
+    // An incremental checkpoint without an archived one (a run that stopped before the archived
+    // pass, saved by an older version): its start is the earliest point known to be covered.
+    since: start.phase === 'full' ? start.watermark : Math.min(start.since, fallback()),
+    after: null,
+    runStartedAt: null,
+  };
+  await inTransaction(pool, (client) => saveCheckpoint(client, { ...key, position: first }));
+  return first;
 }
 
 /** An incremental run over an unfinished full load: finish it, then search from its watermark. */

@@ -2,7 +2,9 @@
 // incremental on lastmodifieddate), then the deletedrecord stream. A daily/request limit pauses
 // the tenant's remaining streams with a status; a failing stream is marked failed and the next
 // one runs. Called by `trueup sync` and the scheduler.
-import { loadCheckpoint } from '../../../staging/checkpoints.js';
+import type pg from 'pg';
+import { loadCheckpoint, saveCheckpoint } from '../../../staging/checkpoints.js';
+import { inTransaction } from '../../../staging/database.js';
 import { ApiClient, DailyLimitError } from '../http/api-client.js';
 import { tenantEntityMapping } from '../map-record.js';
 import {
@@ -87,12 +89,27 @@ export async function runNetsuiteSync(
     ...(opts.onUnitStaged ? { onUnitStaged: opts.onUnitStaged } : {}),
   });
   try {
+    // The delete stream's first start is saved before the record streams run: a run stopped
+    // before that stream (a daily limit or crash during a full load) would otherwise leave the
+    // next run to start it at its own watermark, and a record the load staged and that was
+    // deleted meanwhile would stay live.
+    const firstDeletes = config.deletes
+      ? await saveFirstDeletesStart(
+          deps.staging.pool,
+          { tenant, system: systemName, stream: 'deletedrecord' },
+          watermark,
+        )
+      : false;
     for (const [i, stream] of planned.entries()) {
       const key = { tenant, system: systemName, stream };
       const saved = await loadCheckpoint(deps.staging.pool, key);
       try {
         if (stream === 'deletedrecord') {
-          const report = emptyStreamReport(stream, 'customer', saved ? 'incremental' : 'full');
+          const report = emptyStreamReport(
+            stream,
+            'customer',
+            saved && !firstDeletes ? 'incremental' : 'full',
+          );
           reports.push(report);
           const start = (saved as DeletedPosition | null | undefined) ?? { since: watermark, lastId: 0 };
           await runStream(deps.staging.db, key, report, logger, () =>
@@ -151,6 +168,21 @@ function startPosition(
 ): NetsuitePosition {
   if (mode === 'full' || !saved || saved.phase === undefined) return { phase: 'full', lastId: 0, watermark };
   return saved;
+}
+
+/**
+ * Saves the delete stream's first position (this run's watermark) when it has none; true when it
+ * saved one (the stream's first pass, reported as `full`).
+ */
+async function saveFirstDeletesStart(
+  pool: pg.Pool,
+  key: { tenant: string; system: string; stream: string },
+  watermark: string,
+): Promise<boolean> {
+  if (await loadCheckpoint(pool, key)) return false;
+  const first: DeletedPosition = { since: watermark, lastId: 0 };
+  await inTransaction(pool, (client) => saveCheckpoint(client, { ...key, position: first }));
+  return true;
 }
 
 /** An incremental run over an unfinished full load: finish it, then query from its watermark. */
