@@ -2,6 +2,7 @@
 // `run…Sync` returns, the staging step that commits one page group's rows, dead letters and
 // stream checkpoint in one transaction, and the per-stream error handling (daily limit → paused,
 // terminal → failed, the other streams and tenants go on).
+
 import type pg from 'pg';
 import { setStreamState } from '../../staging/checkpoints.js';
 import type { Db, Staging } from '../../staging/database.js';
@@ -11,6 +12,7 @@ import type { Change } from '../../staging/model/change.js';
 import type { Entity } from '../../staging/model/entities.js';
 import type { PreparedBatch } from '../../staging/prepare-changes.js';
 import { prepareUnit, stageUnitIn } from '../../staging/stage.js';
+import { registerSecret } from '../config/secrets.js';
 import type { Logger } from '../log/logger.js';
 import { type ClientLimits, DailyLimitError } from './http/api-client.js';
 import type { TenantEntities } from './map-record.js';
@@ -272,7 +274,11 @@ export function refreshableToken(
       ? {
           refreshAuth: async () => {
             const fresh = await refresh();
-            if (typeof fresh === 'string' && fresh) token = fresh;
+            if (typeof fresh === 'string' && fresh) {
+              // A refreshed token is as secret as the configured one: never in a log line.
+              registerSecret(fresh);
+              token = fresh;
+            }
           },
         }
       : {}),

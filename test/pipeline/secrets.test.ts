@@ -2,6 +2,7 @@
 // applied to every log line by pipeline/log/logger.ts).
 import { describe, expect, it } from 'vitest';
 import { redact, registerSecret } from '../../pipeline/config/secrets.js';
+import { refreshableToken } from '../../pipeline/connectors/sync-support.js';
 import { createLogger } from '../../pipeline/log/logger.js';
 import { logSink } from '../support/fixtures.js';
 
@@ -41,5 +42,12 @@ describe('secret redaction', () => {
     expect(redact("host=db password='a b\\' c' user=app")).toBe('host=db password=*** user=app');
     expect(redact('password=hunter2024 host=db')).toBe('password=*** host=db');
     expect(redact('host=db PASSWORD = hunter2024')).toBe('host=db PASSWORD = ***');
+  });
+
+  it('redacts a token obtained by a refresh during a run', async () => {
+    const { token, refreshAuth } = refreshableToken('initial', async () => 'fresh-token-7f3a9c');
+    await refreshAuth!();
+    expect(token()).toBe('fresh-token-7f3a9c');
+    expect(redact('Authorization: Bearer fresh-token-7f3a9c')).toBe('Authorization: Bearer ***');
   });
 });

@@ -5,6 +5,7 @@
 // again after a refresh, a 401 with no refresh hook, or a failing refresh is a terminal auth error
 // naming tenant and system, and the client's later requests fail with that same error at once, so
 // the streams of a run do not each refresh again (no refresh storm).
+import { redact } from '../../config/secrets.js';
 import type { Logger } from '../../log/logger.js';
 import { ApiError } from './api-errors.js';
 
@@ -60,7 +61,8 @@ export class AuthRefresh {
       try {
         await refresh();
       } catch (err) {
-        throw this.fail(cause, `the token refresh failed: ${(err as Error)?.message ?? String(err)}`);
+        // The hook's own message may quote what it sent (a grant, a token): redacted.
+        throw this.fail(cause, `the token refresh failed: ${redact((err as Error)?.message ?? String(err))}`);
       }
       this.completed++;
       this.opts.logger.info(

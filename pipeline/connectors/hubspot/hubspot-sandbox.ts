@@ -4,8 +4,9 @@
 // 10,000-result cap answered with HubSpot's 400, batch upsert by idProperty with 207 partial
 // failures, single create/update/archive; stamps advance on every write. Faults (rate-limit,
 // daily limit, 5xx, slow, dropped) come from the shared SandboxServer with HubSpot's own bodies.
-// Tokens are checked here (not by SandboxServer) so that tests can expire and issue them during a
-// run (an OAuth access token expiring mid-load), and `respondNext` scripts exact responses.
+// Tokens are checked by SandboxServer, which lets tests expire and issue them during a run (an
+// OAuth access token expiring mid-load; an expired one gets HubSpot's EXPIRED_AUTHENTICATION) and
+// script exact responses with `respondNext`.
 import { randomUUID } from 'node:crypto';
 import {
   type FaultConfig,
