@@ -2,53 +2,16 @@
 // and its filters; approvals and rejections all or nothing, audited; a decision survives later
 // runs that propose the same correction again; decisions wait for the run's write and for an
 // apply step holding the rows, and refuse what changed meanwhile; usage errors exit 2.
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { expect, it } from 'vitest';
 import type { ActionView } from '../../reconcilers/actions-review.js';
 import { lockEntityResults } from '../../reconcilers/lifecycle.js';
-import { csvTenantConfig, dataDir, reconcile, removeDataDirs, stageRows } from '../reconcilers/helpers.js';
-import { runCliCaptured } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { stageRows } from '../reconcilers/helpers.js';
+import { cliWorld } from './cli-world.js';
 
-let db: TestDatabase;
-let dir: string;
-let configFile: string;
 const ACTIONS = { actions: { policy: 'propose', createMissing: true } };
 const TENANTS = ['lst', 'dec', 'rerun', 'lock'];
-
-beforeAll(async () => {
-  db = await createTestDatabase('cli_actions');
-  dir = await dataDir();
-  configFile = join(dir, 'trueup.yaml');
-  const systems = {
-    crm: { kind: 'csv', role: 'crm', dropDir: '/tmp/x/crm' },
-    erp: { kind: 'csv', role: 'erp', dropDir: '/tmp/x/erp' },
-  };
-  await writeFile(
-    configFile,
-    stringify({
-      dataDir: dir,
-      tenants: Object.fromEntries(TENANTS.map((t) => [t, { systems, ...ACTIONS }])),
-    }),
-  );
-});
-afterAll(async () => {
-  await removeDataDirs();
-  await db?.drop();
-});
-
-const cli = (args: string[]) => runCliCaptured(args, { databaseUrl: db.url, config: configFile });
-
-const run = async (t: string) => {
-  const s = await reconcile(db, dir, t, csvTenantConfig(t, ACTIONS), {
-    entities: ['customer'],
-    mode: 'full',
-  });
-  expect(s.errors).toEqual([]);
-  return s;
-};
+const world = cliWorld('cli_actions', TENANTS, ACTIONS);
+const { cli, run } = world;
 
 interface Row {
   id: string;
@@ -60,7 +23,7 @@ interface Row {
 }
 
 async function actions(t: string): Promise<Row[]> {
-  const { rows } = await db.staging.pool.query<Row>(
+  const { rows } = await world.db.staging.pool.query<Row>(
     `SELECT id::text, target_system || ':' || coalesce(target_id, 'new') AS target, status, decided_by,
             decided_at IS NOT NULL AS decided, error
        FROM control.actions WHERE tenant_id = $1 ORDER BY target_system, target_id, id`,
@@ -73,7 +36,7 @@ async function actions(t: string): Promise<Row[]> {
 const idsByTarget = async (t: string) => new Map((await actions(t)).map((a) => [a.target, a.id]));
 
 async function audit(t: string) {
-  const { rows } = await db.staging.pool.query(
+  const { rows } = await world.db.staging.pool.query(
     `SELECT actor, action, subject, detail FROM control.audit WHERE tenant_id = $1 AND action LIKE 'action.%' ORDER BY id`,
     [t],
   );
@@ -85,12 +48,12 @@ const decide = (verb: 'approve' | 'reject', t: string, ids: string[], ...extra: 
 
 it('lists actions with their fields, explanation and decision, filtered by status, entity and target', async () => {
   const t = 'lst';
-  await stageRows(db, t, 'crm', 'customer', [
+  await stageRows(world.db, t, 'crm', 'customer', [
     { id: 'C1', erp_ref: 'E1', name: 'Acme\u001b[31m', phone: '111' },
     { id: 'C2', erp_ref: 'E2', name: 'Beta', credit_limit: '100.00' },
     { id: 'X1', name: 'Lone in the CRM' },
   ]);
-  await stageRows(db, t, 'erp', 'customer', [
+  await stageRows(world.db, t, 'erp', 'customer', [
     { id: 'E1', name: 'Acme Holding', phone: '999' },
     { id: 'E2', name: 'Beta', credit_limit: '250.00' },
   ]);
@@ -167,13 +130,13 @@ it('lists actions with their fields, explanation and decision, filtered by statu
 
 it('approves and rejects all or nothing, audited', async () => {
   const t = 'dec';
-  await stageRows(db, t, 'crm', 'customer', [
+  await stageRows(world.db, t, 'crm', 'customer', [
     { id: 'C1', erp_ref: 'E1', name: 'Acme' },
     { id: 'C2', erp_ref: 'E2', name: 'Beta' },
     { id: 'C3', erp_ref: 'E3', name: 'Gamma' },
     { id: 'C4', erp_ref: 'E4', name: 'Delta' },
   ]);
-  await stageRows(db, t, 'erp', 'customer', [
+  await stageRows(world.db, t, 'erp', 'customer', [
     { id: 'E1', name: 'Acme Holding' },
     { id: 'E2', name: 'Beta Holding' },
     { id: 'E3', name: 'Gamma Holding' },
@@ -183,7 +146,7 @@ it('approves and rejects all or nothing, audited', async () => {
   const id = await idsByTarget(t);
   const [e1, e2, e3, e4] = ['erp:E1', 'erp:E2', 'erp:E3', 'erp:E4'].map((k) => id.get(k)!);
   // An apply step already wrote E4's correction.
-  await db.staging.pool.query(
+  await world.db.staging.pool.query(
     `UPDATE control.actions SET status = 'applied', applied_at = now() WHERE tenant_id = $1 AND id = $2`,
     [t, e4],
   );
@@ -262,12 +225,12 @@ it('approves and rejects all or nothing, audited', async () => {
 
 it('a later run leaves rejected and approved actions as they are; an approval lapses when the data moves on', async () => {
   const t = 'rerun';
-  await stageRows(db, t, 'crm', 'customer', [
+  await stageRows(world.db, t, 'crm', 'customer', [
     { id: 'C1', erp_ref: 'E1', name: 'Acme' },
     { id: 'C2', erp_ref: 'E2', name: 'Beta' },
     { id: 'C3', erp_ref: 'E3', name: 'Gamma' },
   ]);
-  await stageRows(db, t, 'erp', 'customer', [
+  await stageRows(world.db, t, 'erp', 'customer', [
     { id: 'E1', name: 'Acme Holding' },
     { id: 'E2', name: 'Beta Holding' },
     { id: 'E3', name: 'Gamma Holding' },
@@ -290,7 +253,7 @@ it('a later run leaves rejected and approved actions as they are; an approval la
 
   // E3 changes in the ERP: the approval covered the correction of version 1, which is stale now;
   // the correction of version 2 is a new proposal. The rejection and E2's approval stay.
-  await stageRows(db, t, 'erp', 'customer', [{ id: 'E3', name: 'Gamma Group' }], { version: 2n });
+  await stageRows(world.db, t, 'erp', 'customer', [{ id: 'E3', name: 'Gamma Group' }], { version: 2n });
   await run(t);
   expect((await actions(t)).map((a) => `${a.target} ${a.status} ${a.decided_by ?? '-'}`)).toEqual([
     'erp:E1 rejected alice',
@@ -306,11 +269,11 @@ it('a later run leaves rejected and approved actions as they are; an approval la
 
 it('waits for a run’s write and for an apply step holding the rows, and refuses what changed meanwhile', async () => {
   const t = 'lock';
-  await stageRows(db, t, 'crm', 'customer', [
+  await stageRows(world.db, t, 'crm', 'customer', [
     { id: 'C1', erp_ref: 'E1', name: 'Acme' },
     { id: 'C2', erp_ref: 'E2', name: 'Beta' },
   ]);
-  await stageRows(db, t, 'erp', 'customer', [
+  await stageRows(world.db, t, 'erp', 'customer', [
     { id: 'E1', name: 'Acme Holding' },
     { id: 'E2', name: 'Beta Holding' },
   ]);
@@ -319,7 +282,7 @@ it('waits for a run’s write and for an apply step holding the rows, and refuse
   const settled = (p: Promise<unknown>) =>
     Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), 300))]);
 
-  const client = await db.staging.pool.connect();
+  const client = await world.db.staging.pool.connect();
   try {
     // A run writing its results holds the tenant × entity lock (lifecycle.ts).
     await client.query('BEGIN');

@@ -4,51 +4,14 @@
 // `xref link` turns a key-match link into a manual one and refuses records staging has never
 // seen unless --allow-missing; an unknown --tenant is a usage error (exit 2) for status, xref
 // and discrepancies.
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { csvTenantConfig, dataDir, reconcile, removeDataDirs, stageRows } from '../reconcilers/helpers.js';
-import { runCliCaptured } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { expect, it } from 'vitest';
+import { stageRows } from '../reconcilers/helpers.js';
+import { cliWorld } from './cli-world.js';
 
-let db: TestDatabase;
-let dir: string;
-let configFile: string;
 const ACTIONS = { actions: { policy: 'propose', createMissing: true } };
 const TENANTS = ['acc', 'rev', 'lnk'];
-
-beforeAll(async () => {
-  db = await createTestDatabase('cli_review');
-  dir = await dataDir();
-  configFile = join(dir, 'trueup.yaml');
-  const systems = {
-    crm: { kind: 'csv', role: 'crm', dropDir: '/tmp/x/crm' },
-    erp: { kind: 'csv', role: 'erp', dropDir: '/tmp/x/erp' },
-  };
-  await writeFile(
-    configFile,
-    stringify({
-      dataDir: dir,
-      tenants: Object.fromEntries(TENANTS.map((t) => [t, { systems, ...ACTIONS }])),
-    }),
-  );
-});
-afterAll(async () => {
-  await removeDataDirs();
-  await db?.drop();
-});
-
-const cli = (args: string[]) => runCliCaptured(args, { databaseUrl: db.url, config: configFile });
-
-const run = async (t: string) => {
-  const s = await reconcile(db, dir, t, csvTenantConfig(t, ACTIONS), {
-    entities: ['customer'],
-    mode: 'full',
-  });
-  expect(s.errors).toEqual([]);
-  return s;
-};
+const world = cliWorld('cli_review', TENANTS, ACTIONS);
+const { cli, run } = world;
 
 interface ActionRow {
   id: string;
@@ -60,7 +23,7 @@ interface ActionRow {
 }
 
 async function actions(t: string): Promise<ActionRow[]> {
-  const { rows } = await db.staging.pool.query<ActionRow>(
+  const { rows } = await world.db.staging.pool.query<ActionRow>(
     `SELECT id::text, target_system || ':' || coalesce(target_id, '(new from ' || (explanation->'source'->>'id') || ')') AS target,
             kind, fields, status, error
        FROM control.actions WHERE tenant_id = $1 ORDER BY id`,
@@ -71,7 +34,7 @@ async function actions(t: string): Promise<ActionRow[]> {
 
 /** Discrepancy ids by `class match_key field`. */
 async function discrepancyIds(t: string): Promise<Map<string, string>> {
-  const { rows } = await db.staging.pool.query<{ k: string; id: string }>(
+  const { rows } = await world.db.staging.pool.query<{ k: string; id: string }>(
     `SELECT class || ' ' || match_key || ' ' || field AS k, id::text FROM control.discrepancies WHERE tenant_id = $1`,
     [t],
   );
@@ -94,14 +57,14 @@ const accept = (t: string, ids: string[], extra: string[] = []) =>
 
 it('accepting withdraws the undecided actions of the accepted discrepancies; decided ones stay', async () => {
   const t = 'acc';
-  await stageRows(db, t, 'crm', 'customer', [
+  await stageRows(world.db, t, 'crm', 'customer', [
     { id: 'C1', erp_ref: 'E1', name: 'Acme', phone: '111' },
     { id: 'C2', erp_ref: 'E2', name: 'Beta' },
     { id: 'C4', erp_ref: 'E4', name: 'Delta' },
     { id: 'C5', erp_ref: 'E5', name: 'Echo' },
     { id: 'X1', name: 'Lone in the CRM' },
   ]);
-  await stageRows(db, t, 'erp', 'customer', [
+  await stageRows(world.db, t, 'erp', 'customer', [
     { id: 'E1', name: 'Acme Holding', phone: '999' },
     { id: 'E2', name: 'Beta Holding' },
     { id: 'E4', name: 'Delta Holding' },
@@ -121,7 +84,7 @@ it('accepting withdraws the undecided actions of the accepted discrepancies; dec
   ]);
   const byTarget = new Map(before.map((a) => [a.target, a]));
   // A reviewer approved the correction of E2 and rejected the one of E4.
-  await db.staging.pool.query(
+  await world.db.staging.pool.query(
     `UPDATE control.actions SET status = CASE target_id WHEN 'E2' THEN 'approved' ELSE 'rejected' END,
             decided_by = 'bob', decided_at = now()
       WHERE tenant_id = $1 AND target_id IN ('E2', 'E4')`,
@@ -170,7 +133,7 @@ it('accepting withdraws the undecided actions of the accepted discrepancies; dec
   expect(after.get('erp:E1')!.error).toMatch(/accepted by alice/);
 
   // Audited like the acceptance: one row per withdrawn action, naming the discrepancies.
-  const audit = await db.staging.pool.query(
+  const audit = await world.db.staging.pool.query(
     `SELECT actor, subject, detail FROM control.audit WHERE tenant_id = $1 AND action = 'action.withdraw' ORDER BY id`,
     [t],
   );
@@ -185,7 +148,7 @@ it('accepting withdraws the undecided actions of the accepted discrepancies; dec
       reason: 'agreed with finance',
     },
   });
-  const acc = await db.staging.pool.query(
+  const acc = await world.db.staging.pool.query(
     `SELECT detail FROM control.audit WHERE tenant_id = $1 AND action = 'discrepancy.accept' AND subject = $2`,
     [t, `discrepancy:${id('field_mismatch C:C1|E:E1 name')}`],
   );
@@ -203,19 +166,21 @@ it('accepting withdraws the undecided actions of the accepted discrepancies; dec
 
 it('a withdrawn correction comes back when its discrepancy resolves and returns', async () => {
   const t = 'rev';
-  await stageRows(db, t, 'crm', 'customer', [{ id: 'C1', erp_ref: 'E1', name: 'Acme' }]);
-  await stageRows(db, t, 'erp', 'customer', [{ id: 'E1', name: 'Acme Holding' }]);
+  await stageRows(world.db, t, 'crm', 'customer', [{ id: 'C1', erp_ref: 'E1', name: 'Acme' }]);
+  await stageRows(world.db, t, 'erp', 'customer', [{ id: 'E1', name: 'Acme Holding' }]);
   await run(t);
   const ids = await discrepancyIds(t);
   expect((await accept(t, [ids.get('field_mismatch C:C1|E:E1 name')!])).code).toBe(0);
   expect((await actions(t)).map((a) => a.status)).toEqual(['skipped_stale']);
   // The CRM takes the ERP's name (resolved), then goes back: the same correction of the same
   // observed ERP version is needed again, and the discrepancy is open, not accepted.
-  await stageRows(db, t, 'crm', 'customer', [{ id: 'C1', erp_ref: 'E1', name: 'Acme Holding' }], {
+  await stageRows(world.db, t, 'crm', 'customer', [{ id: 'C1', erp_ref: 'E1', name: 'Acme Holding' }], {
     version: 2n,
   });
   await run(t);
-  await stageRows(db, t, 'crm', 'customer', [{ id: 'C1', erp_ref: 'E1', name: 'Acme' }], { version: 3n });
+  await stageRows(world.db, t, 'crm', 'customer', [{ id: 'C1', erp_ref: 'E1', name: 'Acme' }], {
+    version: 3n,
+  });
   await run(t);
   expect((await actions(t)).map((a) => `${a.target} ${a.status} ${JSON.stringify(a.fields)}`)).toEqual([
     'erp:E1 proposed {"name":"Acme"}',
@@ -224,13 +189,13 @@ it('a withdrawn correction comes back when its discrepancy resolves and returns'
 
 it('xref link makes a key-match link manual and refuses records staging never saw', async () => {
   const t = 'lnk';
-  await stageRows(db, t, 'crm', 'customer', [
+  await stageRows(world.db, t, 'crm', 'customer', [
     { id: 'C1', name: 'Acme' },
     { id: 'C2', name: 'Beta' },
   ]);
-  await stageRows(db, t, 'crm', 'customer', [{ id: 'C2' }], { version: 2n, op: 'delete' });
-  await stageRows(db, t, 'erp', 'customer', [{ id: 'E1', name: 'Acme' }]);
-  await db.staging.pool.query(
+  await stageRows(world.db, t, 'crm', 'customer', [{ id: 'C2' }], { version: 2n, op: 'delete' });
+  await stageRows(world.db, t, 'erp', 'customer', [{ id: 'E1', name: 'Acme' }]);
+  await world.db.staging.pool.query(
     `INSERT INTO control.xref (tenant_id, entity, crm_system, crm_id, erp_system, erp_id, origin, created_by, created_at)
      VALUES ($1, 'customer', 'crm', 'C1', 'erp', 'E1', 'key_match', 'reconcile r1', '2020-01-01')`,
     [t],
@@ -253,7 +218,7 @@ it('xref link makes a key-match link manual and refuses records staging never sa
     ]);
   const links = async () =>
     (
-      await db.staging.pool.query(
+      await world.db.staging.pool.query(
         `SELECT crm_id, erp_id, origin, created_by, created_at > now() - interval '1 hour' AS recent
            FROM control.xref WHERE tenant_id = $1 ORDER BY crm_id, erp_id`,
         [t],

@@ -1,32 +1,10 @@
 // Review: an unknown --tenant is a usage error (exit 2) in every command, the dead-letter
 // commands included (a typo must not read as "nothing to show" or "discarded 0").
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { dataDir, removeDataDirs } from '../reconcilers/helpers.js';
-import { runCliCaptured } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { expect, it } from 'vitest';
+import { cliWorld } from './cli-world.js';
 
-let db: TestDatabase;
-let configFile: string;
-
-beforeAll(async () => {
-  db = await createTestDatabase('review_tenant');
-  const dir = await dataDir();
-  configFile = join(dir, 'trueup.yaml');
-  const systems = {
-    crm: { kind: 'csv', role: 'crm', dropDir: '/tmp/x/crm' },
-    erp: { kind: 'csv', role: 'erp', dropDir: '/tmp/x/erp' },
-  };
-  await writeFile(configFile, stringify({ dataDir: dir, tenants: { acme: { systems } } }));
-});
-afterAll(async () => {
-  await removeDataDirs();
-  await db?.drop();
-});
-
-const cli = (args: string[]) => runCliCaptured(args, { databaseUrl: db.url, config: configFile });
+const world = cliWorld('review_tenant', ['acme']);
+const { cli } = world;
 
 it('dlq list, replay and discard refuse an unknown --tenant with exit 2', async () => {
   for (const args of [
