@@ -17,7 +17,7 @@
 // deleted records with IsDeleted=true; they become tombstones. version = SystemModstamp in µs.
 //
 // Three things run at once: fast-csv parses on a parse thread (parseCsvChunks), this thread maps
-// rows into units, and Postgres commits earlier units (CommitPipeline: in order, one at a time,
+// rows into units, and Postgres commits earlier units (commit-pipeline.ts: in order, one at a time,
 // also across chunks), so the slowest of the three sets the pace. Memory stays bounded: the
 // parse thread reads ahead by at most a few groups of rows, and at most three units exist.
 
@@ -26,16 +26,9 @@ import { classifyPgError } from '../../../staging/errors.js';
 import type { Change } from '../../../staging/model/change.js';
 import { type ApiClient, ApiError, DailyLimitError, RetryBudget } from '../http/api-client.js';
 import { csvCellsByHeader } from '../map-record.js';
-import {
-  addChange,
-  commitUnit,
-  newPendingUnit,
-  type PendingUnit,
-  preparePendingUnit,
-  type StreamReport,
-  type SyncDeps,
-} from '../sync-support.js';
+import { addChange, newPendingUnit, type StreamReport, type SyncDeps } from '../sync-support.js';
 import { type BulkQueryClient, windowQuery } from './bulk-query.js';
+import { CommitPipeline } from './commit-pipeline.js';
 import type { SalesforceSystemConfig } from './config.js';
 import {
   compileRowMapper,
@@ -83,9 +76,6 @@ export interface ExtractObjectContext {
   backoff: { minMs: number; maxMs: number };
   onUnitStaged?: (info: { stream: string; rows: number; position: unknown }) => void | Promise<void>;
 }
-
-/** The first unit of a run (slow start, see CommitPipeline). */
-const FIRST_UNIT_ROWS = 2_000;
 
 /** A chunk ended before Sforce-NumberOfRecords rows arrived (a connection cut without an error). */
 class TruncatedChunkError extends Error {
@@ -190,74 +180,6 @@ export async function extractObject(ctx: ExtractObjectContext, start: Salesforce
         setTimeout(r, Math.min(maxMs, minMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2)),
       );
     }
-  }
-}
-
-/**
- * Commits units in order, one at a time, while the caller builds the next ones: Postgres merges
- * unit N while unit N + 1 waits and this thread maps unit N + 2 (at most three units in memory).
- * The waiting unit keeps Postgres busy across a chunk boundary, where the next chunk's first unit
- * is still being requested and parsed. `pos` follows each commit, so it always equals the
- * committed checkpoint. After a failed commit nothing more is committed: the next add() or
- * settle() throws its error.
- */
-class CommitPipeline {
-  /** Units handed over and not yet settled, oldest first; each promise settles with its commit. */
-  private queue: Promise<void>[] = [];
-  private failure: { err: unknown } | undefined;
-  /**
-   * Rows the next unit holds: batchSize, except that a run starts with small units doubling up
-   * to it (slow start), so Postgres begins merging after a few thousand rows instead of waiting
-   * for a whole batch to be fetched and parsed.
-   */
-  unitRows: number;
-
-  constructor(
-    private readonly ctx: ExtractObjectContext,
-    private readonly pos: SalesforcePosition,
-  ) {
-    this.unitRows = Math.min(ctx.config.bulk.batchSize, FIRST_UNIT_ROWS);
-  }
-
-  /** Hands `unit` over to be committed with the position after it, once fewer than two wait. */
-  async add(at: SalesforcePosition, unit: PendingUnit): Promise<void> {
-    // Validated and encoded here, while the units before it commit.
-    preparePendingUnit(unit, {
-      tenant: this.ctx.tenant,
-      system: this.ctx.system,
-      location: unitLocation(this.ctx),
-    });
-    while (this.queue.length >= 2) await this.queue.shift();
-    this.throwFailure();
-    if (unit.rows) this.unitRows = Math.min(this.ctx.config.bulk.batchSize, this.unitRows * 2);
-    const previous = this.queue.at(-1) ?? Promise.resolve();
-    this.queue.push(
-      previous.then(async () => {
-        if (this.failure) return;
-        try {
-          await commit(this.ctx, at, unit);
-          this.pos.since = at.since;
-          if (at.window) this.pos.window = at.window;
-          else delete this.pos.window;
-        } catch (err) {
-          this.failure = { err };
-        }
-      }),
-    );
-  }
-
-  /** Waits until every unit is settled; throws (once) the error of a failed commit. */
-  async settle(): Promise<void> {
-    const queue = this.queue;
-    this.queue = [];
-    await Promise.all(queue);
-    this.throwFailure();
-  }
-
-  private throwFailure(): void {
-    const failure = this.failure;
-    this.failure = undefined;
-    if (failure) throw failure.err;
   }
 }
 
@@ -403,28 +325,4 @@ function deadLetter(
     errorMessage: `${ctx.mapping.sobject}: ${message}`,
     location,
   };
-}
-
-const unitLocation = (ctx: ExtractObjectContext) => `salesforce ${ctx.mapping.sobject}`;
-
-async function commit(ctx: ExtractObjectContext, position: SalesforcePosition, unit: PendingUnit) {
-  const rows = unit.rows;
-  ctx.report.received += rows;
-  await commitUnit(ctx.deps.staging.pool, {
-    tenant: ctx.tenant,
-    system: ctx.system,
-    stream: ctx.mapping.sobject,
-    position,
-    unit,
-    report: ctx.report,
-    location: unitLocation(ctx),
-  });
-  try {
-    await ctx.onUnitStaged?.({ stream: ctx.mapping.sobject, rows, position });
-  } catch (err) {
-    // The hook stands for a crash right after the commit: never retried here.
-    throw Object.assign(new Error(`stopped after a staged unit: ${(err as Error).message}`), {
-      kind: 'terminal',
-    });
-  }
 }
