@@ -4,7 +4,7 @@
 
 import { generateTenant } from '../generator/ground-truth.js';
 import type { FaultConfig } from './http/sandbox-server.js';
-import { startHubspotSandbox } from './hubspot/hubspot-sandbox.js';
+import { startHubspotSandbox } from './hubspot/hubspot-sandbox-start.js';
 import { startNetsuiteSandbox } from './netsuite/netsuite-sandbox.js';
 import { SalesforceSandbox } from './salesforce/sandbox.js';
 import { syntheticSalesforceSeed } from './salesforce/sandbox-data.js';

@@ -7,16 +7,15 @@
 // Tokens are checked by SandboxServer, which lets tests expire and issue them during a run (an
 // OAuth access token expiring mid-load; an expired one gets HubSpot's EXPIRED_AUTHENTICATION) and
 // script exact responses with `respondNext`.
-import { randomUUID } from 'node:crypto';
 import {
   type FaultConfig,
-  type SandboxResponse,
   SandboxServer,
   type ScriptedFault,
   satisfiesComparison,
 } from '../http/sandbox-server.js';
 import { HUBSPOT_OBJECT_TYPES, type HubspotObjectType } from './config.js';
 import type { HubspotRecord } from './hubspot-extractor.js';
+import { cmpId, compareValues, hubspotError, STAMP_PROPS, VENDOR_FAULTS } from './hubspot-sandbox-wire.js';
 import { generateHubspotSeed, type HubspotSeedOptions, type HubspotSeedRecords } from './hubspot-seed.js';
 
 export interface HubspotSandboxOptions extends HubspotSeedOptions {
@@ -58,7 +57,6 @@ interface SearchBody {
 }
 
 const NUMERIC_UPSERT_PROPS = new Set(['price', 'amount', 'hs_amount_billed', 'hs_balance_due']);
-const STAMP_PROPS = new Set(['hs_lastmodifieddate', 'lastmodifieddate', 'hs_createdate', 'createdate']);
 
 export class HubspotSandbox {
   readonly server: SandboxServer;
@@ -401,117 +399,4 @@ export class HubspotSandbox {
     this.cache.set(key, { version: this.version, ids });
     return ids;
   }
-}
-
-function cmpId(a: string, b: string): number {
-  return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
-}
-
-function compareValues(prop: string, a: string | null, b: string | null): number {
-  if (a === b) return 0;
-  if (a === null) return -1;
-  if (b === null) return 1;
-  if (prop === 'hs_object_id' || STAMP_PROPS.has(prop)) return cmpId(a, b);
-  const na = Number(a);
-  const nb = Number(b);
-  if (a !== '' && b !== '' && !Number.isNaN(na) && !Number.isNaN(nb)) return na - nb;
-  return a < b ? -1 : 1;
-}
-
-export function hubspotError(status: number, message: string, category: string): SandboxResponse {
-  return {
-    status,
-    body: {
-      status: 'error',
-      message,
-      correlationId: randomUUID(),
-      category,
-      errors: [{ message, in: 'body' }],
-    },
-  };
-}
-
-const VENDOR_FAULTS = {
-  rateLimited: (): SandboxResponse => ({
-    status: 429,
-    headers: {
-      'X-HubSpot-RateLimit-Max': '190',
-      'X-HubSpot-RateLimit-Remaining': '0',
-      'X-HubSpot-RateLimit-Interval-Milliseconds': '10000',
-    },
-    body: {
-      status: 'error',
-      message: 'You have reached your ten_secondly_rolling limit.',
-      errorType: 'RATE_LIMIT',
-      correlationId: randomUUID(),
-      policyName: 'TEN_SECONDLY_ROLLING',
-    },
-  }),
-  dailyLimited: (): SandboxResponse => ({
-    status: 429,
-    headers: { 'X-HubSpot-RateLimit-Daily': '250000', 'X-HubSpot-RateLimit-Daily-Remaining': '0' },
-    body: {
-      status: 'error',
-      message: 'You have reached your daily limit.',
-      errorType: 'RATE_LIMIT',
-      correlationId: randomUUID(),
-      policyName: 'DAILY',
-    },
-  }),
-  serverError: () => hubspotError(502, 'Bad Gateway: an internal error occurred', 'INTERNAL_ERROR'),
-  unauthorized: () =>
-    hubspotError(
-      401,
-      'Authentication credentials not found. This API supports OAuth 2.0 authentication.',
-      'INVALID_AUTHENTICATION',
-    ),
-  expired: () =>
-    hubspotError(401, 'The OAuth token used to make this call expired.', 'EXPIRED_AUTHENTICATION'),
-};
-
-export interface RunningHubspotSandbox {
-  url: string;
-  token: string;
-  summary: string;
-  sandbox: HubspotSandbox;
-  close(): Promise<void>;
-}
-
-/**
- * Starts a HubSpot sandbox; the shape `trueup sandbox hubspot` expects (SandboxStarter).
- * `records` sizes companies (products, deals and invoices scale with it).
- */
-export async function startHubspotSandbox(
-  opts: Omit<HubspotSandboxOptions, 'records'> & {
-    port?: number;
-    host?: string;
-    token?: string;
-    records?: number;
-  } = {},
-): Promise<RunningHubspotSandbox> {
-  const { port, host, records, token: given, ...rest } = opts;
-  const token = given ?? 'sandbox-token';
-  const n = records ?? 1000;
-  const sandbox = new HubspotSandbox({
-    counts: { companies: n, products: Math.max(10, Math.round(n / 10)), deals: n, invoices: n },
-    ...rest,
-    tokens: rest.tokens ?? [token],
-  });
-  const url = await sandbox.listen(port ?? 0, host ?? '127.0.0.1');
-  const counts = [...sandbox.store].map(([type, m]) => `${type} ${m.size}`).join(', ');
-  return {
-    url,
-    token,
-    sandbox,
-    summary: [
-      `HubSpot sandbox (CRM v3 objects: list, search, batch upsert) on ${url}`,
-      `seed ${opts.seed ?? 42}: ${counts}`,
-      'config:',
-      '  kind: hubspot',
-      '  role: crm',
-      `  baseUrl: ${url}`,
-      `  accessToken: \${env:HUBSPOT_TOKEN}   # export HUBSPOT_TOKEN=${token}`,
-    ].join('\n'),
-    close: () => sandbox.close(),
-  };
 }
