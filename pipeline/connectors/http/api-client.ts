@@ -121,6 +121,7 @@ export class ApiClient {
       system: opts.system,
       vendor: opts.policy.vendor,
       logger: opts.logger,
+      timeoutMs: opts.limits.timeoutMs,
       ...(opts.policy.refreshAuth ? { refresh: () => opts.policy.refreshAuth!() } : {}),
     });
   }

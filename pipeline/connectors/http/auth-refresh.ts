@@ -16,6 +16,8 @@ export interface AuthRefreshOptions {
   logger: Logger;
   /** Obtains a fresh token (the policy's refreshAuth); without it a 401 is terminal. */
   refresh?: () => Promise<void>;
+  /** How long a refresh may take (the client's request timeout): a hung token endpoint fails. */
+  timeoutMs: number;
 }
 
 export class AuthRefresh {
@@ -58,11 +60,22 @@ export class AuthRefresh {
       );
     if (generation !== this.completed) return;
     this.refreshing ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await refresh();
+        await Promise.race([
+          refresh(),
+          new Promise<never>((_resolve, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`it did not finish within ${this.opts.timeoutMs} ms`)),
+              this.opts.timeoutMs,
+            );
+          }),
+        ]);
       } catch (err) {
         // The hook's own message may quote what it sent (a grant, a token): redacted.
         throw this.fail(cause, `the token refresh failed: ${redact((err as Error)?.message ?? String(err))}`);
+      } finally {
+        clearTimeout(timer);
       }
       this.completed++;
       this.opts.logger.info(

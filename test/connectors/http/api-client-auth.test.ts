@@ -156,4 +156,15 @@ describe('ApiClient 401 handling', () => {
     await expect(client.json('GET', '/thing/2')).rejects.toBe(err);
     expect(policy.refreshes).toBe(1);
   });
+
+  it('a refresh that hangs fails after the request timeout, as a terminal auth error', async () => {
+    const policy = new Policy('stale');
+    policy.refreshAuth = () => new Promise<void>(() => {});
+    const { client } = await setup(policy, ['valid'], { timeoutMs: 200 });
+    const err = await client.json('GET', '/thing/1').catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: 'terminal', status: 401, code: 'AUTH' });
+    expect((err as Error).message).toMatch(
+      /tenant acme, system crm: .*token refresh failed: it did not finish within 200 ms/,
+    );
+  });
 });
