@@ -10,7 +10,6 @@
 import {
   type FaultConfig,
   SandboxServer,
-  type ScriptedFault,
   satisfiesComparison,
 } from '../http/sandbox-server.js';
 import { HUBSPOT_OBJECT_TYPES, type HubspotObjectType } from './config.js';
@@ -163,24 +162,6 @@ export class HubspotSandbox {
     const rec = this.table(type).get(id);
     if (rec) rec.corrupt = true;
     this.version++;
-  }
-
-  /**
-   * Expires `token` (default: every accepted token): requests carrying it get HubSpot's 401
-   * EXPIRED_AUTHENTICATION, as an OAuth access token that ran out during a run.
-   */
-  expireToken(token?: string): void {
-    this.server.expireToken(token);
-  }
-
-  /** A new accepted token (what an OAuth refresh returns). */
-  issueToken(): string {
-    return this.server.issueToken();
-  }
-
-  /** The next requests are answered, in order, with these HubSpot responses (before the token check). */
-  respondNext(...responses: ScriptedFault[]): void {
-    this.server.respondNext(...responses);
   }
 
   /** Live (not archived) records as the API shows them, by id. */

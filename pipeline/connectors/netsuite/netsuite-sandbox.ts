@@ -8,7 +8,6 @@ import {
   type FaultConfig,
   type SandboxResponse,
   SandboxServer,
-  type ScriptedFault,
 } from '../http/sandbox-server.js';
 import { generateNetsuiteSeed, type NetsuiteSeedOptions, type NetsuiteSeedTables } from './netsuite-seed.js';
 import {
@@ -88,22 +87,6 @@ export class NetsuiteSandbox {
 
   table(t: Table): Map<number, Row> {
     return this.tables.get(t)!;
-  }
-
-  /**
-   * Expires `token` (default: every accepted token): requests carrying it get NetSuite's 401
-   * INVALID_LOGIN, as an OAuth 2.0 access token that ran out during a run.
-   */
-  expireToken(token?: string): void {
-    this.server.expireToken(token);
-  }
-  /** A new accepted token (what the OAuth 2.0 refresh returns). */
-  issueToken(): string {
-    return this.server.issueToken();
-  }
-  /** The next requests get these NetSuite responses (500, 429, 401), in order, before auth. */
-  respondNext(...responses: ScriptedFault[]): void {
-    this.server.respondNext(...responses);
   }
 
   // ---- state changes (endpoints and tests use the same ones) ----

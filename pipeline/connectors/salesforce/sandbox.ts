@@ -10,7 +10,6 @@ import {
   type SandboxRequest,
   type SandboxResponse,
   SandboxServer,
-  type ScriptedFault,
 } from '../http/sandbox-server.js';
 import { compositeUpsert } from './sandbox-composite.js';
 import { type SalesforceSeed, type SfRow, syntheticSalesforceSeed } from './sandbox-data.js';
@@ -175,21 +174,6 @@ export class SalesforceSandbox {
       const r = o.row(e);
       if (opts.includeDeleted || r.IsDeleted !== 'true') yield r;
     }
-  }
-  /**
-   * Expires `token` (default: every accepted token): requests carrying it get 401
-   * INVALID_SESSION_ID, as an access token that ran out during a long Bulk run.
-   */
-  expireToken(token?: string): void {
-    this.server.expireToken(token);
-  }
-  /** A new accepted token (what the OAuth refresh flow returns). */
-  issueToken(): string {
-    return this.server.issueToken();
-  }
-  /** The next requests get these Salesforce responses (503, 429, 401), in order, before auth. */
-  respondNext(...responses: ScriptedFault[]): void {
-    this.server.respondNext(...responses);
   }
   /** Makes this record come out of query results as a malformed CSV row (an extra cell). */
   corrupt(id: string): void {

@@ -50,18 +50,18 @@ describe('HubSpot 401 and token refresh', () => {
         limits: LIMITS,
         refreshAuth: async () => {
           refreshed++;
-          return sb.issueToken();
+          return sb.server.issueToken();
         },
         onUnitStaged: ({ stream }) => {
           if (stream !== 'companies') return;
           units++;
           // Page 2: two 502s (the whole budget), then the token expires → one refresh, one retry.
           if (units === 1) {
-            sb.respondNext('serverError', 'serverError');
-            sb.expireToken();
+            sb.server.respondNext('serverError', 'serverError');
+            sb.server.expireToken();
           }
           // Page 3: a 401 first, then two 502s: the refresh-retry left the budget whole.
-          if (units === 2) sb.respondNext('unauthorized', 'serverError', 'serverError');
+          if (units === 2) sb.server.respondNext('unauthorized', 'serverError', 'serverError');
         },
       });
       expect(report.status, report.error).toBe('completed');
@@ -74,7 +74,7 @@ describe('HubSpot 401 and token refresh', () => {
     const sb = new HubspotSandbox({ seed: 42, counts: companiesOnly, tokens: ['first'] });
     await withSandbox(sb, async (url) => {
       const config = hubspotConfig(url, { objects: ['companies'], accessToken: 'first' });
-      sb.respondNext('serverError', 'serverError', 'unauthorized', 'serverError');
+      sb.server.respondNext('serverError', 'serverError', 'unauthorized', 'serverError');
       const report = await runHubspotSync({ staging: t.staging, logger }, 'capped', 'hubspot', config, {
         limits: LIMITS,
         refreshAuth: async () => 'first',

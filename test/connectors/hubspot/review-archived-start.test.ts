@@ -39,7 +39,7 @@ it('an incremental run that finished a full load and stopped before its archived
     const r0 = await runHubspotSync(deps, 'arch', 'hubspot', config, {
       limits: FAST_BACKOFF,
       onUnitStaged: () => {
-        if (first) sb.respondNext('dailyLimited');
+        if (first) sb.server.respondNext('dailyLimited');
         first = false;
       },
     });
@@ -55,7 +55,7 @@ it('an incremental run that finished a full load and stopped before its archived
       mode: 'incremental',
       onUnitStaged: ({ stream, position }) => {
         if (stream === 'companies' && (position as { phase?: string }).phase === 'incremental')
-          sb.respondNext('dailyLimited');
+          sb.server.respondNext('dailyLimited');
       },
     });
     expect(r1.status).toBe('paused');

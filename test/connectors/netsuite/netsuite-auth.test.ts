@@ -54,17 +54,17 @@ describe('NetSuite 401 and token refresh', () => {
         limits: LIMITS,
         refreshAuth: async () => {
           refreshed++;
-          return sb.issueToken();
+          return sb.server.issueToken();
         },
         onUnitStaged: () => {
           units++;
           // Page 2: two 500s (the whole budget), then the token expires → one refresh, one resend.
           if (units === 1) {
-            sb.respondNext('serverError', 'serverError');
-            sb.expireToken();
+            sb.server.respondNext('serverError', 'serverError');
+            sb.server.expireToken();
           }
           // Page 3: a 401 first, then two 500s: the refresh-and-resend left the budget whole.
-          if (units === 2) sb.respondNext('unauthorized', 'serverError', 'serverError');
+          if (units === 2) sb.server.respondNext('unauthorized', 'serverError', 'serverError');
         },
       });
       expect(report.status, report.error).toBe('completed');

@@ -35,7 +35,7 @@ for (const mode of ['auto', 'incremental'] as const)
       const r0 = await runNetsuiteSync(deps, tenant, 'netsuite', config, {
         limits: FAST_BACKOFF,
         onUnitStaged: () => {
-          if (first) sb.respondNext('dailyLimited');
+          if (first) sb.server.respondNext('dailyLimited');
           first = false;
         },
       });

@@ -54,17 +54,17 @@ describe('Salesforce 401 and token refresh', () => {
       // Account's first chunk: two 503s (the chunk's whole budget), then the token expires →
       // one refresh, one resend.
       if (jobs.length === 1) {
-        s.respondNext('serverError', 'serverError');
-        s.expireToken();
+        s.server.respondNext('serverError', 'serverError');
+        s.server.expireToken();
       }
       // Product2's first chunk: a 401 first, then two 503s: the refresh-and-resend left the
       // budget whole.
-      if (jobs.length === 2) s.respondNext('unauthorized', 'serverError', 'serverError');
+      if (jobs.length === 2) s.server.respondNext('unauthorized', 'serverError', 'serverError');
     };
     const report = await sync(s, 'expiry', 'crm', 'first', {
       refreshToken: async () => {
         refreshed++;
-        return s.issueToken();
+        return s.server.issueToken();
       },
     });
     expect(report.status, report.error).toBe('completed');
