@@ -2,12 +2,18 @@
 // acceptance and propose no correction for it. The accepted identities are read inside the write
 // transaction, after the run's discrepancies are upserted (lifecycle.ts), not before it.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Discrepancy } from '../../reconcilers/classify.js';
 import { identityOf } from '../../reconcilers/classify.js';
 import { acceptDiscrepancies } from '../../reconcilers/discrepancies.js';
 import { writeResults } from '../../reconcilers/lifecycle.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { csvTenantConfig, dataDir, reconcile, removeDataDirs, stageRows } from './helpers.js';
+import {
+  csvTenantConfig,
+  dataDir,
+  reconcile,
+  removeDataDirs,
+  stageRows,
+  storedDiscrepancies,
+} from './helpers.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -25,31 +31,13 @@ it('an acceptance committed before the write is seen by the write, which plans n
   await stageRows(db, t, 'erp', 'customer', [{ id: 'E1', crm_ref: 'C1', email: 'a@x.test', phone: '222' }]);
   const s = await reconcile(db, await dataDir(), t, cfg, { entities: ['customer'], mode: 'full' });
   expect(s.errors).toEqual([]);
-  const { rows } = await db.staging.pool.query(
-    `SELECT id::text, match_key, class, field, crm_id, erp_id, crm_value, erp_value, currency,
-            money_impact::text, material, detail FROM control.discrepancies WHERE tenant_id = $1 AND field = 'phone'`,
-    [t],
-  );
-  expect(rows).toHaveLength(1);
-  const r = rows[0];
-  const found: Discrepancy = {
-    entity: 'customer',
-    matchKey: r.match_key,
-    class: r.class,
-    field: r.field,
-    crmId: r.crm_id,
-    erpId: r.erp_id,
-    crmValue: r.crm_value,
-    erpValue: r.erp_value,
-    currency: r.currency,
-    moneyImpact: r.money_impact,
-    material: r.material,
-    detail: r.detail,
-  };
+  const stored = await storedDiscrepancies(db, t, 'phone');
+  expect(stored).toHaveLength(1);
+  const { id, found } = stored[0]!;
   // The run has compared and planned (it found the phone mismatch); now the reviewer accepts.
   await acceptDiscrepancies(db.staging.pool, {
     tenant: t,
-    ids: [r.id],
+    ids: [id],
     by: 'alice',
     reason: 'known',
     systems: { crm: 'crm', erp: 'erp' },

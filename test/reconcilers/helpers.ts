@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { validateConfig } from '../../pipeline/config/load-config.js';
 import type { TenantConfig } from '../../pipeline/config/schema.js';
 import { type GenerateOptions, generatorTenantConfig } from '../../pipeline/generator/ground-truth.js';
+import type { Discrepancy } from '../../reconcilers/classify.js';
 import { createReconcilePool } from '../../reconcilers/pool.js';
 import { type ReconcileOptions, reconcileTenant } from '../../reconcilers/run-reconcile.js';
 import type { Entity } from '../../staging/model/entities.js';
@@ -121,4 +122,38 @@ export async function openKeys(db: TestDatabase, tenant: string, entity?: string
     [tenant, entity ?? null],
   );
   return rows.map((r) => r.k);
+}
+
+/**
+ * The tenant's stored discrepancies (of `field`, else all) in id order, each with its id and as
+ * the Discrepancy a run hands to writeResults: to replay a run's write in a test.
+ */
+export async function storedDiscrepancies(
+  db: TestDatabase,
+  tenant: string,
+  field?: string,
+): Promise<{ id: string; found: Discrepancy }[]> {
+  const { rows } = await db.staging.pool.query(
+    `SELECT id::text, entity, match_key, class, field, crm_id, erp_id, crm_value, erp_value, currency,
+            money_impact::text, material, detail
+       FROM control.discrepancies WHERE tenant_id = $1 AND ($2::text IS NULL OR field = $2) ORDER BY id`,
+    [tenant, field ?? null],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    found: {
+      entity: r.entity,
+      matchKey: r.match_key,
+      class: r.class,
+      field: r.field,
+      crmId: r.crm_id,
+      erpId: r.erp_id,
+      crmValue: r.crm_value,
+      erpValue: r.erp_value,
+      currency: r.currency,
+      moneyImpact: r.money_impact,
+      material: r.material,
+      detail: r.detail,
+    },
+  }));
 }

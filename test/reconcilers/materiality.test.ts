@@ -25,6 +25,21 @@ const inv = (id: string, currency: string, total: string, ref?: Record<string, s
   ...ref,
 });
 
+/** The tenant's open discrepancies as `match key field`, currency, impact (a number) and material. */
+async function fieldImpacts(t: string) {
+  const { rows } = await db.staging.pool.query<{
+    k: string;
+    currency: string | null;
+    impact: string | null;
+    material: boolean;
+  }>(
+    `SELECT match_key || ' ' || field AS k, currency, money_impact::text AS impact, material
+       FROM control.discrepancies WHERE tenant_id = $1 AND status = 'open' ORDER BY match_key, field`,
+    [t],
+  );
+  return rows.map((r) => ({ ...r, impact: r.impact === null ? null : Number(r.impact) }));
+}
+
 it('money impact is in the minor units of the record currency (USD 2, JPY 0, BHD 3 digits)', async () => {
   const t = 'mat';
   const dir = await dataDir();
@@ -83,14 +98,10 @@ it('a difference across two currencies puts the whole amount at stake, so it can
   ]);
   const s = await reconcile(db, await dataDir(), t, cfg, { entities: ['invoice'], mode: 'full' });
   expect(s.errors).toEqual([]);
-  const { rows } = await db.staging.pool.query(
-    `SELECT match_key || ' ' || field AS k, currency, money_impact::text AS impact, material
-       FROM control.discrepancies WHERE tenant_id = $1 AND status = 'open' ORDER BY match_key, field`,
-    [t],
-  );
+  const rows = await fieldImpacts(t);
   // Counted once per record, on its currency discrepancy; the amounts in two currencies have no
   // measurable difference of their own.
-  expect(rows.map((r) => ({ ...r, impact: r.impact === null ? null : Number(r.impact) }))).toEqual([
+  expect(rows).toEqual([
     { k: 'C:C1|E:E1 currency', currency: 'EUR', impact: 1000, material: true },
     { k: 'C:C2|E:E2 currency', currency: 'EUR', impact: 800, material: true },
     { k: 'C:C2|E:E2 total', currency: 'EUR', impact: null, material: false },
@@ -98,4 +109,30 @@ it('a difference across two currencies puts the whole amount at stake, so it can
     { k: 'C:C3|E:E3 total', currency: 'JPY', impact: null, material: false },
   ]);
   expect(s.moneyVariance).toEqual({ EUR: '1800', JPY: '15000' });
+});
+
+// A record whose currency is missing on one side. Its amounts are compared as if in one
+// currency (the missing one is not another currency), so the amount fields' differences carry
+// their measured impact; the currency discrepancy must not put the whole amount at stake on top
+// (the record would count the difference twice: 10 measured + 90 whole).
+it('a currency missing on one side is no second currency: the amount difference counts once', async () => {
+  const t = 'matnull';
+  const cfg = csvTenantConfig(t, { materiality: { threshold: '50' } });
+  await stageRows(db, t, 'crm', 'invoice', [
+    { id: 'C1', number: 'N-1', total: '100', erp_ref: 'E1' },
+    { id: 'C2', number: 'N-2', total: '70', erp_ref: 'E2' },
+  ]);
+  await stageRows(db, t, 'erp', 'invoice', [
+    { id: 'E1', number: 'N-1', currency: 'USD', total: '90' },
+    { id: 'E2', number: 'N-2', currency: 'USD', total: '70' },
+  ]);
+  const s = await reconcile(db, await dataDir(), t, cfg, { entities: ['invoice'], mode: 'full' });
+  expect(s.errors).toEqual([]);
+  const rows = await fieldImpacts(t);
+  expect(rows).toEqual([
+    { k: 'C:C1|E:E1 currency', currency: null, impact: null, material: false },
+    { k: 'C:C1|E:E1 total', currency: 'USD', impact: 10, material: false },
+    { k: 'C:C2|E:E2 currency', currency: null, impact: null, material: false },
+  ]);
+  expect(s.moneyVariance).toEqual({ USD: '10' });
 });

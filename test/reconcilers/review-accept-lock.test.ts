@@ -3,11 +3,17 @@
 // the run's upsert lock the rows in different orders and deadlock (one of them fails).
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Discrepancy } from '../../reconcilers/classify.js';
 import { acceptDiscrepancies } from '../../reconcilers/discrepancies.js';
 import { writeResults } from '../../reconcilers/lifecycle.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { csvTenantConfig, dataDir, reconcile, removeDataDirs, stageRows } from './helpers.js';
+import {
+  csvTenantConfig,
+  dataDir,
+  reconcile,
+  removeDataDirs,
+  stageRows,
+  storedDiscrepancies,
+} from './helpers.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -40,27 +46,8 @@ it('accepting while a run writes the same entity serialises with the run instead
   ]);
   const s = await reconcile(db, await dataDir(), t, cfg, { entities: ['customer'], mode: 'full' });
   expect(s.errors).toEqual([]);
-  const { rows } = await db.staging.pool.query(
-    `SELECT id::text, match_key, class, field, crm_id, erp_id, crm_value, erp_value, currency,
-            money_impact::text, material, detail
-       FROM control.discrepancies WHERE tenant_id = $1 ORDER BY id`,
-    [t],
-  );
-  expect(rows.map((r) => r.field)).toHaveLength(3);
-  const found = (r: (typeof rows)[number]): Discrepancy => ({
-    entity: 'customer',
-    matchKey: r.match_key,
-    class: r.class,
-    field: r.field,
-    crmId: r.crm_id,
-    erpId: r.erp_id,
-    crmValue: r.crm_value,
-    erpValue: r.erp_value,
-    currency: r.currency,
-    moneyImpact: r.money_impact,
-    material: r.material,
-    detail: r.detail,
-  });
+  const rows = await storedDiscrepancies(db, t);
+  expect(rows.map((r) => r.found.field)).toHaveLength(3);
   const [a, b, c] = rows as [(typeof rows)[number], (typeof rows)[number], (typeof rows)[number]];
 
   // A third session holds the middle discrepancy: the acceptance locks the first and waits.
@@ -88,7 +75,7 @@ it('accepting while a run writes the same entity serialises with the run instead
       tenant: t,
       entity: 'customer',
       runId: 'run-while-accepting',
-      discrepancies: [found(c), found(a)],
+      discrepancies: [c.found, a.found],
       planActions: () => [],
       policy: 'propose',
       systems: { crm: 'crm', erp: 'erp' },
@@ -107,8 +94,8 @@ it('accepting while a run writes the same entity serialises with the run instead
     `SELECT field, status FROM control.discrepancies WHERE tenant_id = $1 ORDER BY id`,
     [t],
   );
-  expect(after.rows.filter((r) => r.field === a.field || r.field === c.field)).toEqual([
-    { field: a.field, status: 'accepted' },
-    { field: c.field, status: 'accepted' },
+  expect(after.rows.filter((r) => r.field === a.found.field || r.field === c.found.field)).toEqual([
+    { field: a.found.field, status: 'accepted' },
+    { field: c.found.field, status: 'accepted' },
   ]);
 }, 30_000);
