@@ -15,7 +15,7 @@ export interface CheckpointRow {
 }
 
 export async function saveCheckpoint(
-  client: pg.ClientBase,
+  client: pg.Pool | pg.ClientBase,
   cp: { tenant: string; system: string; stream: string; position: unknown; rows?: number },
 ): Promise<void> {
   await client.query(
@@ -37,6 +37,22 @@ export async function loadCheckpoint(
     [key.tenant, key.system, key.stream],
   );
   return res.rows[0]?.position;
+}
+
+/**
+ * A stream's checkpoint, or — when it has none yet — `initial`, saved now (`created`). For a
+ * stream whose first start must be fixed before other streams move on (a delete stream that must
+ * start where the first full load started, even if the run stops before it runs).
+ */
+export async function firstCheckpoint<T>(
+  pool: pg.Pool,
+  key: { tenant: string; system: string; stream: string },
+  initial: T,
+): Promise<{ position: T; created: boolean }> {
+  const saved = (await loadCheckpoint(pool, key)) as T | null | undefined;
+  if (saved) return { position: saved, created: false };
+  await saveCheckpoint(pool, { ...key, position: initial });
+  return { position: initial, created: true };
 }
 
 /** Records a stream's state without moving its position (paused, failed, needs_resnapshot…). */

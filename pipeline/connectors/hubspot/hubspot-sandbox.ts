@@ -7,11 +7,7 @@
 // Tokens are checked by SandboxServer, which lets tests expire and issue them during a run (an
 // OAuth access token expiring mid-load; an expired one gets HubSpot's EXPIRED_AUTHENTICATION) and
 // script exact responses with `respondNext`.
-import {
-  type FaultConfig,
-  SandboxServer,
-  satisfiesComparison,
-} from '../http/sandbox-server.js';
+import { type FaultConfig, SandboxServer, satisfiesComparison } from '../http/sandbox-server.js';
 import { HUBSPOT_OBJECT_TYPES, type HubspotObjectType } from './config.js';
 import type { HubspotRecord } from './hubspot-extractor.js';
 import { cmpId, compareValues, hubspotError, STAMP_PROPS, VENDOR_FAULTS } from './hubspot-sandbox-wire.js';

@@ -4,8 +4,7 @@
 // pauses the tenant's remaining streams with a status and returns; a failing stream is marked
 // failed and the next one runs. Called by `trueup sync` and the scheduler.
 import type pg from 'pg';
-import { loadCheckpoint, saveCheckpoint } from '../../../staging/checkpoints.js';
-import { inTransaction } from '../../../staging/database.js';
+import { firstCheckpoint, loadCheckpoint } from '../../../staging/checkpoints.js';
 import { ApiClient, DailyLimitError } from '../http/api-client.js';
 import { tenantEntityMapping } from '../map-record.js';
 import {
@@ -176,17 +175,11 @@ async function firstArchivedStart(
   start: HubspotPosition,
   fallback: () => number,
 ): Promise<ArchivedPosition> {
-  const saved = (await loadCheckpoint(pool, key)) as ArchivedPosition | null | undefined;
-  if (saved) return saved;
-  const first: ArchivedPosition = {
-    // An incremental checkpoint without an archived one (a run that stopped before the archived
-    // pass, saved by an older version): its start is the earliest point known to be covered.
-    since: start.phase === 'full' ? start.watermark : Math.min(start.since, fallback()),
-    after: null,
-    runStartedAt: null,
-  };
-  await inTransaction(pool, (client) => saveCheckpoint(client, { ...key, position: first }));
-  return first;
+  // An incremental checkpoint without an archived one (a run that stopped before the archived
+  // pass, saved by an older version): its start is the earliest point known to be covered.
+  const since = start.phase === 'full' ? start.watermark : Math.min(start.since, fallback());
+  return (await firstCheckpoint<ArchivedPosition>(pool, key, { since, after: null, runStartedAt: null }))
+    .position;
 }
 
 /** An incremental run over an unfinished full load: finish it, then search from its watermark. */

@@ -4,11 +4,7 @@
 // per-query result cap (100,000) answered with NetSuite's 400; record upsert by external id
 // (PUT /record/v1/{type}/eid:{id} → 204 + Location); lastmodifieddate advances on every write and
 // deletes land in `deletedrecord`. Faults come from the shared SandboxServer with NetSuite's bodies.
-import {
-  type FaultConfig,
-  type SandboxResponse,
-  SandboxServer,
-} from '../http/sandbox-server.js';
+import { type FaultConfig, type SandboxResponse, SandboxServer } from '../http/sandbox-server.js';
 import { generateNetsuiteSeed, type NetsuiteSeedOptions, type NetsuiteSeedTables } from './netsuite-seed.js';
 import {
   compare,

@@ -2,9 +2,7 @@
 // incremental on lastmodifieddate), then the deletedrecord stream. A daily/request limit pauses
 // the tenant's remaining streams with a status; a failing stream is marked failed and the next
 // one runs. Called by `trueup sync` and the scheduler.
-import type pg from 'pg';
-import { loadCheckpoint, saveCheckpoint } from '../../../staging/checkpoints.js';
-import { inTransaction } from '../../../staging/database.js';
+import { firstCheckpoint, loadCheckpoint } from '../../../staging/checkpoints.js';
 import { ApiClient, DailyLimitError } from '../http/api-client.js';
 import { tenantEntityMapping } from '../map-record.js';
 import {
@@ -94,11 +92,13 @@ export async function runNetsuiteSync(
     // next run to start it at its own watermark, and a record the load staged and that was
     // deleted meanwhile would stay live.
     const firstDeletes = config.deletes
-      ? await saveFirstDeletesStart(
-          deps.staging.pool,
-          { tenant, system: systemName, stream: 'deletedrecord' },
-          watermark,
-        )
+      ? (
+          await firstCheckpoint<DeletedPosition>(
+            deps.staging.pool,
+            { tenant, system: systemName, stream: 'deletedrecord' },
+            { since: watermark, lastId: 0 },
+          )
+        ).created
       : false;
     for (const [i, stream] of planned.entries()) {
       const key = { tenant, system: systemName, stream };
@@ -168,21 +168,6 @@ function startPosition(
 ): NetsuitePosition {
   if (mode === 'full' || !saved || saved.phase === undefined) return { phase: 'full', lastId: 0, watermark };
   return saved;
-}
-
-/**
- * Saves the delete stream's first position (this run's watermark) when it has none; true when it
- * saved one (the stream's first pass, reported as `full`).
- */
-async function saveFirstDeletesStart(
-  pool: pg.Pool,
-  key: { tenant: string; system: string; stream: string },
-  watermark: string,
-): Promise<boolean> {
-  if (await loadCheckpoint(pool, key)) return false;
-  const first: DeletedPosition = { since: watermark, lastId: 0 };
-  await inTransaction(pool, (client) => saveCheckpoint(client, { ...key, position: first }));
-  return true;
 }
 
 /** An incremental run over an unfinished full load: finish it, then query from its watermark. */
