@@ -53,8 +53,7 @@ export function openStaging(url: string, opts: { max?: number; applicationName?:
     application_name: opts.applicationName ?? 'trueup',
     types: types as pg.CustomTypesConfig,
   });
-  // An idle client losing its connection must not crash the process; the next checkout reconnects.
-  pool.on('error', () => {});
+  guardPool(pool);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   let closed = false;
   return {
@@ -66,6 +65,20 @@ export function openStaging(url: string, opts: { max?: number; applicationName?:
       await db.destroy();
     },
   };
+}
+
+/**
+ * A connection that breaks (staging restart, failover, `pg_terminate_backend`) emits 'error' on its
+ * client; with no listener that kills the process. pg-pool listens only while a client is idle,
+ * so a client checked out (a CDC group transaction, `inTransaction`, a mirror's COPY) is guarded
+ * here for its whole life: the failed query reports the error, and the pool discards the client.
+ */
+export function guardPool(pool: pg.Pool): pg.Pool {
+  pool.on('error', () => {}); // an idle client's loss: the next checkout connects afresh
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
+  return pool;
 }
 
 /** Runs `fn` in one transaction on one client: BEGIN, COMMIT, or ROLLBACK on any error. */

@@ -1,18 +1,22 @@
-// Error classes of the staging layer and the one table that classifies Postgres errors by
-// SQLSTATE. Every error is terminal (dead-letter the record, keep going) or transient (retry
-// with backoff and a cap).
+// The staging layer's error class and the one table that classifies Postgres errors by SQLSTATE:
+// transient when a retry can cure them (with backoff and a cap), terminal otherwise. The kinds
+// and the error base come from layer 0 (staging/model/errors.ts).
+import { type ErrorKind, type ErrorSubject, TrueupError } from './model/errors.js';
 
-export type ErrorKind = 'terminal' | 'transient';
+export type { ErrorKind } from './model/errors.js';
 
-export class StagingError extends Error {
+/** What a Postgres error can be: a retry cures it or it does not (never `paused`). */
+export type PgErrorKind = Extract<ErrorKind, 'terminal' | 'transient'>;
+
+export class StagingError extends TrueupError {
   override name = 'StagingError';
   constructor(
     message: string,
-    readonly kind: ErrorKind,
-    readonly detail: { tenant?: string; system?: string; entity?: string; sourceId?: string } = {},
+    kind: PgErrorKind,
+    subject: Pick<ErrorSubject, 'tenant' | 'system' | 'entity' | 'sourceId'> = {},
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(message, { kind, subject, cause: options?.cause });
   }
 }
 
@@ -40,7 +44,7 @@ const TRANSIENT_SQLSTATES = new Set([
 const TRANSIENT_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
 
 /** Classifies any error thrown by pg: transient when retrying may succeed, terminal otherwise. */
-export function classifyPgError(err: unknown): ErrorKind {
+export function classifyPgError(err: unknown): PgErrorKind {
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string') {
     if (TRANSIENT_SQLSTATES.has(code) || TRANSIENT_NODE_CODES.has(code)) return 'transient';

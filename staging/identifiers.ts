@@ -1,13 +1,16 @@
 // Identifiers that come from configuration (tenant ids, a customer's table and column names)
 // are either validated against a strict pattern or quoted by this one helper. Values never go
 // into SQL text at all: they are always $n parameters.
+import { TrueupError } from './model/errors.js';
 
 /** Tenant ids name folders, files and roles, so they are restricted; everything else is a value. */
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
-export class InvalidIdentifierError extends Error {
+export class InvalidIdentifierError extends TrueupError {
   override name = 'InvalidIdentifierError';
-  readonly kind = 'terminal' as const;
+  constructor(message: string) {
+    super(message, { kind: 'terminal' });
+  }
 }
 
 export function assertTenantId(id: string, where = 'tenant id'): string {

@@ -4,10 +4,12 @@
 // one change per record (the newest wins, the later one on ties: a batch is in source order),
 // and encoded as the binary COPY stream of the input table. Connectors prepare the next batch
 // while the previous one commits (stage.ts prepareUnit).
+
+import type { NewDeadLetter } from './control/dead-letters.js';
 import { type BinaryColumnType, type CopyValue, encodeRowsBinary } from './copy-csv.js';
-import type { NewDeadLetter } from './dead-letters.js';
-import { isTimestamp, jsonHasNul, validateCanonical } from './model/canonical-schemas.js';
+import { jsonHasNul, normaliseCanonical } from './model/canonical-schemas.js';
 import type { Change } from './model/change.js';
+import { readTimestamp } from './model/date-text.js';
 import { ENTITY_FIELDS, type Entity, type FieldDef } from './model/entities.js';
 
 export interface WriteInput {
@@ -61,8 +63,9 @@ export function prepareChanges(input: WriteInput): PreparedBatch {
   // raw as JSON, computed once for the NUL check and the COPY row.
   const rawJson = new Map<Change, string>();
   input.changes.forEach((change, index) => {
-    const problem = checkChange(entity, change, rawJson);
-    if (problem) {
+    const checked = checkChange(entity, change);
+    if (typeof checked === 'string') {
+      const problem = checked;
       dead.push({
         tenant,
         system,
@@ -73,7 +76,10 @@ export function prepareChanges(input: WriteInput): PreparedBatch {
         errorMessage: `${entity} ${JSON.stringify(change.sourceId)}: ${problem}`,
         location: input.location ? `${input.location} #${index + 1}` : `batch item ${index + 1}`,
       });
-    } else valid.push(change);
+    } else {
+      valid.push(checked.change);
+      rawJson.set(checked.change, checked.raw);
+    }
   });
   const changes = collapse(valid);
   return {
@@ -115,19 +121,27 @@ function copyTypes(defs: readonly FieldDef[]): BinaryColumnType[] {
 }
 
 /**
- * Why a change cannot be staged, or null. Everything Postgres would reject is caught here (an
- * impossible date, a NUL character in any text or json value), because one rejected row would
- * abort the whole transaction: the bad record becomes a dead letter and the rest is staged.
+ * Why a change cannot be staged, or the change as it is staged (canonical values: `1e3` → `1000`,
+ * `eur` → `EUR`, timestamps in UTC; the same object when nothing changes) with its raw as JSON.
+ * Everything Postgres would reject is caught here (an impossible date, a NUL character in any
+ * text or json value), because one rejected row would abort the whole transaction: the bad
+ * record becomes a dead letter and the rest is staged.
  */
-function checkChange(entity: Entity, c: Change, rawJson: Map<Change, string>): string | null {
+function checkChange(entity: Entity, c: Change): string | { change: Change; raw: string } {
   if (typeof c.sourceId !== 'string' || c.sourceId.length === 0) return 'sourceId must be a non-empty string';
   if (c.sourceId.includes('\0')) return 'sourceId contains a NUL character, which Postgres cannot store';
   if (typeof c.version !== 'bigint' || c.version < 0n || c.version > 9_223_372_036_854_775_807n)
     return 'version must be a non-negative 64-bit integer (bigint)';
   if (c.op !== 'upsert' && c.op !== 'delete')
     return `op must be "upsert" or "delete", got ${JSON.stringify(c.op)}`;
-  if (c.sourceUpdatedAt != null && (typeof c.sourceUpdatedAt !== 'string' || !isTimestamp(c.sourceUpdatedAt)))
-    return `sourceUpdatedAt ${JSON.stringify(c.sourceUpdatedAt)} is not an ISO 8601 timestamp with a real date and time`;
+  let updatedAt = c.sourceUpdatedAt;
+  if (updatedAt != null) {
+    // Canonical UTC text: a naive stamp is UTC whatever the staging server's TimeZone setting.
+    const read = typeof updatedAt === 'string' ? readTimestamp(updatedAt) : undefined;
+    if (!read?.ok)
+      return `sourceUpdatedAt ${JSON.stringify(updatedAt)} is not an ISO 8601 timestamp with a real date and time`;
+    updatedAt = read.value;
+  }
   if (
     c.mappingVersion != null &&
     (!Number.isInteger(c.mappingVersion) || c.mappingVersion < 0 || c.mappingVersion > 2_147_483_647)
@@ -141,14 +155,17 @@ function checkChange(entity: Entity, c: Change, rawJson: Map<Change, string>): s
     return `raw cannot be stored as JSON: ${(err as Error).message}`;
   }
   if (jsonHasNul(raw)) return 'raw contains a NUL character, which Postgres jsonb cannot store';
+  let fields = c.fields;
   if (c.op === 'upsert') {
-    const problem = validateCanonical(entity, c.fields ?? {});
-    if (problem) return problem;
+    const read = normaliseCanonical(entity, fields ?? {});
+    if (!read.ok) return read.problem;
+    if (fields) fields = read.fields;
     if (c.keepFields?.some((k) => !ENTITY_FIELDS[entity].some((d) => d.name === k)))
       return `keepFields names an unknown field of ${entity}`;
   }
-  rawJson.set(c, raw);
-  return null;
+  const change =
+    fields === c.fields && updatedAt === c.sourceUpdatedAt ? c : { ...c, fields, sourceUpdatedAt: updatedAt };
+  return { change, raw };
 }
 
 /**

@@ -4,10 +4,10 @@
 // new mapping_version, so the version guard still holds (an equal version with a new mapping
 // version counts as a change) and staged_seq moves, which tells reconcilers to refresh.
 import type pg from 'pg';
-import { inTransaction } from './database.js';
-import { addDeadLetters } from './dead-letters.js';
+import { addDeadLetters } from './control/dead-letters.js';
 import type { Change } from './model/change.js';
 import type { Entity } from './model/entities.js';
+import { withTenantScope } from './tenant-scope.js';
 import { stagingTable, writeChanges } from './write-changes.js';
 
 export interface RemapInput {
@@ -64,7 +64,7 @@ export async function remapEntity(pool: pg.Pool, input: RemapInput): Promise<Rem
         failures.push({ sourceId: r.source_id, raw: r.raw, message: (err as Error).message });
       }
     }
-    const written = await inTransaction(pool, async (client) => {
+    const written = await withTenantScope(pool, input.tenant, async (client) => {
       const w = await writeChanges(client, {
         tenant: input.tenant,
         system: input.system,

@@ -4,10 +4,10 @@
 // checkpoint.
 import type pg from 'pg';
 import { saveCheckpoint } from './checkpoints.js';
-import { inTransaction } from './database.js';
 import type { Change, Checkpoint } from './model/change.js';
 import type { Entity } from './model/entities.js';
 import { type PreparedBatch, prepareChanges } from './prepare-changes.js';
+import { enterTenantScope, saveScopedCheckpoint, scopeEnforced, withTenantScope } from './tenant-scope.js';
 import { type WriteResult, writePrepared } from './write-changes.js';
 
 /** Changes of one entity, or the same already prepared (prepareUnit). */
@@ -56,11 +56,16 @@ export function prepareUnit(unit: StagingUnit): PreparedUnit {
 }
 
 export async function stageUnit(pool: pg.Pool, unit: StagingUnit): Promise<UnitResult> {
-  return inTransaction(pool, (client) => stageUnitIn(client, unit));
+  return withTenantScope(pool, unit.tenant, (client) => stageUnitIn(client, unit));
 }
 
-/** The same, inside a transaction the caller already holds. */
+/**
+ * The same, inside a transaction the caller already holds. The transaction enters the unit's
+ * tenant scope (tenant-scope.ts) and stays in it until it ends.
+ */
 export async function stageUnitIn(client: pg.ClientBase, unit: StagingUnit): Promise<UnitResult> {
+  await enterTenantScope(client, unit.tenant);
+  const scoped = await scopeEnforced(client);
   const results: UnitResult = {};
   let rows = 0;
   // Entities in a fixed order so two writers never take the tenant × entity locks crosswise.
@@ -80,13 +85,22 @@ export async function stageUnitIn(client: pg.ClientBase, unit: StagingUnit): Pro
     rows += r.inserted + r.updated;
   }
   for (const cp of unit.checkpoints ?? []) {
-    await saveCheckpoint(client, {
-      tenant: unit.tenant,
-      system: unit.system,
-      stream: cp.stream,
-      position: cp.position,
-      rows,
-    });
+    // A scope cannot write control.checkpoints itself: the scoped function writes its tenant's.
+    if (scoped)
+      await saveScopedCheckpoint(client, {
+        system: unit.system,
+        stream: cp.stream,
+        position: cp.position,
+        rows,
+      });
+    else
+      await saveCheckpoint(client, {
+        tenant: unit.tenant,
+        system: unit.system,
+        stream: cp.stream,
+        position: cp.position,
+        rows,
+      });
     rows = 0;
   }
   return results;

@@ -24,8 +24,8 @@
 // caller's transaction, in three round trips for an initial load (lock and input table; COPY;
 // test-and-insert). writeChanges is the two in a row.
 import type pg from 'pg';
+import { addDeadLetters } from './control/dead-letters.js';
 import { copyBinaryBuffers } from './copy-csv.js';
-import { addDeadLetters } from './dead-letters.js';
 import { quoteIdent, quoteLiteral } from './identifiers.js';
 import { ENTITY_FIELDS, type Entity, type FieldDef, type FieldType } from './model/entities.js';
 import { type PreparedBatch, prepareChanges, type WriteInput } from './prepare-changes.js';

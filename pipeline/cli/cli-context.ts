@@ -12,6 +12,9 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
+/** Set once a command runs at --log-level debug or trace: printed errors then carry their stack. */
+let stacksShown = false;
+
 /** An error the user can fix by changing how they called trueup or their config (exit 2). */
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -87,7 +90,9 @@ export function createCliContext(
     },
     logger(cmd) {
       if (!logger) {
-        logger = createLogger({ level: ctx.globals(cmd).logLevel });
+        const level = ctx.globals(cmd).logLevel;
+        stacksShown = level === 'debug' || level === 'trace';
+        logger = createLogger({ level });
         setRootLogger(logger);
       }
       return logger;
@@ -110,7 +115,7 @@ export function createCliContext(
   return ctx;
 }
 
-/** Maps an error to its exit code and prints it (secrets redacted). */
+/** Maps an error to its exit code and prints it (secrets redacted; the stack only when debugging). */
 export function reportError(err: unknown, write: (text: string) => void): number {
   if (err instanceof ConfigError) {
     write(redact(`trueup: config error in ${err.message}\n`));
@@ -121,6 +126,7 @@ export function reportError(err: unknown, write: (text: string) => void): number
     return EXIT_USAGE;
   }
   const e = err as Error;
-  write(redact(`trueup: ${e?.message ?? String(err)}\n`));
+  const stack = stacksShown && e instanceof Error && e.stack ? `\n${e.stack}` : '';
+  write(redact(`trueup: ${e?.message ?? String(err)}${stack}\n`));
   return EXIT_FAILURE;
 }

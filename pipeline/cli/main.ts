@@ -3,13 +3,16 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createCliContext, EXIT_USAGE, reportError } from './cli-context.js';
 import { registerActionsCommands } from './commands/actions.js';
+import { registerCloseCommand } from './commands/close.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerDiscrepanciesCommands } from './commands/discrepancies.js';
 import { registerDlqCommands } from './commands/dlq.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerReconcileCommand } from './commands/reconcile.js';
+import { registerReportCommand } from './commands/report.js';
 import { registerSandboxCommand } from './commands/sandbox.js';
+import { registerServeCommand } from './commands/serve.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerSyncCommand } from './commands/sync.js';
 import { registerXrefCommands } from './commands/xref.js';
@@ -53,6 +56,9 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.`,
   registerXrefCommands(program, ctx);
   registerDiscrepanciesCommands(program, ctx);
   registerActionsCommands(program, ctx);
+  registerReportCommand(program, ctx);
+  registerCloseCommand(program, ctx);
+  registerServeCommand(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

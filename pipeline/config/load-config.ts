@@ -5,11 +5,13 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { CONNECTOR_KINDS } from '../connectors/registry.js';
+import { TrueupError } from '../../staging/model/errors.js';
+import { COMPARATOR_TYPES, SURVIVORSHIP_RULES } from '../../staging/model/tenant-config.js';
+import { connectorKinds } from '../connectors/registry.js';
 import { configSchema, type TrueupConfig } from './schema.js';
-import { resolveRefs } from './secrets.js';
+import { resolveRefs, SecretResolutionError } from './secrets.js';
 
-export class ConfigError extends Error {
+export class ConfigError extends TrueupError {
   override name = 'ConfigError';
   constructor(
     readonly file: string,
@@ -17,6 +19,7 @@ export class ConfigError extends Error {
   ) {
     super(
       `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+      { subject: { file } },
     );
   }
 }
@@ -108,10 +111,18 @@ export function validateConfig(
   lineOf: (path: (string | number)[]) => number | undefined = () => undefined,
   baseDir?: string,
 ): Readonly<TrueupConfig> {
-  const parsed = configSchema.safeParse(raw);
+  const parsed = configSchema().safeParse(raw);
   if (!parsed.success) throw new ConfigError(file, formatIssues(parsed.error, lineOf));
   const problems: string[] = [];
-  const resolved = resolveAll(parsed.data, [], env, problems, lineOf, baseDir) as TrueupConfig;
+  const resolved = resolveAll(
+    parsed.data as TrueupConfig,
+    [],
+    env,
+    problems,
+    lineOf,
+    baseDir,
+    (parsed.data as TrueupConfig).secrets?.allowedDirs ?? [],
+  ) as TrueupConfig;
   if (problems.length) throw new ConfigError(file, problems);
   return deepFreeze(baseDir === undefined ? resolved : resolvePaths(resolved, baseDir));
 }
@@ -156,7 +167,7 @@ export function formatIssues(
     let message = issue.message;
     if (issue.code === 'invalid_union' && 'discriminator' in issue) {
       const key = String(issue.discriminator);
-      message = `unknown ${key}; expected one of: ${(DISCRIMINATOR_CHOICES[key] ?? []).join(', ')}`;
+      message = `unknown ${key}; expected one of: ${(DISCRIMINATOR_CHOICES[key]?.() ?? []).join(', ')}`;
     }
     if (issue.code === 'invalid_key') message = issue.issues.map((i) => i.message).join('; ');
     if (issue.code === 'unrecognized_keys')
@@ -171,10 +182,10 @@ export function formatIssues(
 }
 
 /** The choices of each discriminated union in the schema, for messages that list them. */
-const DISCRIMINATOR_CHOICES: Record<string, readonly string[]> = {
-  kind: CONNECTOR_KINDS,
-  rule: ['owner', 'most_recent', 'most_complete', 'max', 'min', 'report_only'],
-  type: ['exact', 'text', 'numeric', 'money', 'date', 'enum'],
+const DISCRIMINATOR_CHOICES: Record<string, () => readonly string[]> = {
+  kind: connectorKinds,
+  rule: () => SURVIVORSHIP_RULES,
+  type: () => COMPARATOR_TYPES,
 };
 
 function resolveAll(
@@ -184,21 +195,28 @@ function resolveAll(
   problems: string[],
   lineOf: (path: (string | number)[]) => number | undefined,
   baseDir?: string,
+  allowedDirs: readonly string[] = [],
 ): unknown {
   if (typeof value === 'string') {
     try {
-      return resolveRefs(value, path.join('.'), env, baseDir);
+      return resolveRefs(value, path.join('.'), env, baseDir, allowedDirs);
     } catch (err) {
+      if (!(err instanceof SecretResolutionError)) throw err;
       const line = lineOf(path);
-      problems.push(`${(err as Error).message}${line ? ` (line ${line})` : ''}`);
+      problems.push(`${err.message}${line ? ` (line ${line})` : ''}`);
       return value;
     }
   }
   if (Array.isArray(value))
-    return value.map((v, i) => resolveAll(v, [...path, String(i)], env, problems, lineOf, baseDir));
+    return value.map((v, i) =>
+      resolveAll(v, [...path, String(i)], env, problems, lineOf, baseDir, allowedDirs),
+    );
   if (value && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, resolveAll(v, [...path, k], env, problems, lineOf, baseDir)]),
+      Object.entries(value).map(([k, v]) => [
+        k,
+        resolveAll(v, [...path, k], env, problems, lineOf, baseDir, allowedDirs),
+      ]),
     );
   }
   return value;
@@ -214,7 +232,7 @@ function deepFreeze<T>(value: T): T {
 
 /** JSON Schema of trueup.yaml, for editors. */
 export function configJsonSchema(): unknown {
-  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+  return z.toJSONSchema(configSchema(), { io: 'input', unrepresentable: 'any' });
 }
 
-export const EMPTY_CONFIG: Readonly<TrueupConfig> = deepFreeze(configSchema.parse({}));
+export const EMPTY_CONFIG: Readonly<TrueupConfig> = deepFreeze(configSchema().parse({}) as TrueupConfig);

@@ -1,7 +1,7 @@
 // Building blocks for connector config schemas: each connector validates its own part of
 // `tenants.<id>.systems.<name>` with a zod schema built from these.
 import { z } from 'zod';
-import { WHOLE_SECRET_REF } from '../config/secrets.js';
+import { WHOLE_SECRET_REF } from '../../staging/model/tenant-config.js';
 
 /** A secret: must be a `${env:NAME}` or `${file:/path}` reference, never literal text. */
 export const secretRef = () =>

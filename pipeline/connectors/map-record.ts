@@ -7,8 +7,10 @@
 //   the canonical type (dates cut to YYYY-MM-DD, currency codes upper-cased, booleans from
 //   'true'/'T'). Values that still do not fit are left as they are, so the staging write path
 //   dead-letters the record with the validator's reason.
+import type { Change } from '../../staging/model/change.js';
 import { ENTITY_FIELDS, type Entity, type FieldType } from '../../staging/model/entities.js';
-import type { EntityConfig } from '../config/schema.js';
+import { TrueupError } from '../../staging/model/errors.js';
+import type { EntityConfig } from '../../staging/model/tenant-config.js';
 import { mappingOverrides } from './connector-config.js';
 
 export interface FieldMapping {
@@ -43,9 +45,8 @@ export function mergeMapping(
 }
 
 /** A mapping override that cannot work (unknown canonical field, a source name the vendor cannot have). */
-export class MappingConfigError extends Error {
+export class MappingConfigError extends TrueupError {
   override name = 'MappingConfigError';
-  readonly kind = 'terminal' as const;
 }
 
 /** What source names a connector accepts (they end up in queries): a pattern and how to say it. */
@@ -132,9 +133,8 @@ export function tenantEntityMapping(
   };
 }
 
-export class MappingError extends Error {
+export class MappingError extends TrueupError {
   override name = 'MappingError';
-  readonly kind = 'terminal' as const;
 }
 
 /** Canonical fields of `row`; throws MappingError when the mapping names an unknown canonical field. */
@@ -217,4 +217,35 @@ export function parseStampMs(v: unknown): number | null {
   if (/^\d{12,}$/.test(v)) return Number(v);
   const ms = Date.parse(v);
   return Number.isNaN(ms) ? null : ms;
+}
+
+/** Epoch milliseconds → version in microseconds (the staging version of a modification stamp). */
+export function msToVersion(ms: number): bigint {
+  return BigInt(ms) * 1000n;
+}
+
+/**
+ * The effective mapping of each object (an object type, a record stream) of a system, keyed by
+ * object: `build` gets the object and the tenant's overrides of its entity, checked first, so a
+ * bad override fails the system before anything is read.
+ */
+export function objectMappings<K extends string, M>(
+  sys: { system: string; options: { entities?: TenantEntities | undefined } },
+  objects: { names: readonly K[]; entityOf: (object: K) => Entity; rule: SourceNameRule },
+  build: (object: K, tenant: TenantEntityMapping) => M,
+): Map<K, M> {
+  const { names, entityOf, rule } = objects;
+  return new Map(
+    names.map((o) => [o, build(o, tenantEntityMapping(sys.options.entities, entityOf(o), sys.system, rule))]),
+  );
+}
+
+/** A change of one source record: its tombstone, or an upsert of `fields` stamped with the mapping version. */
+export function recordChange(
+  r: { sourceId: string; version: bigint; raw: unknown; sourceUpdatedAt: string },
+  fields: Record<string, unknown> | 'delete',
+  mappingVersion?: number,
+): Change {
+  if (fields === 'delete') return { ...r, op: 'delete' };
+  return { ...r, op: 'upsert', fields, ...(mappingVersion ? { mappingVersion } : {}) };
 }

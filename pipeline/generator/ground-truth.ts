@@ -4,19 +4,38 @@
 // on a 2-decimal currency, `ACME  CORP ` vs `Acme Corp`, CRM enum spellings behind a value map,
 // '' vs null). Deterministic from the seed: every record draws from its own PRNG stream, so
 // `generateEntityChunks` can stream millions of rows in slices that equal a one-shot run.
+// References hold each system's own ids (references.ts), and the "mapping gone wrong" profile
+// (`deadLetters`) dead-letters a share of one side's records: their counterparts are then
+// `unverifiable`, never `missing_in_*` (issue 12).
 
+import type { DiscrepancyClass } from '../../staging/control/discrepancy-states.js';
 import { ENTITIES, ENTITY_FIELDS, type Entity, type FieldDef } from '../../staging/model/entities.js';
 import { fromMinorUnits, minorUnits, toMinorUnits } from '../../staging/model/money.js';
-import type { SurvivorshipRule } from '../config/schema.js';
-import { baseFields, differentValue, moneyFields, PROFILES } from './entity-profiles.js';
-import { mix, Rng } from './prng.js';
+import type { SurvivorshipRule } from '../../staging/model/tenant-config.js';
+import {
+  type CaseSpace,
+  DEFAULT_COUNTS,
+  DEFAULT_RATES,
+  type DeadLetterProfile,
+  drawCase,
+  type GeneratorRates,
+  isDeadLettered,
+  LIVE_PAIR_KINDS,
+} from './cases.js';
+import { differentValue, moneyFields, PROFILES } from './entity-profiles.js';
+import type { Rng } from './prng.js';
+import {
+  otherCase,
+  type PlannedReference,
+  planReferences,
+  REFERENCE_FIELDS,
+  referenceRng,
+  referenceValue,
+  referenceVerdict,
+} from './references.js';
 
-export type DiscrepancyClass =
-  | 'missing_in_erp'
-  | 'missing_in_crm'
-  | 'field_mismatch'
-  | 'duplicate_match'
-  | 'deleted_in_one';
+export type { DiscrepancyClass } from '../../staging/control/discrepancy-states.js';
+export { DEFAULT_COUNTS, DEFAULT_RATES, type DeadLetterProfile, type GeneratorRates } from './cases.js';
 
 /** A record in canonical form. Deleted records keep their last fields; `version` is the delete's. */
 export interface GeneratedRecord {
@@ -25,6 +44,11 @@ export interface GeneratedRecord {
   fields: Record<string, unknown>;
   updatedAt: string;
   deleted?: boolean;
+  /**
+   * The "mapping gone wrong" profile could not stage it: stage-generated.ts stages it with a
+   * botched amount, so the write path dead-letters it (its `fields` are what a fixed mapping gives).
+   */
+  deadLetter?: boolean;
 }
 
 /** One discrepancy a correct reconciliation reports. `field` is '' except for field_mismatch. */
@@ -54,45 +78,6 @@ export interface GeneratedChunk {
 
 export type GeneratedEntity = GeneratedChunk;
 
-/** Probabilities per generated case (each index yields one case). */
-export interface GeneratorRates {
-  missing_in_erp: number;
-  missing_in_crm: number;
-  field_mismatch: number;
-  duplicate_match: number;
-  deleted_in_one: number;
-  /** Clean pairs carrying tolerance edge cases that must not be reported. */
-  edge_cases: number;
-  /** Pairs linked only by the business key (normalised), and only by xref. */
-  business_key_only: number;
-  xref_only: number;
-  /** Not reported either: both sides deleted, a lone deleted record. */
-  both_deleted: number;
-  lone_deleted: number;
-}
-
-export const DEFAULT_RATES: Readonly<GeneratorRates> = Object.freeze({
-  missing_in_erp: 0.02,
-  missing_in_crm: 0.02,
-  field_mismatch: 0.06,
-  duplicate_match: 0.01,
-  deleted_in_one: 0.015,
-  edge_cases: 0.15,
-  business_key_only: 0.1,
-  xref_only: 0.05,
-  both_deleted: 0.005,
-  lone_deleted: 0.005,
-});
-
-export const DEFAULT_COUNTS: Readonly<Record<Entity, number>> = Object.freeze({
-  customer: 300,
-  product: 80,
-  order: 250,
-  invoice: 250,
-  payment: 150,
-  subscription: 100,
-});
-
 export interface GeneratorOverrides {
   /** Money tolerance in minor units set on every money field; edge cases sit just inside it. Default 0. */
   toleranceMinor?: number;
@@ -116,6 +101,8 @@ export interface GenerateOptions {
   overrides?: GeneratorOverrides;
   /** System names of the CRM and ERP side. Default "crm" and "erp". */
   systems?: { crm: string; erp: string };
+  /** The "mapping gone wrong" profile: a share of one side's records is dead-lettered. */
+  deadLetters?: DeadLetterProfile;
 }
 
 export interface GeneratedTenant {
@@ -128,8 +115,16 @@ export interface GeneratedTenant {
   config: Record<string, unknown>;
 }
 
-const BASE_TIME = Date.UTC(2024, 0, 1);
 const NON_MUTABLE = new Set(['crm_ref', 'erp_ref', 'currency']);
+
+/** What decides the cases of a tenant (cases.ts). */
+export const caseSpace = (opts: GenerateOptions): CaseSpace => ({
+  seed: opts.seed,
+  rates: { ...DEFAULT_RATES, ...opts.rates },
+  ...(opts.counts ? { counts: opts.counts } : {}),
+  ...(opts.currencies ? { currencies: opts.currencies } : {}),
+  ...(opts.deadLetters ? { deadLetters: opts.deadLetters } : {}),
+});
 
 export function generateTenant(opts: GenerateOptions): GeneratedTenant {
   const entities = {} as Record<Entity, GeneratedEntity>;
@@ -172,41 +167,63 @@ export function* generateEntityChunks(
   }
 }
 
-type CaseKind = keyof GeneratorRates | 'clean';
-
-function pickCase(rng: Rng, rates: GeneratorRates): CaseKind {
-  const order: (keyof GeneratorRates)[] = [
-    'missing_in_erp',
-    'missing_in_crm',
-    'duplicate_match',
-    'deleted_in_one',
-    'field_mismatch',
-    'edge_cases',
-    'both_deleted',
-    'lone_deleted',
-  ];
-  let r = rng.next();
-  for (const k of order) {
-    if (r < rates[k]) return k;
-    r -= rates[k];
-  }
-  return 'clean';
+function generateCase(opts: GenerateOptions, entity: Entity, n: number, out: GeneratedChunk): void {
+  const space = caseSpace(opts);
+  const marks = { crm: out.crm.length, erp: out.erp.length, truth: out.truth.length };
+  generateRecords(opts, space, entity, n, out);
+  if (isDeadLettered(space, entity, n)) deadLetterCase(space.deadLetters!.side, entity, out, marks);
 }
 
-function generateCase(opts: GenerateOptions, entity: Entity, n: number, out: GeneratedChunk): void {
-  const rates = { ...DEFAULT_RATES, ...opts.rates };
+/**
+ * The profile dead-letters this case's records on its side: they are not staged (only their
+ * botched change, as a dead letter), and what the case's truth said no longer holds. A live record
+ * left on the other side is linked to the dead letter — by its direct key either way, xref or the
+ * business key the dead-lettered change still carries — so it is `unverifiable`, not missing.
+ */
+function deadLetterCase(
+  side: 'crm' | 'erp',
+  entity: Entity,
+  out: GeneratedChunk,
+  marks: { crm: number; erp: number; truth: number },
+): void {
+  // Tombstones are staged as they are: a replay of the letters then gives exactly the data a
+  // profile-less generation stages.
+  const dead = out[side].slice(marks[side]).filter((r) => !r.deleted);
+  if (!dead.length) return;
+  for (const r of dead) r.deadLetter = true;
+  out.truth.length = marks.truth;
+  const other = side === 'crm' ? 'erp' : 'crm';
+  for (const r of out[other].slice(marks[other])) {
+    if (r.deleted) continue;
+    out.truth.push({
+      class: 'unverifiable',
+      entity,
+      matchKey: other === 'crm' ? `C:${r.sourceId}` : `E:${r.sourceId}`,
+      field: '',
+      crmId: other === 'crm' ? r.sourceId : null,
+      erpId: other === 'erp' ? r.sourceId : null,
+    });
+  }
+}
+
+/** The records, xref links and truth of one case. */
+function generateRecords(
+  opts: GenerateOptions,
+  space: CaseSpace,
+  entity: Entity,
+  n: number,
+  out: GeneratedChunk,
+): void {
   const ov = opts.overrides ?? {};
   const valueMaps = ov.valueMaps ?? true;
   const tol = ov.toleranceMinor ?? 0;
   const profile = PROFILES[entity];
-  const rng = new Rng(mix(opts.seed, ENTITIES.indexOf(entity), n));
-  const currency = rng.pick(opts.currencies ?? ['USD', 'EUR', 'JPY', 'BHD']);
+  const drawn = drawCase(space, entity, n);
+  const { rng, currency, kind, base, crmT, erpT, link } = drawn;
   const crmId = `C-${profile.prefix}-${n}`;
   const erpId = `E-${profile.prefix}-${n}`;
   const pairKey = `C:${crmId}|E:${erpId}`;
-  const kind = pickCase(rng, rates);
 
-  const base = baseFields(entity, n, rng, currency);
   const crm = { ...base };
   const erp = { ...base };
   const enumF = profile.enumField.field;
@@ -215,10 +232,17 @@ function generateCase(opts: GenerateOptions, entity: Entity, n: number, out: Gen
       ? (profile.enumField.values[canonical] ?? canonical)
       : canonical;
   crm[enumF] = spell(crm[enumF]);
+  // References in each system's own ids (from their own stream: the case's draws stay as they were).
+  const refRng = referenceRng(space, entity, n);
+  const refs = planReferences(space, entity, refRng, LIVE_PAIR_KINDS.includes(kind));
+  for (const r of refs) {
+    crm[r.field] = referenceValue(r, 'crm', r.crm);
+    erp[r.field] = referenceValue(r, 'erp', r.erp);
+  }
+  const refOf = new Map<string, PlannedReference>(refs.map((r) => [r.field, r]));
+  /** Reference fields compared as references (not the shared opaque values of an entity not generated). */
+  const refFields = new Set(REFERENCE_FIELDS[entity].map((r) => r.field));
 
-  const t = BASE_TIME + n * 1000 + rng.int(0, 86_400) * 1000;
-  const crmT = t + rng.int(0, 3_600_000);
-  const erpT = t + rng.int(0, 3_600_000);
   const rec = (
     sourceId: string,
     fields: Record<string, unknown>,
@@ -239,17 +263,9 @@ function generateCase(opts: GenerateOptions, entity: Entity, n: number, out: Gen
     e: string | null = erpId,
   ) => out.truth.push({ class: cls, entity, matchKey: key, field, crmId: c, erpId: e });
 
-  // How the pair is linked. Deleted and duplicate cases use direct refs (tombstones take part in
-  // explicit links only; business keys match live records).
-  let link: 'direct' | 'bkey' | 'xref' = 'direct';
-  const lr = rng.next();
-  if (!['deleted_in_one', 'both_deleted', 'duplicate_match'].includes(kind)) {
-    if (profile.businessKey && lr < rates.business_key_only) link = 'bkey';
-    else if (lr < rates.business_key_only + rates.xref_only) link = 'xref';
-  }
   const applyLink = () => {
     if (link === 'direct') {
-      const v = rng.next();
+      const v = drawn.directV!;
       if (v < 0.6 || v >= 0.8) crm.erp_ref = erpId;
       if (v < 0.8) erp.crm_ref = crmId;
     } else if (link === 'bkey' && profile.businessKey) {
@@ -296,25 +312,50 @@ function generateCase(opts: GenerateOptions, entity: Entity, n: number, out: Gen
     crmDeleted = true;
     erpDeleted = true;
   } else if (kind === 'field_mismatch') {
+    // A reference of an entity not generated, or one already naming unlinked records, is not
+    // chosen: the first would be unverifiable, the second is already.
     const candidates = ENTITY_FIELDS[entity].filter(
-      (d) => !NON_MUTABLE.has(d.name) && d.name !== profile.businessKey?.field,
+      (d) =>
+        !NON_MUTABLE.has(d.name) &&
+        d.name !== profile.businessKey?.field &&
+        (!refFields.has(d.name) || refOf.get(d.name)?.unlinked === false),
     );
     const k = rng.chance(0.3) ? 2 : 1;
     const chosen = new Set<FieldDef>();
     while (chosen.size < k) chosen.add(rng.pick(candidates));
     for (const d of chosen) {
       const side = rng.chance(0.5) ? crm : erp;
+      const r = refOf.get(d.name);
       if (d.name === enumF) {
         const others = Object.keys(profile.enumField.values).filter((v) => v !== base[enumF]);
         const v = rng.pick(others);
         side[enumF] = side === crm ? spell(v) : v;
-      } else if (d.type === 'text' && rng.chance(0.2)) side[d.name] = null;
-      else side[d.name] = differentValue(d, base[d.name], rng, currency, tol);
+      } else if (d.type === 'text' && rng.chance(0.2)) {
+        side[d.name] = null;
+        // One side without a reference: an ordinary difference, nothing to look up.
+        if (r) refOf.delete(d.name);
+      } else if (r) {
+        // One side refers to another record (an invoice attached to another customer).
+        differentValue(d, base[d.name], rng, currency, tol);
+        const k2 = otherCase(space, r, refRng);
+        if (k2 === null) continue;
+        const s = side === crm ? 'crm' : 'erp';
+        side[d.name] = referenceValue(r, s, k2);
+        r[s] = k2;
+        continue;
+      } else side[d.name] = differentValue(d, base[d.name], rng, currency, tol);
       truth('field_mismatch', pairKey, d.name);
     }
   } else if (kind === 'edge_cases') {
-    applyEdgeCases(entity, rng, crm, erp, currency, tol);
+    applyEdgeCases(entity, rng, crm, erp, currency, tol, refFields);
   }
+  // What the references of a live pair come to: equal, another record, or not verifiable.
+  if (LIVE_PAIR_KINDS.includes(kind))
+    for (const r of refOf.values()) {
+      const verdict = referenceVerdict(space, r.target, r.crm, r.erp);
+      if (verdict === 'mismatch') truth('field_mismatch', pairKey, r.field);
+      else if (verdict === 'unverifiable') truth('unverifiable', pairKey, r.field);
+    }
   out.crm.push(rec(crmId, crm, crmT, crmDeleted));
   out.erp.push(rec(erpId, erp, erpT, erpDeleted));
 }
@@ -327,13 +368,16 @@ function applyEdgeCases(
   erp: Record<string, unknown>,
   currency: string,
   tol: number,
+  refFields: ReadonlySet<string>,
 ): void {
   const profile = PROFILES[entity];
   const money = moneyFields(entity);
+  // References are ids: a case-folded id names no record (it would be unverifiable).
   const texts = ENTITY_FIELDS[entity].filter(
     (d) =>
       d.type === 'text' &&
       !NON_MUTABLE.has(d.name) &&
+      !refFields.has(d.name) &&
       d.name !== profile.enumField.field &&
       d.name !== profile.businessKey?.field &&
       typeof crm[d.name] === 'string',

@@ -1,9 +1,12 @@
 // Stages generated data through the one write path (`stageUnit`), as a connector would: upserts
 // first, then the deletes of deleted records (a tombstone keeps the last staged values), and the
-// xref links that only the xref table knows. For tests, benchmarks and the demo.
+// xref links that only the xref table knows. For tests, benchmarks and the demo. A record the
+// "mapping gone wrong" profile dead-letters is staged with the amount its broken mapping produced
+// ("1.234,56 €"): the write path turns it into a dead letter holding the rest of the change, and it
+// is never deleted (it never reached staging).
 import type pg from 'pg';
 import type { Change } from '../../staging/model/change.js';
-import { ENTITIES, type Entity } from '../../staging/model/entities.js';
+import { ENTITIES, ENTITY_FIELDS, type Entity } from '../../staging/model/entities.js';
 import { stageUnit } from '../../staging/stage.js';
 import {
   type GeneratedChunk,
@@ -80,8 +83,8 @@ export async function stageChunk(
     [systems.erp, chunk.erp],
   ] as const) {
     if (!records.length) continue;
-    const upserts = records.map(toUpsert);
-    const deletes = records.filter((r) => r.deleted).map(toDelete);
+    const upserts = records.map((r) => toUpsert(r, chunk.entity));
+    const deletes = records.filter((r) => r.deleted && !r.deadLetter).map(toDelete);
     await stageUnit(pool, {
       tenant,
       system,
@@ -111,15 +114,29 @@ export async function stageChunk(
   return { rows, xrefLinks: chunk.xref.length };
 }
 
-export function toUpsert(r: GeneratedRecord): Change {
+/**
+ * The upsert of a generated record. A dead-lettered one (`entity` given) carries its first money
+ * field as the broken mapping wrote it; `raw` keeps the source's values, from which a fixed
+ * mapping gives the record's `fields`.
+ */
+export function toUpsert(r: GeneratedRecord, entity?: Entity): Change {
   return {
     sourceId: r.sourceId,
     version: r.deleted ? r.version - 1n : r.version,
     op: 'upsert',
-    fields: r.fields,
+    fields: r.deadLetter && entity ? botched(entity, r.fields) : r.fields,
     raw: r.fields,
     sourceUpdatedAt: r.updatedAt,
   };
+}
+
+/** The fields with the first money amount in a German spreadsheet's format: "1.234,56 €". */
+export function botched(entity: Entity, fields: Record<string, unknown>): Record<string, unknown> {
+  const money = ENTITY_FIELDS[entity].find((d) => d.type === 'decimal' && d.currencyField);
+  if (!money) return { ...fields, currency: 'Euro (€)' };
+  const [whole = '0', frac] = String(fields[money.name] ?? '0').split('.');
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, '.');
+  return { ...fields, [money.name]: `${grouped}${frac ? `,${frac}` : ''} €` };
 }
 
 function toDelete(r: GeneratedRecord): Change {

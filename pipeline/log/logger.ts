@@ -5,7 +5,7 @@
 // holding a quote or backslash is escaped: it matches that escaped form too.
 import pino, { type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import { redact } from '../config/secrets.js';
+import { redact } from './redact.js';
 
 export type { Logger };
 
@@ -56,4 +56,10 @@ export function rootLogger(): Logger {
 
 export function setRootLogger(logger: Logger): void {
   root = logger;
+}
+
+/** A child carrying `fields`, but those the parent already carries with the same value (no key twice in a line). */
+export function childWith(parent: Logger, fields: Record<string, unknown>): Logger {
+  const bound = parent.bindings();
+  return parent.child(Object.fromEntries(Object.entries(fields).filter(([k, v]) => bound[k] !== v)));
 }

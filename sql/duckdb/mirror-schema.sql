@@ -1,4 +1,4 @@
--- The narrow columnar mirror of one tenant × entity (reconcilers/mirror.ts, mirror-layout.ts): per
+-- The narrow columnar mirror of one tenant × entity (reconcilers/mirror/refresh-mirror.ts, mirror-layout.ts): per
 -- side, one row per staged record (tombstones included) with its direct-key fields (l_*),
 -- normalised business keys (k1…kn), tombstone flag, staged_seq, the content hash rh computed by
 -- Postgres and the 64-bit tokens of its link columns (t_sid, t_l_*, t_k*).

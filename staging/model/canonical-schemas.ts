@@ -1,79 +1,43 @@
 // zod schemas of the canonical objects, derived from ENTITY_FIELDS so that there is one list.
 // Every canonical field is optional and nullable: sources know different subsets, and a
-// record's absence of a field is itself something reconciliation reports.
+// record's absence of a field is itself something reconciliation reports. The schemas read
+// what sources plausibly send into the one canonical spelling of each type (canonical-values.ts):
+// their output is what the write path stages.
 import { z } from 'zod';
+import { isStorableJson, MAX_TEXT_LENGTH, readCanonicalValue } from './canonical-values.js';
+import { isCanonicalTimestamp, isRealDate, readTimestamp } from './date-text.js';
+import { CANONICAL_DECIMAL_PATTERN } from './decimal-text.js';
 import { ENTITIES, ENTITY_FIELDS, type Entity, type FieldType } from './entities.js';
-import { CURRENCY_PATTERN, DECIMAL_PATTERN } from './money.js';
+import { CURRENCY_PATTERN } from './money.js';
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-// ISO 8601 as sources send it: a date, optionally a time (seconds and fraction optional) and a
-// zone. Postgres reads all of these as timestamptz.
-const TIMESTAMP =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?(?: ?(?:[zZ]|[+-](\d{2})(?::?(\d{2}))?(?::?\d{2})?))?$/;
+export { jsonHasNul } from './canonical-values.js';
+export { isRealDate } from './date-text.js';
 
 /**
- * A real calendar day Postgres accepts: `Date.parse` takes "2024-02-30" (rolling it over to
- * March 1st) while Postgres rejects it and would abort the whole batch, so the parts must
- * survive a round trip. Year 0000 does not exist in Postgres either.
- */
-function isRealDay(y: number, m: number, d: number): boolean {
-  if (y < 1 || m < 1 || m > 12 || d < 1) return false;
-  const date = new Date(0);
-  date.setUTCFullYear(y, m - 1, d); // not Date.UTC: it maps years 0–99 to 1900–1999
-  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
-}
-
-/** A YYYY-MM-DD date that exists. */
-export function isRealDate(s: string): boolean {
-  return DATE.test(s) && isRealDay(Number(s.slice(0, 4)), Number(s.slice(5, 7)), Number(s.slice(8, 10)));
-}
-
-/**
- * An ISO 8601 timestamp whose date exists and whose time and zone are in range (the same strict
- * reading as dates: what passes here, Postgres stores). Used for timestamp fields and for a
- * change's sourceUpdatedAt.
+ * An ISO 8601 timestamp whose date exists and whose time and zone are in range (what passes
+ * here, Postgres stores). The write path stages its canonical UTC form (date-text.ts
+ * readTimestamp), for timestamp fields and a change's sourceUpdatedAt alike.
  */
 export function isTimestamp(s: string): boolean {
-  const m = TIMESTAMP.exec(s);
-  if (!m || !isRealDay(Number(m[1]), Number(m[2]), Number(m[3]))) return false;
-  if (m[4] !== undefined && (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6] ?? 0) > 59)) return false;
-  return m[7] === undefined || (Number(m[7]) <= 15 && Number(m[8] ?? 0) <= 59);
+  return readTimestamp(s).ok;
 }
 
-/**
- * True when `json` (JSON text) holds a NUL character, i.e. a `\u0000` escape that is not itself
- * escaped text ("\\u0000"). Postgres text and jsonb cannot store U+0000.
- */
-export function jsonHasNul(json: string): boolean {
-  return json.includes('\\u0000') && /(?<!\\)(?:\\\\)*\\u0000/.test(json);
+/** The zod schema of one field type: reads a source value into its canonical value. */
+function fieldSchema(type: FieldType): z.ZodType {
+  return z.unknown().transform((value, ctx) => {
+    const read = readCanonicalValue(type, value);
+    if (read.ok) return read.value;
+    ctx.addIssue({ code: 'custom', message: read.reason, input: value });
+    return z.NEVER;
+  });
 }
 
-const NUL_MESSAGE = 'contains a NUL character (\\u0000), which Postgres cannot store';
-
-/** A json field's value: serialisable, and without NUL characters (neither in keys nor in strings). */
-function isStorableJson(v: unknown): boolean {
-  try {
-    const json = JSON.stringify(v);
-    return json !== undefined && !jsonHasNul(json);
-  } catch {
-    return false; // a bigint or a cycle: it cannot be stored as jsonb
-  }
-}
-
-const FIELD_SCHEMAS: Record<FieldType, z.ZodType> = {
-  text: z
-    .string()
-    .max(1_000_000)
-    .refine((s) => !s.includes('\0'), NUL_MESSAGE),
-  decimal: z.string().regex(DECIMAL_PATTERN, 'expected a decimal string such as "1234.50" (never a float)'),
-  currency: z.string().regex(CURRENCY_PATTERN, 'expected an ISO 4217 code such as "EUR"'),
-  date: z.string().regex(DATE, 'expected a date YYYY-MM-DD').refine(isRealDate, 'not a real date'),
-  timestamp: z.string().refine(isTimestamp, 'expected an ISO 8601 timestamp with a real date and time'),
-  boolean: z.boolean(),
-  json: z
-    .unknown()
-    .refine(isStorableJson, 'must be JSON without NUL characters (\\u0000), which Postgres cannot store'),
-};
+const FIELD_SCHEMAS = Object.fromEntries(
+  (['text', 'decimal', 'currency', 'date', 'timestamp', 'boolean', 'json'] as const).map((t) => [
+    t,
+    fieldSchema(t),
+  ]),
+) as Record<FieldType, z.ZodType>;
 
 function schemaFor(entity: Entity) {
   const shape: Record<string, z.ZodType> = {};
@@ -183,26 +147,64 @@ export interface CanonicalByEntity {
   subscription: Subscription;
 }
 
-/** Validates one record's canonical fields; returns a message naming the field, or null when valid. */
-export function validateCanonical(entity: Entity, fields: unknown): string | null {
-  if (plainlyValid(entity, fields)) return null;
+export type CanonicalResult = { ok: true; fields: CanonicalFields } | { ok: false; problem: string };
+
+/**
+ * One record's canonical fields, normalised (`"1001.0000"` → `"1001"`, `"eur"` → `"EUR"`,
+ * `"t"` → true…), or the problem: every bad field named with its value, joined by "; ". When
+ * every value is already canonical the same object comes back (no copy per row).
+ */
+export function normaliseCanonical(entity: Entity, fields: unknown): CanonicalResult {
+  if (plainlyValid(entity, fields)) return { ok: true, fields: fields as CanonicalFields };
+  const types = FIELD_TYPES.get(entity);
+  if (types && isPlainObject(fields) && Object.keys(fields).every((k) => types.has(k))) {
+    // Known fields of a plain object: read value by value, without zod (the write path's cost).
+    let out: Record<string, unknown> | undefined;
+    const problems: string[] = [];
+    for (const name in fields) {
+      const value = fields[name];
+      const type = types.get(name)!;
+      if (value === null || value === undefined || PLAIN_CHECKS[type](value)) continue;
+      const read = readCanonicalValue(type, value);
+      if (!read.ok) problems.push(`${name}: ${read.reason}`);
+      else if (read.value !== value) {
+        out ??= { ...fields };
+        out[name] = read.value;
+      }
+    }
+    return problems.length
+      ? { ok: false, problem: problems.join('; ') }
+      : { ok: true, fields: out ?? fields };
+  }
   const result = CANONICAL_SCHEMAS[entity].safeParse(fields);
-  if (result.success) return null;
-  return result.error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; ');
+  if (result.success) return { ok: true, fields: result.data };
+  return {
+    ok: false,
+    problem: result.error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; '),
+  };
 }
 
 /**
- * What the canonical zod schemas accept for each type, checked without zod: the write path
- * validates every row, and zod's object parse costs more than the rest of a row's Node work.
- * It accepts a subset of what the zod schemas accept (a property test checks it); anything
- * else goes to zod, which decides and words the message.
+ * Validates one record's canonical fields; returns a message naming each bad field and its
+ * value, or null when the record can be staged (after normaliseCanonical).
+ */
+export function validateCanonical(entity: Entity, fields: unknown): string | null {
+  const result = normaliseCanonical(entity, fields);
+  return result.ok ? null : result.problem;
+}
+
+/**
+ * Values already in their canonical spelling, checked without zod: the write path reads every
+ * row, and zod's object parse costs more than the rest of a row's Node work. What passes here,
+ * the zod schemas return unchanged (a property test checks it); anything else is read by
+ * canonical-values.ts.
  */
 const PLAIN_CHECKS: Readonly<Record<FieldType, (v: unknown) => boolean>> = {
-  text: (v) => typeof v === 'string' && v.length <= 1_000_000 && !v.includes('\0'),
-  decimal: (v) => typeof v === 'string' && DECIMAL_PATTERN.test(v),
+  text: (v) => typeof v === 'string' && v.length <= MAX_TEXT_LENGTH && !v.includes('\0'),
+  decimal: (v) => typeof v === 'string' && CANONICAL_DECIMAL_PATTERN.test(v),
   currency: (v) => typeof v === 'string' && CURRENCY_PATTERN.test(v),
   date: (v) => typeof v === 'string' && isRealDate(v),
-  timestamp: (v) => typeof v === 'string' && isTimestamp(v),
+  timestamp: (v) => typeof v === 'string' && isCanonicalTimestamp(v),
   boolean: (v) => typeof v === 'boolean',
   json: isStorableJson,
 };
@@ -210,18 +212,21 @@ const FIELD_TYPES = new Map(
   Object.entries(ENTITY_FIELDS).map(([entity, defs]) => [entity, new Map(defs.map((d) => [d.name, d.type]))]),
 );
 
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+/** Every value of the record is null, absent or already canonical: it is staged as it is. */
 export function plainlyValid(entity: Entity, fields: unknown): boolean {
-  if (typeof fields !== 'object' || fields === null || Object.getPrototypeOf(fields) !== Object.prototype)
-    return false;
+  if (!isPlainObject(fields)) return false;
   const types = FIELD_TYPES.get(entity);
   if (!types) return false;
   // for…in rather than Object.entries: no pair arrays per record (a plain object has no
   // inherited enumerable keys; the prototype was checked above).
-  const record = fields as Record<string, unknown>;
-  for (const name in record) {
+  for (const name in fields) {
     const type = types.get(name);
     if (type === undefined) return false;
-    const value = record[name];
+    const value = fields[name];
     if (value !== null && value !== undefined && !PLAIN_CHECKS[type](value)) return false;
   }
   return true;

@@ -1,6 +1,7 @@
 // Money and currency helpers. Amounts travel as decimal strings ("1234.50") or integer minor
 // units (bigint) — never as binary floats — because a float cannot hold 0.1 exactly and finance
-// reviews these numbers to the cent.
+// reviews these numbers to the cent. Reading source text into decimals: decimal-text.ts.
+import { readDecimal } from './decimal-text.js';
 
 /** ISO 4217 minor-unit exponents that differ from 2. Every other currency code uses 2. */
 const MINOR_UNITS: Readonly<Record<string, number>> = Object.freeze({
@@ -33,7 +34,12 @@ const MINOR_UNITS: Readonly<Record<string, number>> = Object.freeze({
 });
 
 export const CURRENCY_PATTERN = /^[A-Z]{3}$/;
-export const DECIMAL_PATTERN = /^-?\d{1,28}(\.\d{1,12})?$/;
+/**
+ * A plain decimal string, as Postgres prints a numeric: any size numeric holds (131072 digits
+ * before the point, 16383 after), no exponent. Canonical decimals are this and normalised
+ * (decimal-text.ts CANONICAL_DECIMAL_PATTERN); source text is read with readDecimal.
+ */
+export const DECIMAL_PATTERN = /^-?\d{1,131072}(\.\d{1,16383})?$/;
 
 /** Number of minor-unit digits of an ISO 4217 currency (2 unless listed). */
 export function minorUnits(currency: string): number {
@@ -70,14 +76,13 @@ export function fromMinorUnits(minor: bigint, currency: string): string {
   return `${negative ? '-' : ''}${whole}${frac}`;
 }
 
-/** Normalises a decimal string: no leading zeros, no trailing fraction zeros ("001.500" → "1.5"). */
+/**
+ * Normalises a decimal string to its canonical spelling: no leading zeros, no trailing fraction
+ * zeros, no exponent ("001.500" → "1.5", "1e3" → "1000"); accepts whatever Postgres numeric
+ * input accepts but NaN and Infinity (RangeError).
+ */
 export function normaliseDecimal(value: string): string {
-  const text = value.trim();
-  if (!DECIMAL_PATTERN.test(text)) throw new RangeError(`not a decimal number: ${JSON.stringify(value)}`);
-  const negative = text.startsWith('-');
-  const [whole = '0', frac = ''] = (negative ? text.slice(1) : text).split('.');
-  const w = whole.replace(/^0+(?=\d)/, '');
-  const f = frac.replace(/0+$/, '');
-  const body = f ? `${w}.${f}` : w;
-  return negative && body !== '0' ? `-${body}` : body;
+  const read = readDecimal(value);
+  if (!read.ok) throw new RangeError(`not a decimal number: ${JSON.stringify(value)}`);
+  return read.value;
 }

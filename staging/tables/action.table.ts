@@ -1,6 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
-
-export type ActionStatus = 'proposed' | 'approved' | 'rejected' | 'applied' | 'failed' | 'skipped_stale';
+import type { ActionKind, ActionStatus } from '../control/action-states.js';
 
 export interface ActionTable {
   tenant_id: string;
@@ -9,7 +8,7 @@ export interface ActionTable {
   entity: string;
   target_system: string;
   target_id: string | null;
-  kind: 'upsert' | 'create';
+  kind: ActionKind;
   fields: ColumnType<unknown, string, string>;
   explanation: ColumnType<unknown, string, string>;
   observed_version: string | null;

@@ -1,6 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
-
-export type DeadLetterStatus = 'open' | 'replayed' | 'discarded';
+import type { DeadLetterStatus } from '../control/dead-letter-states.js';
 
 export interface DeadLetterTable {
   tenant_id: string;

@@ -1,12 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
-
-export type DiscrepancyClass =
-  | 'missing_in_erp'
-  | 'missing_in_crm'
-  | 'field_mismatch'
-  | 'duplicate_match'
-  | 'deleted_in_one';
-export type DiscrepancyStatus = 'open' | 'resolved' | 'accepted';
+import type { DiscrepancyClass, DiscrepancyStatus } from '../control/discrepancy-states.js';
 
 export interface DiscrepancyTable {
   tenant_id: string;

@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { XrefOrigin } from '../control/xref-states.js';
 
 export interface XrefTable {
   tenant_id: string;
@@ -7,7 +8,7 @@ export interface XrefTable {
   crm_id: string;
   erp_system: string;
   erp_id: string;
-  origin: 'key_match' | 'manual';
+  origin: XrefOrigin;
   created_by: string | null;
   created_at: Generated<Date>;
 }

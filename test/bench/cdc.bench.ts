@@ -10,7 +10,7 @@ import { createLogger } from '../../pipeline/log/logger.js';
 import { copyRows } from '../../staging/copy-csv.js';
 import type { Change } from '../../staging/model/change.js';
 import { stageUnit } from '../../staging/stage.js';
-import { type BenchDefinition, timed } from './harness.js';
+import { type BenchDefinition, check, timed } from './harness.js';
 
 async function rawReceive(url: string, slot: string, publication: string, expected: number): Promise<number> {
   const service = new LogicalReplicationService(
@@ -73,7 +73,33 @@ async function stagingAlone(
       await stageUnit(staging, { tenant: 'ceiling', system: 'erp', batches: [{ entity: 'order', changes }] });
     }
   });
+  await checkStaged(staging, 'ceiling', n, update, 'the staging stage alone');
   return ms;
+}
+
+/**
+ * Fails the benchmark unless `tenant`'s staged orders are exactly the n rows the bench's INSERT
+ * (or UPDATE) leaves at the source: every id, with its status and amount.
+ */
+async function checkStaged(
+  staging: Parameters<typeof stageUnit>[0],
+  tenant: string,
+  n: number,
+  update: boolean,
+  what: string,
+): Promise<void> {
+  const res = await staging.query<{ rows: number; right: number }>(
+    `SELECT count(*)::int AS rows,
+            count(*) FILTER (WHERE deleted_at IS NULL AND status = $2 AND number = 'SO' || source_id
+                               AND amount_total = round(source_id::int * 1.5 + $3, 2))::int AS right
+       FROM staging."order" WHERE tenant_id = $1 AND system = 'erp'`,
+    [tenant, update ? 'sale' : 'draft', update ? 1 : 0],
+  );
+  const { rows, right } = res.rows[0]!;
+  check(
+    rows === n && right === n,
+    `cdc: after the ${update ? 'update' : 'insert'} phase, ${what} staged ${rows} rows of which ${right} hold the source's values; expected ${n}`,
+  );
 }
 
 /**
@@ -133,6 +159,14 @@ async function bareStore(
       }
     }
   });
+  const stored = await staging.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM public.bench_bare WHERE version = $1`,
+    [update ? 2 : 1],
+  );
+  check(
+    stored.rows[0]!.n === n,
+    `cdc: the bare store holds ${stored.rows[0]!.n} rows at the phase's version, not ${n}`,
+  );
   if (update) await staging.query('DROP TABLE public.bench_bare');
   return ms;
 }
@@ -185,7 +219,11 @@ export const cdcBench: BenchDefinition = {
     };
     const logger = createLogger({ level: 'warn', pretty: false });
     const sync = () => runSource({ tenant: 'bench', system: 'erp', config, staging, logger, once: true });
-    await sync(); // creates slot + publication, empty snapshot
+    const first = await sync(); // creates slot + publication, empty snapshot
+    check(
+      first.outcome === 'caught_up',
+      `cdc: the first sync ended ${first.outcome}: ${first.error?.message}`,
+    );
     try {
       for (const [phase, sql] of [
         [
@@ -201,6 +239,11 @@ export const cdcBench: BenchDefinition = {
         const cpu = process.cpuUsage();
         const e2e = await timed(sync);
         const { user, system } = process.cpuUsage(cpu);
+        check(
+          e2e.result.outcome === 'caught_up',
+          `cdc: the ${phase} sync ended ${e2e.result.outcome}: ${e2e.result.error?.message}`,
+        );
+        await checkStaged(staging.pool, 'bench', n, phase === 'update', 'the connector');
         const alone = await stagingAlone(staging.pool, n, phase === 'update');
         const rate = (n * 1000) / e2e.ms;
         const rawRate = (n * 1000) / raw;

@@ -22,9 +22,9 @@ import { ApiClient } from '../../pipeline/connectors/http/api-client.js';
 import { BulkQueryClient, windowQuery } from '../../pipeline/connectors/salesforce/bulk-query.js';
 import { resolveMappings, selectFields } from '../../pipeline/connectors/salesforce/mapping.js';
 import { SalesforcePolicy } from '../../pipeline/connectors/salesforce/policy.js';
-import { runSalesforceSync } from '../../pipeline/connectors/salesforce/run-salesforce-sync.js';
+import { syncSystem } from '../../pipeline/connectors/stream-runner.js';
 import { createLogger } from '../../pipeline/log/logger.js';
-import { type BenchDefinition, peakRss, timed } from './harness.js';
+import { type BenchDefinition, check, peakRss, timed } from './harness.js';
 
 const TOKEN = 'bench-token';
 const MAX_RECORDS = 100_000;
@@ -93,7 +93,9 @@ export const extractBench: BenchDefinition = {
       );
       await bulk.waitForCompletion(job.id);
       const sink = createWriteStream(file);
+      let pages = 0;
       for (let locator: string | null = null, first = true; first || locator; first = false) {
+        pages++;
         const res = await api.request('GET', `/services/data/v60.0/jobs/query/${job.id}/results`, {
           query: { locator: locator ?? undefined, maxRecords: MAX_RECORDS },
           accept: 'text/csv',
@@ -117,26 +119,32 @@ export const extractBench: BenchDefinition = {
         );
         return rows;
       });
+      // Every result page starts with its header line.
+      check(bare.result === n + pages, `extract: the baseline parsed ${bare.result - pages} rows, not ${n}`);
 
       const rssBefore = process.memoryUsage.rss() / 2 ** 20;
       const run = await peakRss(() =>
         timed(() =>
-          runSalesforceSync({ staging, logger }, 'bench', 'crm', system, {
-            streams: ['Account'],
-            limits,
-            bulk: {
-              maxRecords: MAX_RECORDS,
-              batchSize: 20_000,
-              pollMinMs: 50,
-              pollMaxMs: 200,
-              lagSeconds: 0,
+          syncSystem(
+            { staging, logger },
+            'bench',
+            'crm',
+            {
+              ...system,
+              bulk: {
+                maxRecords: MAX_RECORDS,
+                batchSize: 20_000,
+                pollMinMs: 50,
+                pollMaxMs: 200,
+                lagSeconds: 0,
+              },
             },
-          }),
+            { streams: ['Account'], limits },
+          ),
         ),
       );
       const report = run.result.result;
-      if (report.status !== 'completed')
-        throw new Error(`extraction ended ${report.status}: ${report.error}`);
+      check(report.status === 'completed', `extract: the extraction ended ${report.status}: ${report.error}`);
       const staged = Number(
         (
           await staging.pool.query<{ n: string }>(
@@ -144,7 +152,7 @@ export const extractBench: BenchDefinition = {
           )
         ).rows[0]!.n,
       );
-      if (staged !== n) throw new Error(`staged ${staged} accounts, the sandbox has ${n}`);
+      check(staged === n, `extract: staged ${staged} accounts, the sandbox has ${n}`);
       ctx.emit({
         metric: 'salesforce_bulk_rows_per_s',
         value: Math.round(n / (run.result.ms / 1000)),

@@ -2,10 +2,11 @@
 // reports one JSON line per measurement:
 // {"bench":NAME,"metric":...,"value":...,"unit":...,"baseline":...,"baseline_value":...,"ratio":...}
 // ratio = value / baseline_value for throughputs (higher is better) and for times alike; the
-// `better` field says which direction is good so a reader need not guess.
+// `better` field says which direction is good so a reader need not guess. Every benchmark checks
+// what it measured (`check`): a wrong result fails the run instead of printing a number.
 import { performance } from 'node:perf_hooks';
+import type { PostgresServer } from '../../pipeline/embedded/postgres-server.js';
 import type { Staging } from '../../staging/database.js';
-import type { PostgresServer } from '../../staging/postgres-server.js';
 
 export interface MeasurementInput {
   metric: string;
@@ -61,4 +62,27 @@ export async function peakRss<T>(fn: () => Promise<T>): Promise<{ peakMiB: numbe
   } finally {
     clearInterval(timer);
   }
+}
+
+/** A benchmark measured something other than what it claims (rows missing, a run failed). */
+export class BenchCheckError extends Error {
+  override name = 'BenchCheckError';
+}
+
+/** Fails the benchmark with `message` unless `ok`: a number from a wrong result means nothing. */
+export function check(ok: boolean, message: string): asserts ok {
+  if (!ok) throw new BenchCheckError(message);
+}
+
+/** Fails the benchmark unless the two sets are equal, naming a few members of each difference. */
+export function checkSameSet(what: string, want: Iterable<string>, got: Iterable<string>): void {
+  const w = new Set(want);
+  const g = new Set(got);
+  const missing = [...w].filter((k) => !g.has(k));
+  const extra = [...g].filter((k) => !w.has(k));
+  const some = (xs: string[]) => `${xs.slice(0, 5).join(', ')}${xs.length > 5 ? ', …' : ''}`;
+  check(
+    !missing.length && !extra.length,
+    `${what}: ${missing.length} expected but missing (${some(missing)}), ${extra.length} unexpected (${some(extra)}); expected ${w.size}, got ${g.size}`,
+  );
 }

@@ -5,7 +5,8 @@
 // (the fixed cost of a run), against (d) a hand-written Postgres FULL OUTER JOIN diff over the
 // same staging rows. Wall time, peak RSS, the job's time per phase and the load average for
 // each; ratios to (d). Runs share one pool, as `trueup serve` would: its worker thread and the
-// mirror it holds open stay up between runs.
+// mirror it holds open stay up between runs. After every run the open discrepancies must be
+// exactly the records (d) finds, by match key, and no job may have failed.
 import { mkdir } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -16,11 +17,11 @@ import {
   generatorTenantConfig,
 } from '../../pipeline/generator/ground-truth.js';
 import { stageGeneratedTenant, toUpsert } from '../../pipeline/generator/stage-generated.js';
-import { createReconcilePool } from '../../reconcilers/pool.js';
-import { reconcileTenant } from '../../reconcilers/run-reconcile.js';
+import { createReconcilePool } from '../../reconcilers/pool/reconcile-pool.js';
+import { reconcileTenant } from '../../reconcilers/run/reconcile-tenant.js';
 import { ENTITY_FIELDS } from '../../staging/model/entities.js';
 import { stageUnit } from '../../staging/stage.js';
-import { type BenchDefinition, peakRss, timed } from './harness.js';
+import { type BenchDefinition, check, checkSameSet, peakRss, timed } from './harness.js';
 
 const NONE = {
   missing_in_erp: 0.0005,
@@ -95,30 +96,52 @@ export const reconcileBench: BenchDefinition = {
                OR (${COMPARED.map((f) => norm('c', f)).join(', ')}) IS DISTINCT FROM (${COMPARED.map((f) => norm('e', f)).join(', ')})`;
     const runBaseline = () =>
       peakRss(() => timed(() => staging.pool.query<{ n: number }>(baselineSql, [tenant])));
-    const differingRecords = async () =>
+    // The same diff as a set of match keys (classify.ts pairKey/loneKey), untimed: what every run
+    // must leave open.
+    const expectedKeys = async () =>
       (
-        await staging.pool.query<{ n: number }>(
-          `SELECT count(DISTINCT match_key)::int AS n FROM control.discrepancies WHERE tenant_id = $1 AND status = 'open'`,
+        await staging.pool.query<{ key: string }>(
+          `SELECT CASE WHEN c.source_id IS NULL THEN 'E:' || e.source_id
+                       WHEN e.source_id IS NULL THEN 'C:' || c.source_id
+                       ELSE 'C:' || c.source_id || '|E:' || e.source_id END AS key
+             ${baselineSql.slice(baselineSql.indexOf('FROM'))}`,
           [tenant],
         )
-      ).rows[0]?.n ?? 0;
+      ).rows.map((r) => r.key);
+    const openKeys = async () =>
+      (
+        await staging.pool.query<{ key: string }>(
+          `SELECT DISTINCT match_key AS key FROM control.discrepancies WHERE tenant_id = $1 AND status = 'open'`,
+          [tenant],
+        )
+      ).rows.map((r) => r.key);
+    /** The run succeeded and left open exactly the records the hand-written diff finds now. */
+    const verify = async (metric: string, r: Awaited<ReturnType<typeof run>>) => {
+      const summary = r.result.result;
+      check(
+        summary.status === 'succeeded' && !summary.errors.length,
+        `reconcile: ${metric}: the run ${summary.status}: ${JSON.stringify(summary.errors)}`,
+      );
+      const want = await expectedKeys();
+      checkSameSet(`reconcile: ${metric}: open discrepancies vs the Postgres diff`, want, await openKeys());
+      return new Set(want);
+    };
     const baseline1 = await runBaseline();
     const baselineRecords = baseline1.result.result.rows[0]?.n ?? -1;
+    const initialKeys = new Set(await expectedKeys());
+    check(
+      initialKeys.size === baselineRecords && baselineRecords > 0,
+      `reconcile: the diff counts ${baselineRecords} records but lists ${initialKeys.size}`,
+    );
     const results: { metric: string; r: Awaited<ReturnType<typeof run>>; extra: Record<string, unknown> }[] =
       [];
     try {
       const cold = await run('full', true);
-      results.push({
-        metric: 'full_cold_mirror_ms',
-        r: cold,
-        extra: { same_records: (await differingRecords()) === baselineRecords },
-      });
+      await verify('full_cold_mirror_ms', cold);
+      results.push({ metric: 'full_cold_mirror_ms', r: cold, extra: { same_records: true } });
       const warm = await run('full', false);
-      results.push({
-        metric: 'full_warm_mirror_ms',
-        r: warm,
-        extra: { same_records: (await differingRecords()) === baselineRecords },
-      });
+      await verify('full_warm_mirror_ms', warm);
+      results.push({ metric: 'full_warm_mirror_ms', r: warm, extra: { same_records: true } });
       const baseline2 = await runBaseline();
       const baseline = baseline2.result.ms < baseline1.result.ms ? baseline2 : baseline1;
 
@@ -146,6 +169,12 @@ export const reconcileBench: BenchDefinition = {
             await stageUnit(staging.pool, { tenant, system, batches: [{ entity: 'customer', changes }] });
         }
       const synced = await run('incremental', false);
+      // Kept in sync on both sides: not one discrepancy more or less than before.
+      checkSameSet(
+        'reconcile: incremental after synced churn: the records that differ',
+        initialKeys,
+        await verify('incremental_after_1pct_synced_churn_ms', synced),
+      );
       const phase = (r: typeof synced, name: string) =>
         r.result.result.entities[0]?.timings.phases?.[name] ?? 0;
       results.push({
@@ -164,6 +193,7 @@ export const reconcileBench: BenchDefinition = {
       // 1 % churn on the CRM side only: a new version of 1 % of the CRM customers, half of them
       // with a changed credit limit — every one becomes a new field_mismatch (4× the discrepancies
       // the full runs above report, each read, classified and written).
+      const churnedCrm: string[] = [];
       for (const chunk of generateEntityChunks(gen, 'customer', { chunkSize: 50_000 })) {
         const changes = chunk.crm
           .filter((r) => index(r.sourceId) % stride === 0)
@@ -175,6 +205,7 @@ export const reconcileBench: BenchDefinition = {
               fields: { ...r.fields, ...(i % 2 ? { credit_limit: '1.00' } : { owner: `churned ${i}` }) },
             };
           });
+        churnedCrm.push(...changes.map((c) => c.sourceId));
         if (changes.length)
           await stageUnit(staging.pool, {
             tenant,
@@ -183,6 +214,16 @@ export const reconcileBench: BenchDefinition = {
           });
       }
       const inc = await run('incremental', false);
+      // Every churned CRM record now differs from its ERP partner (or still lacks one).
+      const afterChurn = await verify('incremental_after_1pct_churn_ms', inc);
+      const differing = new Set(
+        [...afterChurn].filter((k) => k.startsWith('C:')).map((k) => k.slice(2).split('|')[0]),
+      );
+      const quiet = churnedCrm.filter((id) => !differing.has(id));
+      check(
+        churnedCrm.length > 0 && !quiet.length,
+        `reconcile: ${quiet.length} of ${churnedCrm.length} CRM records changed on one side are not open discrepancies (${quiet.slice(0, 5).join(', ')})`,
+      );
       results.push({
         metric: 'incremental_after_1pct_churn_ms',
         r: inc,
@@ -192,6 +233,11 @@ export const reconcileBench: BenchDefinition = {
         },
       });
       const idle = await run('incremental', false);
+      checkSameSet(
+        'reconcile: incremental with nothing changed: the records that differ',
+        afterChurn,
+        await verify('incremental_nothing_changed_ms', idle),
+      );
       results.push({
         metric: 'incremental_nothing_changed_ms',
         r: idle,

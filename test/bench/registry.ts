@@ -4,6 +4,13 @@ import { cdcBench } from './cdc.bench.js';
 import { extractBench } from './extract.bench.js';
 import type { BenchDefinition } from './harness.js';
 import { reconcileBench } from './reconcile.bench.js';
+import { reportBench } from './report.bench.js';
 import { stagingBench } from './staging.bench.js';
 
-export const BENCHMARKS: BenchDefinition[] = [stagingBench, cdcBench, extractBench, reconcileBench];
+export const BENCHMARKS: BenchDefinition[] = [
+  stagingBench,
+  cdcBench,
+  extractBench,
+  reconcileBench,
+  reportBench,
+];

@@ -1,14 +1,15 @@
 // `npm run bench [-- NAME…]`: runs every benchmark (or the named ones) against one embedded
-// Postgres and prints one JSON line per measurement on stdout.
+// Postgres and prints one JSON line per measurement on stdout, then a table of them all.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { connectPostgres } from '../../pipeline/embedded/postgres-server.js';
 import { openStaging } from '../../staging/database.js';
 import { migrate } from '../../staging/migrate.js';
-import { connectPostgres } from '../../staging/postgres-server.js';
 import type { BenchDefinition, Measurement } from './harness.js';
 import { BENCHMARKS } from './registry.js';
+import { benchTable } from './summary-table.js';
 
 async function main() {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -31,7 +32,8 @@ async function main() {
       settings: { fsync: 'off', synchronous_commit: 'off', max_wal_size: '4GB' },
     },
   });
-  let failed = false;
+  const measured: Measurement[] = [];
+  const failed: string[] = [];
   try {
     for (const bench of selected) {
       const workDir = await mkdtemp(join(folder, `${bench.name}-`));
@@ -58,11 +60,12 @@ async function main() {
           emit(m) {
             const ratio = m.ratio ?? m.value / m.baseline_value;
             const line: Measurement = { bench: bench.name, ...m, ratio: Math.round(ratio * 1000) / 1000 };
+            measured.push(line);
             process.stdout.write(`${JSON.stringify(line)}\n`);
           },
         });
       } catch (err) {
-        failed = true;
+        failed.push(bench.name);
         process.stderr.write(`bench ${bench.name} failed: ${(err as Error).stack ?? err}\n`);
       } finally {
         for (const o of opened) await o.close();
@@ -72,7 +75,8 @@ async function main() {
     await server.release();
     await rm(folder, { recursive: true, force: true });
   }
-  process.exit(failed ? 1 : 0);
+  process.stdout.write(`\n${benchTable(measured, failed)}\n`);
+  process.exit(failed.length ? 1 : 0);
 }
 
 await main();

@@ -3,8 +3,9 @@
 // runs that propose the same correction again; decisions wait for the run's write and for an
 // apply step holding the rows, and refuse what changed meanwhile; usage errors exit 2.
 import { expect, it } from 'vitest';
-import type { ActionView } from '../../reconcilers/actions-review.js';
-import { lockEntityResults } from '../../reconcilers/lifecycle.js';
+import type { ActionView } from '../../staging/control/actions.js';
+import { clientDb } from '../../staging/control/control-db.js';
+import { lockEntityResults } from '../../staging/control/entity-results-lock.js';
 import { stageRows } from '../reconcilers/helpers.js';
 import { cliWorld } from './cli-world.js';
 
@@ -73,7 +74,7 @@ it('lists actions with their fields, explanation and decision, filtered by statu
   expect(text.out).not.toContain('\u001b');
   // The ERP owns the credit limit: the CRM is corrected.
   expect(lines.find((l) => l.includes('crm:C2'))).toMatch(
-    /credit_limit = 250\.00\s+credit_limit: owner → erp\s+1\s+proposed/,
+    /credit_limit = 250\s+credit_limit: owner → erp\s+1\s+proposed/,
   );
   expect(lines.find((l) => l.includes('(new from crm:X1)'))).toMatch(
     /create\s+erp:\(new from crm:X1\)\s+name = Lone in the CRM; crm_ref = X1\s+missing in erp/,
@@ -284,9 +285,9 @@ it('waits for a run’s write and for an apply step holding the rows, and refuse
 
   const client = await world.db.staging.pool.connect();
   try {
-    // A run writing its results holds the tenant × entity lock (lifecycle.ts).
+    // A run writing its results holds the tenant × entity lock (lifecycle/write-results.ts).
     await client.query('BEGIN');
-    await lockEntityResults(client, t, 'customer');
+    await lockEntityResults(clientDb(client), t, 'customer');
     const approving = decide('approve', t, [id.get('erp:E1')!]);
     expect(await settled(approving)).toBe(false);
     await client.query('COMMIT');

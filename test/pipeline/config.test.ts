@@ -56,7 +56,13 @@ describe('config', () => {
     });
     expect(cfg.staging.url).toBe('postgres://trueup:pg-pass-456@db.internal:5432/trueup');
     expect(acme.entities.customer?.nullEquivalents).toEqual(['']);
-    expect(acme.actions).toEqual({ policy: 'propose', createMissing: false });
+    expect(acme.actions).toEqual({
+      policy: 'propose',
+      createMissing: false,
+      limits: {},
+      applyAfterRun: false,
+      requireDistinctApprover: false,
+    });
     expect(Object.isFrozen(acme.systems)).toBe(true);
     expect(() => {
       (cfg.tenants as Record<string, unknown>).evil = {};
@@ -131,7 +137,8 @@ tenants:
     const dir = await mkdtemp(join(tmpdir(), 'trueup-secret-'));
     await writeFile(join(dir, 'token'), 'file-secret-789\n');
     const cfg = parseConfigText(
-      GOOD.replace('${env:SF_TOKEN}', `\${file:${join(dir, 'token')}}`),
+      // A secret file outside the config's folder is read only from a folder the config allows.
+      `${GOOD.replace('${env:SF_TOKEN}', `\${file:${join(dir, 'token')}}`)}\nsecrets:\n  allowedDirs: [${JSON.stringify(dir)}]\n`,
       'trueup.yaml',
       env,
     );

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startEmbedded } from '../../staging/postgres-server.js';
+import { startEmbedded } from '../../pipeline/embedded/postgres-server.js';
 
 const BIN = join(import.meta.dirname, '../../dist/pipeline/cli/bin.js');
 const run = promisify(execFile);

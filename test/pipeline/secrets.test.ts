@@ -2,7 +2,7 @@
 // applied to every log line by pipeline/log/logger.ts).
 import { describe, expect, it } from 'vitest';
 import { redact, registerSecret } from '../../pipeline/config/secrets.js';
-import { refreshableToken } from '../../pipeline/connectors/sync-support.js';
+import { refreshableToken } from '../../pipeline/connectors/http/refreshable-token.js';
 import { createLogger } from '../../pipeline/log/logger.js';
 import { logSink } from '../support/fixtures.js';
 

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningSandbox, startSalesforceSandbox } from '../../pipeline/connectors/sandboxes.js';
+import type { RunningSandbox } from '../../pipeline/connectors/contract.js';
+import { startSalesforceSandbox } from '../../pipeline/connectors/salesforce/sandbox-start.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 const run = promisify(execFile);

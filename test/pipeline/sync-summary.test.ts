@@ -5,18 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeReport } from '../../pipeline/cli/commands/sync.js';
-import { runCsvSync } from '../../pipeline/connectors/csv/run-csv-sync.js';
+import { syncSystem } from '../../pipeline/connectors/stream-runner.js';
 import { createLogger } from '../../pipeline/log/logger.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 
-let t: TestDatabase;
+const t = useTestDatabase('syncsummary');
 let dir: string;
 beforeAll(async () => {
-  t = await createTestDatabase('syncsummary');
   dir = await mkdtemp(join(tmpdir(), 'trueup-summary-'));
 });
 afterAll(async () => {
-  await t?.drop();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -32,12 +30,25 @@ describe('trueup sync summary line', () => {
       entities: { customer: { deleteColumn: 'deleted', versionColumn: 'v' } },
     };
     await writeFile(join(folder, 'a.csv'), 'id,name,deleted,v\nC1,ok,,1\nC2,ok,,1\n');
-    const first = await runCsvSync(deps, 'sum', 'legacy', cfg);
+    const first = await syncSystem(deps, 'sum', 'legacy', cfg);
     expect(describeReport(first)).toMatch(/2 received, 2 staged, 0 dead-lettered/);
     await writeFile(join(folder, 'b.csv'), 'id,name,deleted,v\nC1,ok,x,2\n');
-    const del = await runCsvSync(deps, 'sum', 'legacy', cfg);
+    const del = await syncSystem(deps, 'sum', 'legacy', cfg);
     expect(describeReport(del)).toMatch(/1 received, 1 staged/);
-    const replay = await runCsvSync(deps, 'sum', 'legacy', cfg, { mode: 'full' });
+    const replay = await syncSystem(deps, 'sum', 'legacy', cfg, { mode: 'full' });
     expect(describeReport(replay)).toMatch(/3 received, 0 staged/);
+  });
+
+  it('a continuous source (CDC) says where it reads and how it ended', () => {
+    const base = { tenant: 'acme', system: 'erp', kind: 'postgres', streams: [], requests: 0, retries: 0 };
+    const cdc = { ...base, throttled: 0, durationMs: 5, detail: 'slot trueup_acme_erp' };
+    expect(describeReport({ ...cdc, status: 'completed' })).toBe(
+      'acme/erp (postgres, slot trueup_acme_erp): caught up',
+    );
+    expect(
+      describeReport({ ...cdc, status: 'failed', error: 'slot "x" is being read by another trueup sync' }),
+    ).toBe(
+      'acme/erp (postgres, slot trueup_acme_erp): failed — slot "x" is being read by another trueup sync',
+    );
   });
 });

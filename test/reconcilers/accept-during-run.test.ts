@@ -1,11 +1,11 @@
 // A reviewer accepts a discrepancy while a run is comparing: the run's write must see the
 // acceptance and propose no correction for it. The accepted identities are read inside the write
-// transaction, after the run's discrepancies are upserted (lifecycle.ts), not before it.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { identityOf } from '../../reconcilers/classify.js';
-import { acceptDiscrepancies } from '../../reconcilers/discrepancies.js';
-import { writeResults } from '../../reconcilers/lifecycle.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+// transaction, after the run's discrepancies are upserted (lifecycle/write-results.ts), not before it.
+import { afterAll, expect, it } from 'vitest';
+import { identityOf } from '../../reconcilers/classify/classify.js';
+import { writeResults } from '../../reconcilers/lifecycle/write-results.js';
+import { acceptDiscrepancies } from '../../staging/control/discrepancies.js';
+import { useTestDatabase } from '../support/database.js';
 import {
   csvTenantConfig,
   dataDir,
@@ -15,13 +15,9 @@ import {
   storedDiscrepancies,
 } from './helpers.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase('recon_accept_race');
-});
+const db = useTestDatabase('recon_accept_race');
 afterAll(async () => {
   await removeDataDirs();
-  await db?.drop();
 });
 
 it('an acceptance committed before the write is seen by the write, which plans no action for it', async () => {
@@ -35,7 +31,7 @@ it('an acceptance committed before the write is seen by the write, which plans n
   expect(stored).toHaveLength(1);
   const { id, found } = stored[0]!;
   // The run has compared and planned (it found the phone mismatch); now the reviewer accepts.
-  await acceptDiscrepancies(db.staging.pool, {
+  await acceptDiscrepancies(db.staging.db, {
     tenant: t,
     ids: [id],
     by: 'alice',

@@ -3,18 +3,14 @@
 // so it must not stay buried as skipped_stale), while a reviewer's rejection is never undone;
 // and a value the tenant treats as null (nullEquivalents) never wins most_complete, max or min
 // against a real value.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { afterAll, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/database.js';
 import { csvTenantConfig, dataDir, reconcile, removeDataDirs, stageRows } from './helpers.js';
 
-let db: TestDatabase;
+const db = useTestDatabase('recon_revival');
 
-beforeAll(async () => {
-  db = await createTestDatabase('recon_revival');
-});
 afterAll(async () => {
   await removeDataDirs();
-  await db?.drop();
 });
 
 async function actions(tenant: string) {

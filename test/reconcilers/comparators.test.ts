@@ -4,10 +4,10 @@
 // and `exact` decimals compared as numbers (as the mirror's content hash does); whitespace of
 // every kind trimmed, case folding beyond lower(), Unicode letters in the name key, money
 // rounding per currency, calendar dates at month granularity, CSV-hostile values.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { validateConfig } from '../../pipeline/config/load-config.js';
 import type { TenantConfig } from '../../pipeline/config/schema.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import {
   csvTenantConfig,
   dataDir,
@@ -19,13 +19,9 @@ import {
   stageRows,
 } from './helpers.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase('recon_cmp');
-});
+const db = useTestDatabase('recon_cmp');
 afterAll(async () => {
   await removeDataDirs();
-  await db?.drop();
 });
 
 function tenantConfig(tenant: string, nameUnicode?: 'NFC'): TenantConfig {

@@ -1,16 +1,12 @@
 // Unusual but valid entity configs (no null equivalents, every field ignored, comparators on
 // fields of another type, other match keys, no links at all) run without errors, twice.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { afterAll, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/database.js';
 import { csvTenantConfig, dataDir, openKeys, reconcile, removeDataDirs, stageRows } from './helpers.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase('recon_cfgsmoke');
-});
+const db = useTestDatabase('recon_cfgsmoke');
 afterAll(async () => {
   await removeDataDirs();
-  await db?.drop();
 });
 
 const configs: Record<string, Record<string, unknown>> = {

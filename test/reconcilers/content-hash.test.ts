@@ -1,23 +1,19 @@
 // Staging's stored content hash (a generated column, not in trueup's migrations yet): when the
 // column exists and matches the mirror's hash, the mirror copies it instead of hashing, with the
 // same results; a column defined over other fields is detected and not used.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { generateTenant } from '../../pipeline/generator/ground-truth.js';
 import { stageTenant, toUpsert } from '../../pipeline/generator/stage-generated.js';
-import { stagedContentHashDdl } from '../../reconcilers/mirror-layout.js';
+import { stagedContentHashDdl } from '../../reconcilers/mirror/mirror-layout.js';
 import { ENTITIES } from '../../staging/model/entities.js';
 import { stageUnit } from '../../staging/stage.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { dataDir, keyOf, openDiscrepancies, reconcile, removeDataDirs, tenantConfigOf } from './helpers.js';
 
 const COUNTS = { customer: 60, product: 20, order: 40, invoice: 40, payment: 30, subscription: 20 };
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase('recon_hash');
-});
+const db = useTestDatabase('recon_hash');
 afterAll(async () => {
   await removeDataDirs();
-  await db?.drop();
 });
 
 it('uses a stored content hash that matches, with the same results, and ignores one that does not', async () => {

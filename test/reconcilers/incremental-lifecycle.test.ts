@@ -3,10 +3,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GeneratedTenant, generateTenant } from '../../pipeline/generator/ground-truth.js';
 import { stageTenant, toUpsert } from '../../pipeline/generator/stage-generated.js';
-import { inFlightHooks } from '../../reconcilers/confirm.js';
+import { inFlightHooks } from '../../reconcilers/job/confirm-in-flight.js';
 import type { Entity } from '../../staging/model/entities.js';
 import { stageUnit } from '../../staging/stage.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
+import { holdLiveStreams } from '../support/live-stream.js';
 import {
   csvTenantConfig,
   dataDir,
@@ -19,15 +20,13 @@ import {
 } from './helpers.js';
 
 const COUNTS = { customer: 200, product: 40, order: 100, invoice: 100, payment: 60, subscription: 50 };
-let db: TestDatabase;
+const db = useTestDatabase('recon_inc');
 let dir: string;
 beforeAll(async () => {
-  db = await createTestDatabase('recon_inc');
   dir = await dataDir();
 });
 afterAll(async () => {
   await removeDataDirs();
-  await db?.drop();
 });
 
 async function update(
@@ -171,6 +170,11 @@ describe('in-flight confirmation', () => {
         checkpoints: [{ stream: 'generator', position: { heartbeat: Date.now() } }],
       });
     };
+    // Both systems are being read right now (a reader holds each stream's claim).
+    const release = await holdLiveStreams(db.url, tenant, [
+      { system: 'crm', stream: 'generator' },
+      { system: 'erp', stream: 'generator' },
+    ]);
     try {
       const s = await reconcile(db, dir, tenant, cfg, {
         entities: ['customer'],
@@ -180,6 +184,7 @@ describe('in-flight confirmation', () => {
       expect(s.totals.resolvedInFlight).toBeGreaterThanOrEqual(1);
     } finally {
       inFlightHooks.beforeWait = undefined;
+      await release();
     }
     const open = new Set((await openDiscrepancies(db, tenant)).map(keyOf));
     expect(open.has(keyOf(t))).toBe(false);
@@ -221,6 +226,11 @@ describe('in-flight confirmation of missing and duplicated records', () => {
         checkpoints: [{ stream: 'generator', position: { heartbeat: Date.now() } }],
       });
     };
+    // Both systems are being read right now (a reader holds each stream's claim).
+    const release = await holdLiveStreams(db.url, tenant, [
+      { system: 'crm', stream: 'generator' },
+      { system: 'erp', stream: 'generator' },
+    ]);
     try {
       const s = await reconcile(db, dir, tenant, cfg, {
         entities: ['customer'],
@@ -230,6 +240,7 @@ describe('in-flight confirmation of missing and duplicated records', () => {
       expect(s.totals.resolvedInFlight).toBeGreaterThanOrEqual(2);
     } finally {
       inFlightHooks.beforeWait = undefined;
+      await release();
     }
     const open = new Set((await openDiscrepancies(db, tenant)).map(keyOf));
     expect(open.has(keyOf(lone))).toBe(false);

@@ -3,22 +3,18 @@
 // or cleared, records deleted, revived and created, fields changed, xref links added and removed.
 // After every round the open discrepancies of an incremental run (one mirror) must equal those of
 // a full run on a freshly rebuilt mirror (another data folder).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type GeneratedRecord, generateTenant } from '../../pipeline/generator/ground-truth.js';
 import { Rng } from '../../pipeline/generator/prng.js';
 import { stageTenant, toUpsert } from '../../pipeline/generator/stage-generated.js';
+import { linkRecords, unlinkRecords } from '../../staging/control/xref.js';
 import { stageUnit } from '../../staging/stage.js';
-import { linkRecords, unlinkRecords } from '../../staging/xref.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { dataDir, keyOf, openDiscrepancies, reconcile, removeDataDirs, tenantConfigOf } from './helpers.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase('recon_rand');
-});
+const db = useTestDatabase('recon_rand');
 afterAll(async () => {
   await removeDataDirs();
-  await db?.drop();
 });
 
 type Side = 'crm' | 'erp';

@@ -6,24 +6,21 @@
 //   they replaced are kept in the mirror until then.
 // In both, a CRM record drops its direct key (erp_ref): its old partner is reachable only through
 // its older version, and the next incremental run must still equal a full run.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { validateConfig } from '../../pipeline/config/load-config.js';
-import { inFlightHooks } from '../../reconcilers/confirm.js';
-import { jobHooks } from '../../reconcilers/reconcile-job.js';
+import { inFlightHooks } from '../../reconcilers/job/confirm-in-flight.js';
+import { jobHooks } from '../../reconcilers/job/reconcile-job.js';
 import { stageUnit } from '../../staging/stage.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
+import { holdLiveStreams } from '../support/live-stream.js';
 import { dataDir, keyOf, openDiscrepancies, reconcile, removeDataDirs } from './helpers.js';
 
 let tenant = 'rollback';
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase('recon_rollback');
-});
+const db = useTestDatabase('recon_rollback');
 afterAll(async () => {
   jobHooks.afterRefresh = undefined;
   inFlightHooks.beforeWait = undefined;
   await removeDataDirs();
-  await db?.drop();
 });
 
 const cfg = () =>
@@ -116,7 +113,14 @@ it('keeps the older versions replaced during in-flight confirmation for the next
     await stage('crm', 3n, [0], false);
     await stage('erp', 3n, []);
   };
-  const flight = await reconcile(db, dir, tenant, cfg(), { entities: ['customer'], confirm });
+  // Both systems are being read right now (a reader holds each stream's claim).
+  const release = await holdLiveStreams(db.url, tenant, [
+    { system: 'crm', stream: 'cdc' },
+    { system: 'erp', stream: 'cdc' },
+  ]);
+  const flight = await reconcile(db, dir, tenant, cfg(), { entities: ['customer'], confirm }).finally(
+    release,
+  );
   inFlightHooks.beforeWait = undefined;
   expect(flight.errors).toEqual([]);
   expect(flight.entities[0]).toMatchObject({ mode: 'incremental', confirmation: 'confirmed' });

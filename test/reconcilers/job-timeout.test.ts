@@ -7,23 +7,21 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createReconcilePool, type ReconcilePool } from '../../reconcilers/pool.js';
-import { jobHooks } from '../../reconcilers/reconcile-job.js';
+import { afterAll, expect, it } from 'vitest';
+import { jobHooks } from '../../reconcilers/job/reconcile-job.js';
+import { createReconcilePool, type ReconcilePool } from '../../reconcilers/pool/reconcile-pool.js';
 import { packageRoot } from '../../staging/package-root.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
+import { ManualTimers } from '../support/manual-timers.js';
+import { until } from '../support/wait.js';
 import { csvTenantConfig, dataDir, openKeys, reconcile, removeDataDirs, stageRows } from './helpers.js';
 
-let db: TestDatabase;
+const db = useTestDatabase('recon_timeout');
 const pools: ReconcilePool[] = [];
-beforeAll(async () => {
-  db = await createTestDatabase('recon_timeout');
-});
 afterAll(async () => {
   jobHooks.afterRefresh = undefined;
   await Promise.all(pools.map((p) => p.close()));
   await removeDataDirs();
-  await db?.drop();
 });
 
 async function stageTenant(t: string) {
@@ -35,7 +33,10 @@ const run = (t: string, pool: ReconcilePool, dir: string) =>
   reconcile(db, dir, t, csvTenantConfig(t), { entities: ['customer'], pool });
 
 it('inline: a held job fails at the limit and the next tenant runs', async () => {
-  const pool = createReconcilePool({ threads: 1, inline: true, jobTimeoutMs: 2_000 });
+  // The limit's timer fires when the job is held, not after 2 s of a busy machine's wall clock,
+  // and never under the next tenant's job.
+  const timers = new ManualTimers();
+  const pool = createReconcilePool({ threads: 1, inline: true, jobTimeoutMs: 2_000, timers });
   pools.push(pool);
   await stageTenant('held');
   await stageTenant('next');
@@ -45,6 +46,7 @@ it('inline: a held job fails at the limit and the next tenant runs', async () =>
   });
   jobHooks.afterRefresh = async (job) => {
     if (job.tenant !== 'held') return;
+    expect(timers.fire(2_000)).toBe(1);
     await held;
     throw new Error('released after the time limit');
   };
@@ -67,10 +69,13 @@ it('inline: a held job fails at the limit and the next tenant runs', async () =>
 });
 
 it('threads: the job blocked on a lock fails, its thread is ended, the next tenant runs', async () => {
-  const dist = join(packageRoot(), 'dist', 'reconcilers', 'pool.js');
+  const dist = join(packageRoot(), 'dist', 'reconcilers', 'pool', 'reconcile-pool.js');
   if (!existsSync(dist)) throw new Error(`${dist} is missing: run "npm run build" first (npm test does)`);
-  const mod = (await import(pathToFileURL(dist).href)) as typeof import('../../reconcilers/pool.js');
-  const pool = mod.createReconcilePool({ threads: 1, jobTimeoutMs: 4_000 });
+  const mod = (await import(
+    pathToFileURL(dist).href
+  )) as typeof import('../../reconcilers/pool/reconcile-pool.js');
+  const timers = new ManualTimers();
+  const pool = mod.createReconcilePool({ threads: 1, jobTimeoutMs: 4_000, timers });
   pools.push(pool);
   expect(pool.threaded).toBe(true);
   await stageTenant('locked');
@@ -78,12 +83,22 @@ it('threads: the job blocked on a lock fails, its thread is ended, the next tena
   const dir = await dataDir();
   // Warm the thread, so the limit measures the job and not the thread's start.
   expect((await run('after', pool, dir)).errors).toEqual([]);
-  // The advisory lock writeResults takes for the tenant × entity (lifecycle.ts).
+  // The advisory lock writeResults takes for the tenant × entity (lifecycle/write-results.ts).
   const locker = new pg.Client({ connectionString: db.url });
   await locker.connect();
   try {
     await locker.query("SELECT pg_advisory_lock(hashtext('locked'), hashtext('reconcile:customer'))");
-    const s = await run('locked', pool, dir);
+    const running = run('locked', pool, dir);
+    // Its time is up once it waits on the lock.
+    await until('the job to wait on the lock', async () => {
+      const waiting = await locker.query(
+        `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database =
+           (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      );
+      return waiting.rows.length > 0;
+    });
+    expect(timers.fire(4_000)).toBe(1);
+    const s = await running;
     expect(s.errors.map((e) => e.message)).toEqual([
       'reconcile job of tenant locked, entity customer ran longer than the job time limit of 4000 ms ' +
         '(workers.jobTimeoutMs) and was stopped',

@@ -1,18 +1,16 @@
 // Matching around tombstones: a deleted record never counts as a second partner and is never a
 // duplicate_match itself; it is only reported as deleted_in_one (README, Reconciliation › Classify).
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { csvTenantConfig, dataDir, openKeys, reconcile, removeDataDirs, stageRows } from './helpers.js';
 
-let db: TestDatabase;
+const db = useTestDatabase('recon_tomb');
 let dir: string;
 beforeAll(async () => {
-  db = await createTestDatabase('recon_tomb');
   dir = await dataDir();
 });
 afterAll(async () => {
   await removeDataDirs();
-  await db?.drop();
 });
 
 it('an ERP record deleted and re-created (both pointing at the CRM record) is not a duplicate_match', async () => {

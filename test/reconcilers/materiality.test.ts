@@ -2,18 +2,14 @@
 // measured it — both amounts rounded to the minor unit of the record's currency (USD 2, JPY 0,
 // BHD 3 digits) — so a difference reported as one cent, one yen or one fils weighs that much
 // against the tenant's threshold; the whole amount of a missing invoice counts in that currency.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { afterAll, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/database.js';
 import { csvTenantConfig, dataDir, reconcile, removeDataDirs, stageRows } from './helpers.js';
 
-let db: TestDatabase;
+const db = useTestDatabase('recon_materiality');
 
-beforeAll(async () => {
-  db = await createTestDatabase('recon_materiality');
-});
 afterAll(async () => {
   await removeDataDirs();
-  await db?.drop();
 });
 
 /** An invoice row for stageRows. */

@@ -1,21 +1,13 @@
 // A mirror belongs to one staging database: built from one, it is not reused against another (a
 // new staging URL, or staging restored from a backup, with the same data folder), nor when
 // staging is behind the mirror's last staged_seq. Even --full would otherwise trust it.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { afterAll, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/database.js';
 import { csvTenantConfig, dataDir, openKeys, reconcile, removeDataDirs, stageRows } from './helpers.js';
 
-let a: TestDatabase;
-let b: TestDatabase;
-beforeAll(async () => {
-  a = await createTestDatabase('recon_mia');
-  b = await createTestDatabase('recon_mib');
-});
-afterAll(async () => {
-  await removeDataDirs();
-  await a?.drop();
-  await b?.drop();
-});
+const a = useTestDatabase('recon_mia');
+const b = useTestDatabase('recon_mib');
+afterAll(removeDataDirs);
 
 it('a full run against another staging database reads that database, not the old mirror', async () => {
   const t = 'acme';

@@ -1,16 +1,12 @@
 // most_complete counts the fields a record fills, but not the link fields crm_ref/erp_ref: only
 // one side usually holds the link, and counting it would let that side win what is a tie.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { afterAll, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/database.js';
 import { csvTenantConfig, dataDir, reconcile, removeDataDirs, stageRows } from './helpers.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase('recon_complete');
-});
+const db = useTestDatabase('recon_complete');
 afterAll(async () => {
   await removeDataDirs();
-  await db?.drop();
 });
 
 it('a tie on filled fields goes to the owner even when only the other side holds the link', async () => {

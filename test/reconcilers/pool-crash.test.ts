@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { ReconcileJob } from '../../reconcilers/job-protocol.js';
-import { type Executor, Scheduler, threadedExecutor } from '../../reconcilers/pool.js';
+import type { ReconcileJob } from '../../reconcilers/pool/job-protocol.js';
+import { threadedExecutor } from '../../reconcilers/pool/reconcile-pool.js';
+import { type Executor, Scheduler } from '../../reconcilers/pool/scheduler.js';
 
 const WORKER = `
 export default async function run({ job }) {

@@ -2,9 +2,9 @@
 // holds it open and never run at the same time; a mirror moves to an idle slot only after its
 // busy holder has closed it; a failed job rejects with its error.
 import { describe, expect, it } from 'vitest';
-import type { JobResult, ReconcileJob } from '../../reconcilers/job-protocol.js';
-import { type Executor, Scheduler } from '../../reconcilers/pool.js';
-import type { WorkerReply } from '../../reconcilers/reconcile-worker.js';
+import type { JobResult, ReconcileJob } from '../../reconcilers/pool/job-protocol.js';
+import type { WorkerReply } from '../../reconcilers/pool/reconcile-worker.js';
+import { type Executor, Scheduler } from '../../reconcilers/pool/scheduler.js';
 
 const job = (tenant: string, entity: 'customer' | 'invoice' = 'customer') =>
   ({ tenant, entity, mirrorDir: `/m/${tenant}` }) as unknown as ReconcileJob;

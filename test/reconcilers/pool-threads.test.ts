@@ -7,11 +7,11 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type GenerateOptions, generateTenant } from '../../pipeline/generator/ground-truth.js';
 import { stageTenant } from '../../pipeline/generator/stage-generated.js';
-import type { JobResult } from '../../reconcilers/job-protocol.js';
-import type { ReconcilePool } from '../../reconcilers/pool.js';
-import { reconcileTenant } from '../../reconcilers/run-reconcile.js';
+import type { JobResult } from '../../reconcilers/pool/job-protocol.js';
+import type { ReconcilePool } from '../../reconcilers/pool/reconcile-pool.js';
+import { reconcileTenant } from '../../reconcilers/run/reconcile-tenant.js';
 import { packageRoot } from '../../staging/package-root.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import {
   dataDir,
   pool as inlinePool,
@@ -23,24 +23,22 @@ import {
 
 const COUNTS = { customer: 80, product: 20, order: 40, invoice: 40, payment: 30, subscription: 20 };
 
-let db: TestDatabase;
+const db = useTestDatabase('recon_threads');
 let threaded: ReconcilePool;
 
 beforeAll(async () => {
-  const dist = join(packageRoot(), 'dist', 'reconcilers');
-  for (const f of ['pool.js', 'reconcile-worker.js'])
+  const dist = join(packageRoot(), 'dist', 'reconcilers', 'pool');
+  for (const f of ['reconcile-pool.js', 'reconcile-worker.js'])
     if (!existsSync(join(dist, f)))
       throw new Error(`${join(dist, f)} is missing: run "npm run build" first (npm test does)`);
   const mod = (await import(
-    pathToFileURL(join(dist, 'pool.js')).href
-  )) as typeof import('../../reconcilers/pool.js');
+    pathToFileURL(join(dist, 'reconcile-pool.js')).href
+  )) as typeof import('../../reconcilers/pool/reconcile-pool.js');
   threaded = mod.createReconcilePool({ threads: 2 });
-  db = await createTestDatabase('recon_threads');
 });
 afterAll(async () => {
   await threaded?.close();
   await removeDataDirs();
-  await db?.drop();
 });
 
 /** A job result without what legitimately differs between two tenants' runs (time, staged_seq). */

@@ -2,10 +2,10 @@
 // lock discrepancy rows; without the run's named lock (lockEntityResults) taken first, accept and
 // the run's upsert lock the rows in different orders and deadlock (one of them fails).
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { acceptDiscrepancies } from '../../reconcilers/discrepancies.js';
-import { writeResults } from '../../reconcilers/lifecycle.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { afterAll, expect, it } from 'vitest';
+import { writeResults } from '../../reconcilers/lifecycle/write-results.js';
+import { acceptDiscrepancies } from '../../staging/control/discrepancies.js';
+import { useTestDatabase } from '../support/database.js';
 import {
   csvTenantConfig,
   dataDir,
@@ -15,13 +15,9 @@ import {
   storedDiscrepancies,
 } from './helpers.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase('review_accept_lock');
-});
+const db = useTestDatabase('review_accept_lock');
 afterAll(async () => {
   await removeDataDirs();
-  await db?.drop();
 });
 
 /** Waits until `n` sessions of the database wait on a lock. */
@@ -59,7 +55,7 @@ it('accepting while a run writes the same entity serialises with the run instead
       t,
       b.id,
     ]);
-    const accepting = acceptDiscrepancies(db.staging.pool, {
+    const accepting = acceptDiscrepancies(db.staging.db, {
       tenant: t,
       ids: [a.id, b.id, c.id],
       by: 'alice',

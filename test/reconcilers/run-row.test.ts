@@ -2,19 +2,15 @@
 // ends as `failed` with the error (best effort), and the caller still hears of the failure.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { jobHooks } from '../../reconcilers/reconcile-job.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { afterAll, expect, it } from 'vitest';
+import { jobHooks } from '../../reconcilers/job/reconcile-job.js';
+import { useTestDatabase } from '../support/database.js';
 import { csvTenantConfig, dataDir, reconcile, removeDataDirs, stageRows } from './helpers.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase('recon_run_row');
-});
+const db = useTestDatabase('recon_run_row');
 afterAll(async () => {
   jobHooks.afterRefresh = undefined;
   await removeDataDirs();
-  await db?.drop();
 });
 
 it('ends the run as failed when summary.json cannot be written', async () => {

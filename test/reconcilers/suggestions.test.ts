@@ -1,9 +1,9 @@
 // Candidate matches for unmatched records: same normalised email, tax id or name on the other
 // side, listed on the missing_in_* discrepancy, never linked.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hintValue, suggestCandidates } from '../../reconcilers/suggestions.js';
-import type { MirrorRow } from '../../reconcilers/wide-rows.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { hintValue, suggestCandidates } from '../../reconcilers/classify/suggestions.js';
+import type { MirrorRow } from '../../reconcilers/compare/wide-rows.js';
+import { useTestDatabase } from '../support/database.js';
 import { csvTenantConfig, dataDir, reconcile, removeDataDirs, stageRows } from './helpers.js';
 
 const row = (side: 'crm' | 'erp', id: string, fields: Record<string, string | null>): MirrorRow => ({
@@ -44,14 +44,8 @@ describe('suggestCandidates', () => {
 });
 
 describe('in a reconcile run', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase('recon_suggest');
-  });
-  afterAll(async () => {
-    await removeDataDirs();
-    await db?.drop();
-  });
+  const db = useTestDatabase('recon_suggest');
+  afterAll(removeDataDirs);
 
   it('lists the candidates on both missing_in_* discrepancies and links nothing', async () => {
     const t = 'suggest';

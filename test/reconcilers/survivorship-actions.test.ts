@@ -7,15 +7,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { validateConfig } from '../../pipeline/config/load-config.js';
 import type { TenantConfig } from '../../pipeline/config/schema.js';
 import { stageUnit } from '../../staging/stage.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { csvTenantConfig, dataDir, reconcile, removeDataDirs, stageRows } from './helpers.js';
 
 const tenant = 'surv';
-let db: TestDatabase;
+const db = useTestDatabase('recon_surv');
 let cfg: TenantConfig;
 
 beforeAll(async () => {
-  db = await createTestDatabase('recon_surv');
   cfg = validateConfig(
     {
       tenants: {
@@ -45,7 +44,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await removeDataDirs();
-  await db?.drop();
 });
 
 const base = {

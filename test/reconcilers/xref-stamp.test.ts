@@ -2,17 +2,13 @@
 // transaction carries a created_at older than the newest link; if another link is deleted in the
 // same window, the count and the newest created_at are both unchanged. An incremental run must
 // still see both changes and equal a full run.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { afterAll, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/database.js';
 import { csvTenantConfig, dataDir, openKeys, reconcile, removeDataDirs, stageRows } from './helpers.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase('recon_xref_stamp');
-});
+const db = useTestDatabase('recon_xref_stamp');
 afterAll(async () => {
   await removeDataDirs();
-  await db?.drop();
 });
 
 const t = 'xstamp';

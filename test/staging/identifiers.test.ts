@@ -1,14 +1,10 @@
 // Hostile identifiers: tenant ids are validated with a clear error; table and column names from a
 // customer's schema are quoted by the one helper and work however odd they are.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { assertTenantId, quoteIdent, quoteQualified } from '../../staging/identifiers.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase('ident');
-});
-afterAll(async () => t?.drop());
+const t = useTestDatabase('ident');
 
 const HOSTILE = [`Order "Lines"`, `weird name; DROP TABLE x; --`, `ünïcødé 名前`, `a'b`, `"`, `Mixed Case`];
 

@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withDatabase } from '../../pipeline/embedded/postgres-server.js';
 import { openStaging, type Staging } from '../../staging/database.js';
 import { loadMigrations, migrate } from '../../staging/migrate.js';
 import { ENTITIES, ENTITY_FIELDS } from '../../staging/model/entities.js';
-import { withDatabase } from '../../staging/postgres-server.js';
 import { serverUrl } from '../support/database.js';
 
 const name = `mig_${Math.random().toString(36).slice(2, 8)}`;

@@ -5,16 +5,12 @@
 // the batch: quadratic (a 25,000-record HubSpot load took a minute). The probes must stay
 // primary-key lookups: the other indexes of the table are not read at all.
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { stageUnitIn } from '../../staging/stage.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { up } from '../support/fixtures.js';
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase('probe_plan');
-});
-afterAll(async () => t?.drop());
+const t = useTestDatabase('probe_plan');
 
 it('per-row probes of a batch interleaved with staged keys use the primary key, not a prefix scan', async () => {
   const client = new pg.Client({ connectionString: t.url });

@@ -1,15 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discardDeadLetters, listDeadLetters } from '../../staging/dead-letters.js';
+import { describe, expect, it } from 'vitest';
+import { discardDeadLetters, listDeadLetters } from '../../staging/control/dead-letters.js';
+import { replayDeadLetters } from '../../staging/control/replay-dead-letters.js';
 import { remapEntity } from '../../staging/remap.js';
-import { replayDeadLetters } from '../../staging/replay-dead-letters.js';
 import { stageUnit } from '../../staging/stage.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase('remap');
-});
-afterAll(async () => t?.drop());
+const t = useTestDatabase('remap');
 
 describe('re-mapping from raw', () => {
   it('recomputes canonical columns for one tenant and entity and bumps staged_seq', async () => {

@@ -2,18 +2,17 @@
 // tenant's rows, in staging or in the control tables.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withDatabase } from '../../pipeline/embedded/postgres-server.js';
 import { loadMigrations, migrate } from '../../staging/migrate.js';
-import { withDatabase } from '../../staging/postgres-server.js';
 import { stageUnit } from '../../staging/stage.js';
 import { createTenantRole } from '../../staging/tenants.js';
-import { createTestDatabase, serverUrl, type TestDatabase } from '../support/database.js';
+import { serverUrl, useTestDatabase } from '../support/database.js';
 
-let t: TestDatabase;
+const t = useTestDatabase('rls');
 let scoped: pg.Client;
 const role = `acme_reader_${Math.random().toString(36).slice(2, 8)}`;
 
 beforeAll(async () => {
-  t = await createTestDatabase('rls');
   for (const tenant of ['acme', 'globex']) {
     await stageUnit(t.staging.pool, {
       tenant,
@@ -43,7 +42,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await scoped?.end();
   await t.staging.pool.query(`DROP OWNED BY ${role}`);
-  await t.drop();
   const admin = new pg.Client({ connectionString: serverUrl() });
   await admin.connect();
   await admin.query(`DROP ROLE IF EXISTS ${role}`);

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
+import { type PostgresServer, startEmbedded } from '../../pipeline/embedded/postgres-server.js';
 import { migrate } from '../../staging/migrate.js';
-import { type PostgresServer, startEmbedded } from '../../staging/postgres-server.js';
 import { createTenantRole } from '../../staging/tenants.js';
 
 let server: PostgresServer | undefined;

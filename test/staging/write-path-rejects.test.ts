@@ -1,18 +1,14 @@
 // Values that pass a loose check but that Postgres rejects (an impossible date, a NUL character)
 // must become dead letters naming entity, record and field, never abort the batch; dead letters
 // themselves must be storable (NUL) and insertable together (the same record twice in a batch).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listDeadLetters } from '../../staging/dead-letters.js';
+import { describe, expect, it } from 'vitest';
+import { listDeadLetters } from '../../staging/control/dead-letters.js';
 import type { Change } from '../../staging/model/change.js';
 import { stageUnit } from '../../staging/stage.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { up } from '../support/fixtures.js';
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase('rejects');
-});
-afterAll(async () => t?.drop());
+const t = useTestDatabase('rejects');
 
 async function ids(tenant: string, table = 'customer'): Promise<string[]> {
   const res = await t.staging.pool.query<{ source_id: string }>(
@@ -86,7 +82,7 @@ describe('values Postgres would reject are dead letters, the rest of the batch i
   });
 
   it('a mapping dead letter holding a NUL in its record and source id is stored', async () => {
-    const { addDeadLetters } = await import('../../staging/dead-letters.js');
+    const { addDeadLetters } = await import('../../staging/control/dead-letters.js');
     const { inTransaction } = await import('../../staging/database.js');
     await inTransaction(t.staging.pool, (client) =>
       addDeadLetters(client, [

@@ -1,10 +1,11 @@
 // Per-test-file databases on the shared test cluster: a clone of the migrated template, so
 // tests are isolated from each other and start from an empty, migrated staging schema.
+// `useTestDatabase()` is the usual way in: it owns the beforeAll/afterAll pair of a test file.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { withDatabase } from '../../pipeline/embedded/postgres-server.js';
 import { openStaging, type Staging } from '../../staging/database.js';
-import { withDatabase } from '../../staging/postgres-server.js';
 
 export interface TestDatabase {
   name: string;
@@ -49,5 +50,40 @@ export async function createTestDatabase(prefix = 't'): Promise<TestDatabase> {
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
     },
+  };
+}
+
+/**
+ * The test file's own database, created in a `beforeAll` and dropped in an `afterAll` (hooks of
+ * the file or describe block it is called in). The handle can be taken at module level and
+ * read inside tests and later hooks; reading it before the `beforeAll` has run is an error.
+ * Hooks registered after it run after it, and their `afterAll`s before the drop (vitest runs
+ * `afterAll`s in reverse order), so a file can close its sandboxes before the database goes.
+ */
+export function useTestDatabase(prefix = 't'): TestDatabase {
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase(prefix);
+  });
+  afterAll(async () => {
+    await db?.drop();
+    db = undefined;
+  });
+  const current = (): TestDatabase => {
+    if (!db)
+      throw new Error(`useTestDatabase('${prefix}'): read the database inside a test or hook, not before`);
+    return db;
+  };
+  return {
+    get name() {
+      return current().name;
+    },
+    get url() {
+      return current().url;
+    },
+    get staging() {
+      return current().staging;
+    },
+    drop: () => current().drop(),
   };
 }

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { type PostgresServer, startEmbedded } from '../../pipeline/embedded/postgres-server.js';
 import { migrate } from '../../staging/migrate.js';
-import { type PostgresServer, startEmbedded } from '../../staging/postgres-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

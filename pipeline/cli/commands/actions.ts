@@ -1,21 +1,21 @@
 // `trueup actions list|approve|reject`: the corrections reconciliation proposes, and a reviewer's
 // decision on them before anything is written back to a CRM or ERP. Decisions are all or nothing,
 // record who (and why) and are audited; a later run never overwrites them
-// (reconcilers/actions-review.ts).
+// (staging/control/actions.ts).
 import type { Command } from 'commander';
+import { ACTION_STATUSES, type ActionStatus } from '../../../staging/control/action-states.js';
 import {
-  ACTION_STATUSES,
   type ActionView,
   DecideError,
   type Decision,
   decideActions,
   listActions,
-} from '../../../reconcilers/actions-review.js';
+} from '../../../staging/control/actions.js';
 import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
-import type { ActionStatus } from '../../../staging/tables/action.table.js';
 import type { Runtime } from '../../runtime.js';
 import { type CliContext, checkIds, checkTenantId, configuredTenant, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
+import { registerActionsApply } from './actions-apply.js';
 
 interface ListOptions {
   tenant: string;
@@ -106,7 +106,7 @@ Example:
     .action(async (opts: ListOptions, c: Command) => {
       if (opts.entity !== undefined && !isEntity(opts.entity))
         throw new UsageError(`unknown entity "${opts.entity}" (known: ${ENTITIES.join(', ')})`);
-      if (opts.status !== 'all' && !ACTION_STATUSES.includes(opts.status as ActionStatus))
+      if (opts.status !== 'all' && !(ACTION_STATUSES as readonly string[]).includes(opts.status))
         throw new UsageError(
           `--status must be one of ${ACTION_STATUSES.join(', ')}, all; not ${JSON.stringify(opts.status)}`,
         );
@@ -118,7 +118,7 @@ Example:
         configuredTenant(rt.config, opts.tenant);
         checkTarget(rt, opts.tenant, opts.target);
         // One more than asked tells whether the list was cut.
-        const rows = await listActions(rt.staging.pool, {
+        const rows = await listActions(rt.staging.db, {
           tenant: opts.tenant,
           ...(opts.entity ? { entity: opts.entity as Entity } : {}),
           ...(opts.status !== 'all' ? { status: opts.status as ActionStatus } : {}),
@@ -162,7 +162,7 @@ Example:
     await ctx.withRuntime(c, async (rt) => {
       configuredTenant(rt.config, opts.tenant);
       try {
-        const done = await decideActions(rt.staging.pool, {
+        const done = await decideActions(rt.staging.db, {
           tenant: opts.tenant,
           decision,
           ids: unique,
@@ -220,4 +220,6 @@ rejected, skipped_stale), rejects none of them (exit 1). A later run that propos
 correction again leaves it rejected.`,
     )
     .action(decide('reject'));
+
+  registerActionsApply(cmd, ctx);
 }

@@ -1,3 +1,5 @@
+// `trueup config check|schema`: validates a config file (every problem with its path and line) or
+// prints the JSON Schema of trueup.yaml; both cover every connector kind in the registry.
 import type { Command } from 'commander';
 import { ConfigError, configJsonSchema } from '../../config/load-config.js';
 import { type CliContext, EXIT_USAGE, UsageError } from '../cli-context.js';

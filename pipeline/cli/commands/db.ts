@@ -13,9 +13,10 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
     .action(async (_opts, cmd: Command) => {
       await ctx.withRuntime(cmd, async (rt) => {
         ctx.out(`staging Postgres ready at ${redact(rt.server.url)}; press Ctrl-C to stop\n`);
+        const stop = rt.stopSignal();
         await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
+          if (stop.aborted) resolve();
+          else stop.addEventListener('abort', () => resolve(), { once: true });
         });
       });
     });

@@ -2,15 +2,17 @@
 // acceptance of discrepancies that are known and fine (who and why recorded, audited). Accepted
 // ones stay accepted while they persist and do not count for `reconcile --fail-on`.
 import type { Command } from 'commander';
-import { AcceptError, acceptDiscrepancies, listDiscrepancies } from '../../../reconcilers/discrepancies.js';
+import {
+  AcceptError,
+  acceptDiscrepancies,
+  listDiscrepancies,
+} from '../../../staging/control/discrepancies.js';
+import { DISCREPANCY_STATUSES, type DiscrepancyStatus } from '../../../staging/control/discrepancy-states.js';
 import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
-import type { DiscrepancyStatus } from '../../../staging/tables/discrepancy.table.js';
-import { systemsByRole } from '../../config/schema.js';
+import { systemsByRole } from '../../../staging/model/tenant-config.js';
 import type { Runtime } from '../../runtime.js';
 import { type CliContext, checkIds, checkTenantId, configuredTenant, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
-
-const STATUSES = ['open', 'accepted', 'resolved'] as const;
 
 interface ListOptions {
   tenant: string;
@@ -54,7 +56,7 @@ export function registerDiscrepanciesCommands(program: Command, ctx: CliContext)
     .description('list a tenant’s discrepancies, material and largest money impact first')
     .requiredOption('--tenant <id>', 'tenant')
     .option('--entity <name>', `only this entity (${ENTITIES.join(', ')})`)
-    .option('--status <status>', `open, accepted or resolved`, 'open')
+    .option('--status <status>', DISCREPANCY_STATUSES.join(', '), 'open')
     .option('--material', 'only material discrepancies')
     .option('--limit <n>', 'at most this many rows', '200')
     .option('--json', 'print JSON')
@@ -68,16 +70,16 @@ Example:
     .action(async (opts: ListOptions, c: Command) => {
       if (opts.entity && !isEntity(opts.entity))
         throw new UsageError(`unknown entity "${opts.entity}" (known: ${ENTITIES.join(', ')})`);
-      if (!STATUSES.includes(opts.status as DiscrepancyStatus))
+      if (!(DISCREPANCY_STATUSES as readonly string[]).includes(opts.status))
         throw new UsageError(
-          `--status must be one of ${STATUSES.join(', ')}, not ${JSON.stringify(opts.status)}`,
+          `--status must be one of ${DISCREPANCY_STATUSES.join(', ')}, not ${JSON.stringify(opts.status)}`,
         );
       checkTenantId(opts.tenant);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1)
         throw new UsageError('--limit must be a positive whole number');
       await ctx.withRuntime(c, async (rt) => {
-        const rows = await listDiscrepancies(rt.staging.pool, {
+        const rows = await listDiscrepancies(rt.staging.db, {
           tenant: checkTenant(rt, opts.tenant),
           ...(opts.entity ? { entity: opts.entity as Entity } : {}),
           status: opts.status as DiscrepancyStatus,
@@ -154,7 +156,7 @@ actions are left as they are.`,
       await ctx.withRuntime(c, async (rt) => {
         const tenant = checkTenant(rt, opts.tenant);
         try {
-          const { accepted, withdrawnActions } = await acceptDiscrepancies(rt.staging.pool, {
+          const { accepted, withdrawnActions } = await acceptDiscrepancies(rt.staging.db, {
             tenant,
             ids,
             by: opts.by.trim(),

@@ -1,6 +1,9 @@
+// `trueup dlq list|replay|discard`: the records that could not be staged, their replay through the
+// one write path, and their discarding (kept for audit). staging/control/dead-letters.ts owns them.
 import type { Command } from 'commander';
-import { discardDeadLetters, listDeadLetters } from '../../../staging/dead-letters.js';
-import { replayDeadLetters } from '../../../staging/replay-dead-letters.js';
+import { DEAD_LETTER_STATUSES, type DeadLetterStatus } from '../../../staging/control/dead-letter-states.js';
+import { discardDeadLetters, listDeadLetters } from '../../../staging/control/dead-letters.js';
+import { replayDeadLetters } from '../../../staging/control/replay-dead-letters.js';
 import { type CliContext, checkIds, configuredTenant, EXIT_FAILURE, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
 
@@ -13,7 +16,7 @@ export function registerDlqCommands(program: Command, ctx: CliContext): void {
     .option('--tenant <id>', 'only this tenant')
     .option('--system <name>', 'only this system')
     .option('--entity <entity>', 'only this entity')
-    .option('--status <status>', 'open, replayed, discarded or all', 'open')
+    .option('--status <status>', `${DEAD_LETTER_STATUSES.join(', ')} or all`, 'open')
     .option('--limit <n>', 'at most this many', '100')
     .option('--json', 'print JSON lines with the full record')
     .addHelpText('after', '\nExample:\n  $ trueup dlq list --tenant acme --entity customer')
@@ -29,13 +32,13 @@ export function registerDlqCommands(program: Command, ctx: CliContext): void {
         },
         cmd: Command,
       ) => {
-        if (!['open', 'replayed', 'discarded', 'all'].includes(opts.status))
-          throw new UsageError(`--status must be open, replayed, discarded or all`);
+        if (opts.status !== 'all' && !(DEAD_LETTER_STATUSES as readonly string[]).includes(opts.status))
+          throw new UsageError(`--status must be ${DEAD_LETTER_STATUSES.join(', ')} or all`);
         await ctx.withRuntime(cmd, async (rt) => {
           if (opts.tenant !== undefined) configuredTenant(rt.config, opts.tenant);
           const rows = await listDeadLetters(rt.staging.db, {
             ...opts,
-            status: opts.status as 'open',
+            status: opts.status as DeadLetterStatus | 'all',
             limit: Number(opts.limit),
           });
           if (opts.json) {

@@ -1,14 +1,18 @@
 // `trueup reconcile`: reconciles one tenant (or all) — one job per entity on the worker pool —
-// prints a summary table and writes summary.json into the run's output folder.
+// prints a summary table (with each side's open dead letters and completeness) and writes
+// summary.json into the run's output folder.
 import type { Command } from 'commander';
-import { createReconcilePool } from '../../../reconcilers/pool.js';
-import { type RunSummary, reconcileTenant } from '../../../reconcilers/run-reconcile.js';
+import type { JobResult } from '../../../reconcilers/pool/job-protocol.js';
+import { createReconcilePool } from '../../../reconcilers/pool/reconcile-pool.js';
+import { reconcileTenant } from '../../../reconcilers/run/reconcile-tenant.js';
+import type { RunSummary } from '../../../reconcilers/run/run-summary.js';
+import { writeRunReports } from '../../../reports/write-run-reports.js';
+import { DISCREPANCY_CLASSES, type DiscrepancyClass } from '../../../staging/control/discrepancy-states.js';
 import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
 import { redact } from '../../config/secrets.js';
 import { type CliContext, configuredTenant, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
-
-const CLASSES = ['missing_in_erp', 'missing_in_crm', 'field_mismatch', 'duplicate_match', 'deleted_in_one'];
+import { reportSystems } from './report.js';
 
 interface Options {
   tenant?: string;
@@ -17,6 +21,7 @@ interface Options {
   full?: boolean;
   rebuildMirror?: boolean;
   failOn?: 'material' | 'any';
+  allowIncomplete?: boolean;
   confirmWait: string;
   json?: boolean;
 }
@@ -35,6 +40,10 @@ export function registerReconcileCommand(program: Command, ctx: CliContext): voi
       'exit 1 when there is a material discrepancy ("material") or any ("any") not accepted by a reviewer',
     )
     .option(
+      '--allow-incomplete',
+      'with --fail-on: do not fail because a side could not stage more than sync.maxDeadLetterShare of its records',
+    )
+    .option(
       '--confirm-wait <ms>',
       'how long in-flight confirmation waits for live sources to catch up',
       '10000',
@@ -48,8 +57,12 @@ Examples:
   $ trueup reconcile --tenant acme --entity invoice payment --full --fail-on material
   $ trueup reconcile --all-tenants --fail-on any
 
-Each run writes <dataDir>/runs/<tenant>/<run id>/summary.json. Exit codes: 0 ok, 1 a tenant
-failed or --fail-on was crossed, 2 usage error.`,
+Each run writes <dataDir>/runs/<tenant>/<run id>/summary.json. The table shows per entity the
+open dead letters of each side (records that could not be staged) and how complete the sides are;
+a record whose counterpart is a dead letter is "unverifiable", not missing. With --fail-on, a side
+whose dead letters exceed sync.maxDeadLetterShare (default 0.01) of its records fails the run too,
+unless --allow-incomplete. Exit codes: 0 ok, 1 a tenant failed, --fail-on was crossed or a side is
+incomplete, 2 usage error.`,
     )
     .action(async (opts: Options, cmd: Command) => {
       if (!opts.tenant === !opts.allTenants)
@@ -89,6 +102,17 @@ failed or --fail-on was crossed, 2 usage error.`,
                 confirm: { waitMs: confirmWait },
               });
               summaries.push(s);
+              // The run's report files (html, xlsx, csv, parquet) beside summary.json (docs/reports.md).
+              try {
+                const systems = reportSystems(tenant, rt.config.tenants[tenant]!);
+                await writeRunReports(rt.staging.pool, { tenant, runId: s.runId, systems, dir: s.outputDir });
+              } catch (err) {
+                log.error({ err, runId: s.runId }, 'writing the run reports failed');
+                failures.push({
+                  tenant,
+                  message: `writing the reports of run ${s.runId}: ${(err as Error).message}`,
+                });
+              }
               for (const e of s.errors) failures.push({ tenant, message: `${e.entity}: ${e.message}` });
               log.info({ runId: s.runId, totals: s.totals, status: s.status }, 'reconcile finished');
             } catch (err) {
@@ -111,9 +135,44 @@ failed or --fail-on was crossed, 2 usage error.`,
               ? s.totals.discrepancies - s.totals.accepted > 0
               : false,
         );
-        if (failures.length || crossed) process.exitCode = 1;
+        // An incomplete side makes every count of its entity doubtful: --fail-on fails on it.
+        const incomplete =
+          opts.failOn && !opts.allowIncomplete ? summaries.flatMap((s) => incompleteLines(s)) : [];
+        for (const line of incomplete) (opts.json ? ctx.err : ctx.out)(`INCOMPLETE ${line}\n`);
+        if (failures.length || crossed || incomplete.length) process.exitCode = 1;
       });
     });
+}
+
+/** The summary table's column of each discrepancy class. */
+const CLASS_COLUMN: Record<DiscrepancyClass, string> = {
+  missing_in_erp: 'miss_erp',
+  missing_in_crm: 'miss_crm',
+  field_mismatch: 'field',
+  duplicate_match: 'dup',
+  deleted_in_one: 'deleted',
+  unverifiable: 'unverif',
+};
+
+const percent = (x: number) => `${(Math.floor(x * 1000) / 10).toFixed(x >= 1 ? 0 : 1)}%`;
+
+/** "100%", or the less complete side's figure and name ("70.0% crm"), "!" when over the threshold. */
+function completenessCell(e: JobResult): string {
+  const c = e.completeness;
+  if (!c) return '-';
+  const worst = c.crm.completeness <= c.erp.completeness ? 'crm' : 'erp';
+  if (c[worst].completeness >= 1) return '100%';
+  return `${percent(c[worst].completeness)} ${worst}${c.incomplete.length ? ' !' : ''}`;
+}
+
+/** The incomplete sides of a run, one line each: what to look at. */
+function incompleteLines(s: RunSummary): string[] {
+  return (s.incomplete ?? []).map(
+    (i) =>
+      `${s.tenant} ${i.entity}: the ${i.side.toUpperCase()} side (${i.system}) is incomplete — ${i.deadLetters} open dead letters, ` +
+      `${percent(i.deadLetterShare)} of its records (sync.maxDeadLetterShare ${i.maxDeadLetterShare}); ` +
+      `see trueup dlq list --tenant ${s.tenant} --system ${i.system} --entity ${i.entity}`,
+  );
 }
 
 function printSummaries(ctx: CliContext, summaries: RunSummary[]): void {
@@ -124,10 +183,12 @@ function printSummaries(ctx: CliContext, summaries: RunSummary[]): void {
         s.tenant,
         e.entity,
         e.mode,
-        ...CLASSES.map((c) => String(e.counts[c] ?? 0)),
+        ...DISCREPANCY_CLASSES.map((c) => String(e.counts[c] ?? 0)),
         String(e.material),
         String(e.actions),
         String(e.resolved),
+        e.completeness ? `${e.completeness.crm.deadLetters}/${e.completeness.erp.deadLetters}` : '-',
+        completenessCell(e),
         `${e.timings.totalMs} ms`,
       ]);
   ctx.out(
@@ -136,14 +197,12 @@ function printSummaries(ctx: CliContext, summaries: RunSummary[]): void {
         'tenant',
         'entity',
         'mode',
-        'miss_erp',
-        'miss_crm',
-        'field',
-        'dup',
-        'deleted',
+        ...DISCREPANCY_CLASSES.map((c) => CLASS_COLUMN[c]),
         'material',
         'actions',
         'resolved',
+        'dl crm/erp',
+        'complete',
         'time',
       ],
       rows,
@@ -156,7 +215,11 @@ function printSummaries(ctx: CliContext, summaries: RunSummary[]): void {
     ctx.out(
       `\n${s.tenant}: run ${s.runId} ${s.status} — ${s.totals.discrepancies} discrepancies (${s.totals.material} material, ${s.totals.accepted} accepted), ` +
         `${s.totals.actions} actions, ${s.totals.resolved} resolved, ${s.totals.resolvedInFlight} resolved in flight` +
-        `${money ? `\n  money variance: ${money}` : ''}\n  summary: ${s.outputDir}/summary.json\n`,
+        `${money ? `\n  money variance: ${money}` : ''}` +
+        incompleteLines(s)
+          .map((l) => `\n  incomplete: ${l.slice(s.tenant.length + 1)}`)
+          .join('') +
+        `\n  summary: ${s.outputDir}/summary.json\n`,
     );
   }
 }

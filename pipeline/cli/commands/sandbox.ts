@@ -1,7 +1,7 @@
 // `trueup sandbox <kind>`: starts a vendor sandbox (a local server speaking the vendor's API over
 // seeded data) and keeps it running until Ctrl-C. Needs no database and no config.
 import type { Command } from 'commander';
-import { SANDBOXES } from '../../connectors/sandboxes.js';
+import { findConnector, sandboxKinds } from '../../connectors/registry.js';
 import { type CliContext, UsageError } from '../cli-context.js';
 
 interface SandboxCliOptions {
@@ -28,7 +28,7 @@ export function registerSandboxCommand(program: Command, ctx: CliContext): void 
     .description(
       'start a local vendor sandbox (seeded data, the vendor API, fault injection) until interrupted',
     )
-    .argument('<kind>', `which vendor: ${Object.keys(SANDBOXES).join(', ')}`)
+    .argument('<kind>', `which vendor: ${sandboxKinds().join(', ')}`)
     .option('--port <n>', 'port to listen on (0: any free port)', '8081')
     .option('--host <addr>', 'address to bind', '127.0.0.1')
     .option('--seed <n>', 'seed of the generated data and of the faults', '1')
@@ -52,11 +52,9 @@ Examples:
   $ trueup sandbox salesforce --records 100000 --fault-rate 0.3     a flaky org for resilience demos`,
     )
     .action(async (kind: string, opts: SandboxCliOptions) => {
-      const start = SANDBOXES[kind];
+      const start = findConnector(kind)?.sandbox;
       if (!start)
-        throw new UsageError(
-          `unknown sandbox "${kind}"; choose one of: ${Object.keys(SANDBOXES).join(', ')}`,
-        );
+        throw new UsageError(`unknown sandbox "${kind}"; choose one of: ${sandboxKinds().join(', ')}`);
       const rate = opts.faultRate === undefined ? 0 : Number(opts.faultRate);
       if (!(rate >= 0 && rate <= 1))
         throw new UsageError(`--fault-rate must be between 0 and 1, got "${opts.faultRate}"`);

@@ -2,7 +2,7 @@
 // Postgres (CDC) source its live figures: state, checkpoint LSN, bytes behind, wal_status, rows/s.
 import type { Command } from 'commander';
 import { listCheckpoints } from '../../../staging/checkpoints.js';
-import { countOpenDeadLetters } from '../../../staging/dead-letters.js';
+import { countOpenDeadLetters } from '../../../staging/control/dead-letters.js';
 import { listTenants, upsertTenants } from '../../../staging/tenants.js';
 import { type CdcSourceStatus, cdcSourceStatus } from '../../connectors/postgres/cdc-status.js';
 import type { PostgresSystemConfig } from '../../connectors/postgres/config.js';

@@ -1,24 +1,31 @@
-// `trueup sync --tenant T [--once]`: captures a tenant's sources into staging. Postgres sources
-// (CDC) snapshot and then stream; API and CSV sources run one extraction pass (full the first
-// time, incremental after) and, without --once, another pass every --interval seconds. Each
-// source runs on its own; one failing never stops the others. Without --once it runs until
-// SIGINT/SIGTERM, then commits and acknowledges what it holds and exits. Each CDC source has one
-// reader at a time (a claim on the staging database): a second sync waits for it, or with
-// --once fails naming the holder.
-
-import { setTimeout as sleep } from 'node:timers/promises';
+// `trueup sync --tenant T [--once]`: captures a tenant's sources into staging through the stream
+// runner (connectors/capture-systems.ts): pass kinds run a pass (full the first time, incremental
+// after) and, without --once, another every --interval seconds; continuous kinds (Postgres CDC)
+// snapshot, then stream until SIGINT/SIGTERM. One source failing never stops the others.
 import type { Command } from 'commander';
-import { runApiSync } from '../../connectors/api-syncs.js';
-import { type PostgresSystemConfig, replicationNames } from '../../connectors/postgres/config.js';
-import { runSource } from '../../connectors/postgres/sync-source.js';
-import type { SyncReport } from '../../connectors/sync-support.js';
+import { captureSystems } from '../../connectors/capture-systems.js';
+import { connectors } from '../../connectors/registry.js';
+import { type SyncReport, totalOf } from '../../connectors/sync-report.js';
 import { type CliContext, configuredTenant, UsageError } from '../cli-context.js';
+
+/** The registered kinds with their titles, for --help (read when help is shown). */
+export function kindsHelp(): string {
+  const list = connectors();
+  const width = Math.max(...list.map((c) => c.kind.length));
+  return list.map((c) => `  ${c.kind.padEnd(width)}  ${c.title}`).join('\n');
+}
+
+const passKinds = () =>
+  connectors()
+    .filter((c) => c.capture.mode === 'passes')
+    .map((c) => c.kind)
+    .join(', ');
 
 export function registerSyncCommand(program: Command, ctx: CliContext): void {
   program
     .command('sync')
     .description(
-      "capture a tenant's sources into staging: Postgres CDC (snapshot, then the replication stream), Salesforce, HubSpot, NetSuite and CSV drops (full load, then incremental)",
+      "capture a tenant's sources into staging: continuous sources (CDC) snapshot, then stream; the others run passes (full load, then incremental)",
     )
     .requiredOption('--tenant <id>', 'the tenant to sync')
     .option('--system <name>', 'only this system of the tenant')
@@ -26,8 +33,8 @@ export function registerSyncCommand(program: Command, ctx: CliContext): void {
       '--once',
       'stage everything available now, then exit (fail, not wait, if another sync reads the source)',
     )
-    .option('--full', 'API and CSV sources: a full load instead of incremental')
-    .option('--interval <seconds>', 'API and CSV sources: seconds between passes without --once', '300')
+    .option('--full', `pass sources (${passKinds()}): a full load instead of incremental`)
+    .option('--interval <seconds>', 'pass sources: seconds between passes without --once', '300')
     .option(
       '--resnapshot',
       'drop the slot and take a fresh snapshot (recovery after a lost slot or a stopped table)',
@@ -43,6 +50,7 @@ Examples:
 
 One sync reads a source at a time: another one waits and takes over when the first ends or dies.`,
     )
+    .addHelpText('after', () => `\nConnector kinds (tenants.<id>.systems.<name>.kind):\n${kindsHelp()}`)
     .action(
       async (
         opts: {
@@ -66,59 +74,31 @@ One sync reads a source at a time: another one waits and takes over when the fir
         if (opts.system && !selected.length)
           throw new UsageError(`tenant ${opts.tenant} has no system named "${opts.system}"`);
         if (!selected.length) throw new UsageError(`tenant ${opts.tenant} has no systems to sync`);
-        const cdc = selected.filter(([, s]) => s.kind === 'postgres') as [string, PostgresSystemConfig][];
-        const apis = selected.filter(([, s]) => s.kind !== 'postgres');
         await ctx.withRuntime(cmd, async (rt) => {
           const abort = new AbortController();
           const onSignal = () => abort.abort();
-          process.once('SIGINT', onSignal);
-          process.once('SIGTERM', onSignal);
+          // SIGINT/SIGTERM arrive as the runtime's stop signal (pipeline/runtime.ts, cli/bin.ts).
+          const stop = rt.stopSignal();
+          stop.addEventListener('abort', onSignal, { once: true });
+          if (stop.aborted) onSignal();
           const logger = rt.logger.child({ command: 'sync', tenant: opts.tenant });
-          let failed = false;
           try {
-            const cdcRuns = cdc.map(async ([name, cfg]) => {
-              const r = await runSource({
+            const failed = await captureSystems(
+              { staging: rt.staging, logger },
+              {
                 tenant: opts.tenant,
-                system: name,
-                config: cfg,
-                staging: rt.staging,
-                logger,
+                systems: selected,
+                options: { mode: opts.full ? 'full' : 'auto', entities: tenant.entities },
                 once: opts.once ?? false,
                 resnapshot: opts.resnapshot ?? false,
+                intervalMs: interval * 1000,
                 signal: abort.signal,
-              });
-              const slot = replicationNames(opts.tenant, name, cfg).slot;
-              const extra = r.stoppedTables.length ? `; stopped tables: ${r.stoppedTables.join(', ')}` : '';
-              ctx.out(
-                `${opts.tenant}/${name} (slot ${slot}): ${r.outcome}${r.error ? ` — ${r.error.message}` : ''}${extra}\n`,
-              );
-              if (r.outcome === 'failed') failed = true;
-            });
-            const apiRuns = apis.map(async ([name, cfg]) => {
-              for (;;) {
-                const report = await runApiSync(
-                  { staging: rt.staging, logger },
-                  cfg.kind as 'csv',
-                  opts.tenant,
-                  name,
-                  cfg,
-                  {
-                    mode: opts.full ? 'full' : 'auto',
-                    entities: tenant.entities,
-                  },
-                );
-                ctx.out(`${describeReport(report)}\n`);
-                if (report.status === 'failed') failed = true;
-                if (opts.once || abort.signal.aborted) return;
-                await sleep(interval * 1000, undefined, { signal: abort.signal }).catch(() => {});
-                if (abort.signal.aborted) return;
-              }
-            });
-            await Promise.all([...cdcRuns, ...apiRuns]);
+                onReport: (report) => ctx.out(`${describeReport(report)}\n`),
+              },
+            );
             if (failed) process.exitCode = 1;
           } finally {
-            process.off('SIGINT', onSignal);
-            process.off('SIGTERM', onSignal);
+            stop.removeEventListener('abort', onSignal);
           }
         });
       },
@@ -127,14 +107,16 @@ One sync reads a source at a time: another one waits and takes over when the fir
 
 /** One line per pass: "acme/crm (salesforce): completed, 3 streams, 1200 received, 1180 staged, 2 dead-lettered". */
 export function describeReport(r: SyncReport): string {
-  const sum = (k: 'received' | 'inserted' | 'updated' | 'deleted' | 'deadLettered') =>
-    r.streams.reduce((n, s) => n + s[k], 0);
+  const sum = (k: 'received' | 'inserted' | 'updated' | 'deadLettered') => totalOf(r, k);
+  const why = r.error ? ` — ${r.error}` : r.resumeAt ? ` — resumes after ${r.resumeAt}` : '';
+  // A continuous source: its own words (slot, stopped tables), and caught up instead of completed.
+  if (r.detail !== undefined)
+    return `${r.tenant}/${r.system} (${[r.kind, r.detail].filter(Boolean).join(', ')}): ${r.status === 'completed' ? 'caught up' : r.status}${why}`;
   // A delete that changed staging is already an insert (tombstone of an unseen record) or an
   // update; `deleted` counts the deletes received, applied or not, so it is not added again.
   const staged = sum('inserted') + sum('updated');
   const head = `${r.tenant}/${r.system} (${r.kind}): ${r.status}`;
   const counts = `${r.streams.length} stream${r.streams.length === 1 ? '' : 's'}, ${sum('received')} received, ${staged} staged, ${sum('deadLettered')} dead-lettered`;
-  const why = r.error ? ` — ${r.error}` : r.resumeAt ? ` — resumes after ${r.resumeAt}` : '';
   const streams = r.streams
     .filter((s) => s.status !== 'completed')
     .map((s) => `\n  ${s.stream}: ${s.status}${s.detail ? ` — ${s.detail}` : ''}`)

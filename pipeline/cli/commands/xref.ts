@@ -3,9 +3,9 @@
 // that staging has seen both records (a typo would otherwise link nothing to something) unless
 // --allow-missing, and takes over a link a key match recorded (origin manual).
 import type { Command } from 'commander';
+import { linkManually, listLinks, unlinkRecords } from '../../../staging/control/xref.js';
 import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
-import { linkManually, listLinks, unlinkRecords } from '../../../staging/xref.js';
-import { systemsByRole } from '../../config/schema.js';
+import { systemsByRole } from '../../../staging/model/tenant-config.js';
 import type { Runtime } from '../../runtime.js';
 import { type CliContext, configuredTenant, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';

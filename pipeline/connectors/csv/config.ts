@@ -1,20 +1,9 @@
-// Config of a `csv` system: file drops from finance or legacy systems.
-//
-//   systems:
-//     legacy_erp:
-//       kind: csv
-//       role: erp
-//       dropDir: /srv/drops/{tenant}        # {tenant} is replaced by the tenant id
-//       entities:
-//         customer:
-//           idColumn: Kundennummer
-//           versionColumn: GeaendertAm       # optional; default: the file's modification time
-//           columns: { name: Firma, tax_id: USt-IdNr }
-//         invoice: {}                        # headers equal canonical names
-//
-// Files are read from <dropDir>/<folder>/*.csv (folder defaults to the entity name), each
-// processed exactly once by content hash. Header overrides may also sit under
-// `tenants.<t>.entities.<entity>.mapping.<system>.fields` (canonical → header).
+// Config of a `csv` system: file drops from finance or legacy systems, read from
+// <dropDir>/<folder>/*.csv (folder defaults to the entity name; {tenant} in dropDir is replaced
+// by the tenant id), each file processed exactly once by content hash. Per entity: the id column,
+// an optional version column (default: the file's modification time), a delete column, column
+// overrides (canonical ← header) and value maps. Header overrides may also sit under
+// `tenants.<t>.entities.<entity>.mapping.<system>.fields`. Example: docs/capture.md, "CSV drops".
 import { z } from 'zod';
 import { ENTITIES } from '../../../staging/model/entities.js';
 

@@ -5,10 +5,11 @@
 import { validateCanonical } from '../../../staging/model/canonical-schemas.js';
 import type { Change } from '../../../staging/model/change.js';
 import { ENTITY_FIELDS, type Entity, type FieldType } from '../../../staging/model/entities.js';
-import { csvRawRecord, type TenantEntityMapping } from '../map-record.js';
+import { TrueupError } from '../../../staging/model/errors.js';
+import { csvRawRecord, recordChange, type TenantEntityMapping } from '../map-record.js';
 import type { CsvEntityConfig } from './config.js';
 
-export class CsvRowError extends Error {
+export class CsvRowError extends TrueupError {
   override name = 'CsvRowError';
   constructor(
     readonly errorKind: 'parse' | 'mapping' | 'invalid_record',
@@ -19,9 +20,8 @@ export class CsvRowError extends Error {
 }
 
 /** The file cannot be read as this entity at all (no id column): one dead letter for the file. */
-export class CsvHeaderError extends Error {
+export class CsvHeaderError extends TrueupError {
   override name = 'CsvHeaderError';
-  readonly kind = 'terminal' as const;
 }
 
 export interface FileContext {
@@ -102,22 +102,14 @@ export function compileCsvMapper(
         'invalid_record',
         `${entity} ${id}: column "${names[nulAt]}" contains a NUL character, which Postgres cannot store`,
       );
-    const raw = csvRawRecord(names, cells);
+    const record = { sourceId: id, version, raw: csvRawRecord(names, cells), sourceUpdatedAt };
     if (deleteAt !== undefined && TRUE.has(cells[deleteAt]!.trim().toLowerCase()))
-      return { sourceId: id, version, op: 'delete', raw, sourceUpdatedAt };
+      return recordChange(record, 'delete');
     const fields: Record<string, unknown> = {};
     for (const p of plan) fields[p.field] = convert(p.field, p.type, cells[p.at]!, p.map);
     const problem = validateCanonical(entity, fields);
     if (problem) throw new CsvRowError('invalid_record', `${entity} ${id}: ${problem}`);
-    return {
-      sourceId: id,
-      version,
-      op: 'upsert',
-      fields,
-      raw,
-      sourceUpdatedAt,
-      ...(mappingVersion ? { mappingVersion } : {}),
-    };
+    return recordChange(record, fields, mappingVersion);
   };
 }
 

@@ -4,6 +4,7 @@
 // (csv-parse-thread.ts) and rows come back in groups, so that parsing a large input (Salesforce
 // Bulk results, dropped files) runs beside the caller's own work on the rows.
 import { Readable } from 'node:stream';
+import { TrueupError } from '../../../staging/model/errors.js';
 import { type FromParseThread, ParseThread } from './csv-parse-thread.js';
 
 export interface CsvStreamOptions {
@@ -26,7 +27,7 @@ function fastCsvOptions(opts: CsvStreamOptions): {
 }
 
 /** A CSV body fast-csv could not parse (the message is fast-csv's). */
-export class CsvParseError extends Error {
+export class CsvParseError extends TrueupError {
   override name = 'CsvParseError';
 }
 

@@ -1,20 +1,14 @@
-// The HTTP client every API connector (salesforce, hubspot, netsuite) shares: one
-// implementation of retries with capped exponential backoff and jitter (p-retry), Retry-After,
-// a per-tenant rate limiter and concurrency cap (Bottleneck), 401 handling (below), and vendor
-// policies that classify responses. A daily-limit response stops the tenant's
-// extraction with DailyLimitError (never retried until the window resets). `timeoutMs` bounds the
-// wait for response headers; a body being read has an idle timeout instead, so a long streamed
-// result is never cut while it keeps arriving. A RetryBudget lets a caller that retries on its
-// own (a re-read of a cut result chunk) share one budget with the client's retries.
-//
-// A 401 (an access token that expired during a long run) refreshes the token through the policy's
-// `refreshAuth` (once for all requests rejected with the same token, auth-refresh.ts) and sends the
-// request again within the same attempt: the resend is not one of the transient retries (429, 5xx,
-// dropped connections), so a token expiring after a few of those does not fail the request. A 401
-// right after a refresh, or with no refresh hook, is a terminal auth error naming tenant and
-// system, and the client's later requests fail with that same error at once.
+// The HTTP client every API connector (salesforce, hubspot, netsuite) shares: retries with capped
+// exponential backoff and jitter (p-retry, staging/model/backoff.ts), Retry-After, a per-tenant
+// rate limiter and concurrency cap (Bottleneck) with per-lane limiters for requests a vendor limits
+// separately, 401 handling (a refresh once for all requests rejected with the same token, resent
+// outside the transient retry budget; auth-refresh.ts), and vendor policies that classify
+// responses. A daily-limit response stops the tenant with DailyLimitError. `timeoutMs` bounds the
+// wait for headers, a body has an idle timeout; a RetryBudget lets a caller that retries on its own
+// share one budget with the client's retries. More: docs/capture.md, "The HTTP client".
 import Bottleneck from 'bottleneck';
 import pRetry, { AbortError } from 'p-retry';
+import { DEFAULT_BACKOFF, retryOptions, sleep } from '../../../staging/model/backoff.js';
 import type { Logger } from '../../log/logger.js';
 import { ApiError, asApiError, DailyLimitError } from './api-errors.js';
 import { AuthRefresh } from './auth-refresh.js';
@@ -23,7 +17,13 @@ export { ApiError, DailyLimitError } from './api-errors.js';
 
 export type Classification =
   | { kind: 'ok' }
-  | { kind: 'transient'; reason: string; retryAfterMs?: number }
+  | {
+      kind: 'transient';
+      reason: string;
+      retryAfterMs?: number;
+      /** A rate or concurrency limit (counted in stats.throttled), whatever the status. */
+      throttled?: boolean;
+    }
   | { kind: 'daily_limit'; reason: string; resumeAt?: Date }
   | { kind: 'auth'; reason: string }
   | { kind: 'terminal'; reason: string; code?: string };
@@ -43,6 +43,14 @@ export interface VendorPolicy {
   refreshAuth?(): Promise<void>;
   /** Sees every response (limit headers such as Sforce-Limit-Info). */
   observe?(headers: Headers): void;
+  /** The separately limited lane a request belongs to (HubSpot search), if any. */
+  laneOf?(req: { method: string; path: string }): RequestLane | undefined;
+}
+
+/** A class of requests the vendor limits on its own, at `requestsPerSecond` by default. */
+export interface RequestLane {
+  name: string;
+  requestsPerSecond: number;
 }
 
 export interface ClientLimits {
@@ -57,6 +65,16 @@ export interface ClientLimits {
   /** Backoff bounds (default 500 and 30000 ms); maxBackoffMs also caps a Retry-After (default 60000). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Request rate per lane (policy.laneOf), overriding the policy's default for that lane. */
+  lanes?: Readonly<Record<string, { requestsPerSecond: number }>>;
+}
+
+/** The configured limits with a run's overrides (tests shorten backoffs) on top. */
+export function mergeLimits(
+  configured: ClientLimits,
+  override: Partial<ClientLimits> | undefined,
+): ClientLimits {
+  return { ...configured, ...override };
 }
 
 /**
@@ -96,7 +114,18 @@ export interface ApiClientOptions {
   tenant: string;
   system: string;
   logger: Logger;
+  /** The header and body-idle timeout timers; tests pass their own to fire them on a condition. */
+  timers?: TimeoutTimers;
 }
+
+export interface TimeoutTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(timer: unknown): void;
+}
+const REAL_TIMERS: TimeoutTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (t) => clearTimeout(t as NodeJS.Timeout),
+};
 
 export interface ClientStats {
   requests: number;
@@ -107,6 +136,7 @@ export interface ClientStats {
 export class ApiClient {
   readonly stats: ClientStats = { requests: 0, retries: 0, throttled: 0 };
   private readonly limiter: Bottleneck;
+  private readonly laneLimiters = new Map<string, Bottleneck>();
   private readonly base: URL;
   private readonly auth: AuthRefresh;
 
@@ -200,7 +230,9 @@ export class ApiClient {
             headers['content-type'] ??= 'application/json';
           }
           this.stats.requests++;
-          const res = await this.limiter.schedule(() => this.send(url, method, headers, body, detail));
+          const send = () => this.limiter.schedule(() => this.send(url, method, headers, body, detail));
+          const lane = this.lane(method, path);
+          const res = await (lane ? lane.schedule(send) : send());
           policy.observe?.(res.headers);
           if (res.ok) return read(res);
           const text = await res.text().catch(() => '');
@@ -235,7 +267,7 @@ export class ApiClient {
                 new ApiError(`${where}: ${c.reason}`, 'terminal', res.status, c.code ?? null, detail),
               );
             case 'transient': {
-              if (res.status === 429) this.stats.throttled++;
+              if (res.status === 429 || c.throttled) this.stats.throttled++;
               const err = new ApiError(`${where}: ${c.reason}`, 'transient', res.status, null, detail);
               (err as ApiError & { retryAfterMs?: number }).retryAfterMs = c.retryAfterMs;
               throw err;
@@ -244,11 +276,13 @@ export class ApiClient {
         }
       },
       {
-        retries: limits.maxRetries,
-        factor: 2,
-        minTimeout: limits.minBackoffMs ?? 500,
-        maxTimeout: limits.maxBackoffMs ?? 30_000,
-        randomize: true,
+        ...retryOptions(
+          {
+            minMs: limits.minBackoffMs ?? DEFAULT_BACKOFF.minMs,
+            maxMs: limits.maxBackoffMs ?? DEFAULT_BACKOFF.maxMs,
+          },
+          limits.maxRetries,
+        ),
         onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
           // Retry only while this request's retries last and the shared budget (if any) gives one.
           retrying = retriesLeft > 0 && (!budget || budget.take());
@@ -279,7 +313,8 @@ export class ApiClient {
   ): Promise<Response> {
     const { limits, policy } = this.opts;
     const controller = new AbortController();
-    const headerTimer = setTimeout(
+    const timers = this.opts.timers ?? REAL_TIMERS;
+    const headerTimer = timers.setTimeout(
       () =>
         controller.abort(
           new ApiError(
@@ -299,13 +334,27 @@ export class ApiClient {
       // Connection reset, refused, timeout: all transient.
       throw asApiError(controller.signal.reason ?? err, `${policy.vendor} ${method} ${detail.path}`, detail);
     } finally {
-      clearTimeout(headerTimer);
+      timers.clearTimeout(headerTimer);
     }
-    return withIdleTimeout(res, controller, limits.idleTimeoutMs ?? limits.timeoutMs, detail);
+    return withIdleTimeout(res, controller, limits.idleTimeoutMs ?? limits.timeoutMs, detail, timers);
+  }
+
+  /** The limiter of the lane a request belongs to, created on first use; none for most requests. */
+  private lane(method: string, path: string): Bottleneck | undefined {
+    const lane = this.opts.policy.laneOf?.({ method, path });
+    if (!lane) return undefined;
+    let limiter = this.laneLimiters.get(lane.name);
+    if (!limiter) {
+      const rps = this.opts.limits.lanes?.[lane.name]?.requestsPerSecond ?? lane.requestsPerSecond;
+      limiter = new Bottleneck({ maxConcurrent: 1, minTime: Math.ceil(1000 / rps) });
+      this.laneLimiters.set(lane.name, limiter);
+    }
+    return limiter;
   }
 
   async close(): Promise<void> {
     await this.limiter.stop({ dropWaitingJobs: false });
+    for (const lane of this.laneLimiters.values()) await lane.stop({ dropWaitingJobs: false });
   }
 }
 
@@ -319,6 +368,7 @@ function withIdleTimeout(
   controller: AbortController,
   idleMs: number,
   detail: ApiError['detail'],
+  timers: TimeoutTimers,
 ): Response {
   if (!res.body) return res;
   const reader = res.body.getReader();
@@ -331,7 +381,7 @@ function withIdleTimeout(
   );
   const body = new ReadableStream<Uint8Array>({
     async pull(out) {
-      const timer = setTimeout(() => controller.abort(idle), idleMs);
+      const timer = timers.setTimeout(() => controller.abort(idle), idleMs);
       try {
         const { done, value } = await reader.read();
         if (done) out.close();
@@ -345,7 +395,7 @@ function withIdleTimeout(
           ),
         );
       } finally {
-        clearTimeout(timer);
+        timers.clearTimeout(timer);
       }
     },
     cancel(reason) {
@@ -362,8 +412,4 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | undef
   if (/^\d+(\.\d+)?$/.test(v.trim())) return Math.round(Number(v) * 1000);
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

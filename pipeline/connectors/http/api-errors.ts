@@ -1,29 +1,29 @@
 // The errors of the shared HTTP client (api-client.ts): ApiError (terminal or transient, with the
 // vendor, tenant, system, method and path of the request) and DailyLimitError (pause the tenant).
+import { TrueupError } from '../../../staging/model/errors.js';
 
-export class ApiError extends Error {
+export class ApiError extends TrueupError {
   override name = 'ApiError';
   constructor(
     message: string,
-    readonly kind: 'terminal' | 'transient',
+    kind: 'terminal' | 'transient',
     readonly status: number | null,
     readonly code: string | null,
     readonly detail: { vendor: string; tenant: string; system: string; method: string; path: string },
   ) {
-    super(message);
+    super(message, { kind, subject: { tenant: detail.tenant, system: detail.system } });
   }
 }
 
 /** The vendor's daily (or otherwise long) limit is exhausted: stop this tenant's extraction. */
-export class DailyLimitError extends Error {
+export class DailyLimitError extends TrueupError {
   override name = 'DailyLimitError';
-  readonly kind = 'paused' as const;
   constructor(
     message: string,
     readonly resumeAt: Date | null,
     readonly detail: { vendor: string; tenant: string; system: string },
   ) {
-    super(message);
+    super(message, { kind: 'paused', subject: { tenant: detail.tenant, system: detail.system } });
   }
 }
 

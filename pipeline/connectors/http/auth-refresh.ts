@@ -5,8 +5,8 @@
 // again after a refresh, a 401 with no refresh hook, or a failing refresh is a terminal auth error
 // naming tenant and system, and the client's later requests fail with that same error at once, so
 // the streams of a run do not each refresh again (no refresh storm).
-import { redact } from '../../config/secrets.js';
 import type { Logger } from '../../log/logger.js';
+import { redact } from '../../log/redact.js';
 import { ApiError } from './api-errors.js';
 
 export interface AuthRefreshOptions {

@@ -3,7 +3,10 @@
 // vendor's own 429 body and headers, an exhausted daily limit, 5xx, slow responses, dropped
 // connections. Faults are drawn from a seeded PRNG so a test run is repeatable. Tests can expire
 // and issue tokens during a run (an OAuth access token running out mid-load) and script the exact
-// next responses (`respondNext`).
+// next responses (`respondNext`). A sandbox may check credentials of its own (NetSuite verifies
+// OAuth 1.0a signatures) through `authenticate`. With `record` on, every exchange (request, and
+// the response's status and JSON body) is kept in `exchanges` for the contract tests, which check
+// both sides against the vendors' documented schemas.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -64,6 +67,26 @@ export interface SandboxOptions {
   tokens?: string[];
   faults?: FaultConfig;
   vendor: VendorFaults;
+  /**
+   * A credential check of the sandbox's own for requests it recognises (an OAuth 1.0a signature):
+   * true or false decides; undefined leaves the request to the bearer-token check.
+   */
+  authenticate?: (req: SandboxRequest) => boolean | undefined;
+  /** Keep every exchange in `exchanges` (contract tests). */
+  record?: boolean;
+}
+
+/** One request and its answer, as the contract tests check them. */
+export interface SandboxExchange {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: IncomingMessage['headers'];
+  /** The request body, parsed when it was JSON. */
+  body: unknown;
+  status: number;
+  /** The response body when it was JSON (streamed and text bodies are not kept). */
+  response: unknown;
 }
 
 interface Route {
@@ -129,6 +152,8 @@ export class SandboxServer {
   private authRequired: boolean;
   private readonly scripted: ScriptedFault[] = [];
   private issued = 0;
+  /** Every exchange, when `record` is on. */
+  readonly exchanges: SandboxExchange[] = [];
 
   constructor(private readonly opts: SandboxOptions) {
     this.faults = { ...opts.faults };
@@ -224,11 +249,12 @@ export class SandboxServer {
       let out: SandboxResponse;
       const next = this.scripted.shift();
       if (next) out = this.opts.vendor[next]();
-      else if (!this.authorised(req)) out = this.unauthorised(req);
+      else if (!this.authorised(sreq)) out = this.unauthorised(req);
       else if (fault === 'daily') out = this.opts.vendor.dailyLimited();
       else if (fault === 'rate') out = this.opts.vendor.rateLimited();
       else if (fault === '5xx') out = this.opts.vendor.serverError();
       else out = await this.dispatch(sreq);
+      if (this.opts.record) this.exchanges.push(exchange(sreq, out));
       await send(res, out);
     } catch (err) {
       if (!res.headersSent)
@@ -239,12 +265,14 @@ export class SandboxServer {
     }
   }
 
-  private bearer(req: IncomingMessage): string {
+  private bearer(req: { headers: IncomingMessage['headers'] }): string {
     const auth = req.headers.authorization ?? '';
     return auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : '';
   }
 
-  private authorised(req: IncomingMessage): boolean {
+  private authorised(req: SandboxRequest): boolean {
+    const own = this.opts.authenticate?.(req);
+    if (own !== undefined) return own;
     return !this.authRequired || this.tokens.has(this.bearer(req));
   }
 
@@ -288,6 +316,24 @@ export class SandboxServer {
     }
     return { status: 404, body: { message: `no route for ${req.method} ${req.url.pathname}` } };
   }
+}
+
+function exchange(req: SandboxRequest, out: SandboxResponse): SandboxExchange {
+  let body: unknown = req.body;
+  try {
+    body = req.body ? JSON.parse(req.body) : undefined;
+  } catch {
+    // Not JSON: kept as text.
+  }
+  return {
+    method: req.method,
+    path: req.url.pathname,
+    query: Object.fromEntries(req.url.searchParams),
+    headers: req.headers,
+    body,
+    status: out.status,
+    response: out.stream || out.text !== undefined ? undefined : out.body,
+  };
 }
 
 async function send(res: ServerResponse, out: SandboxResponse): Promise<void> {

@@ -1,30 +1,14 @@
 // Extracts one HubSpot object type into staging, page group by page group, each committed with
-// its stream checkpoint (the HubSpot cursor) in one transaction.
-//
-//   no checkpoint ──full──> list GET /crm/v3/objects/{type}?after=…   checkpoint {phase:'full', after, watermark}
-//                            (last page has no `paging`)             → {phase:'incremental', since: watermark}
-//   incremental ───────────> search POST …/search, stamp GTE since − overlapMs (index lag), ascending;
-//        │ every page is a new search GTE the last stamp read (keyset: no `after` offsets, so
-//        │ records modified while paging shift nothing and the 10,000 cap is never reached)
-//        │ a full page on one millisecond: drain that millisecond by hs_object_id
-//        └──────────────────> (EQ stamp, id GT last id, sorted by id), then since = stamp + 1
-//   deletes ───────────────> list archived=true, tombstones for archivedAt ≥ since (stream "<type>:archived")
-//
-// Invariants: a checkpoint never runs ahead of committed rows nor moves back; a run repeats the
-// records of its overlap and of one stamp (harmless: the staging version guard ignores identical versions); search
-// results stamped before `since` (HubSpot returns a few) are dropped.
+// its stream checkpoint (the HubSpot cursor) in one transaction: a full list load, then keyset
+// searches on the modification stamp (a millisecond with more records than a page is drained by
+// hs_object_id), and the archived list for deletes (stream "<type>:archived"). A checkpoint never
+// runs ahead of committed rows nor moves back; a run repeats its overlap (harmless: the version
+// guard). The diagram: docs/capture.md, "HubSpot".
 import type { Change } from '../../../staging/model/change.js';
+import type { StreamOutput } from '../contract.js';
 import type { ApiClient } from '../http/api-client.js';
-import { mapRecord, parseStampMs } from '../map-record.js';
-import {
-  addChange,
-  commitStreamUnit,
-  msToVersion,
-  newPendingUnit,
-  type PendingUnit,
-  type StreamReport,
-  type SyncDeps,
-} from '../sync-support.js';
+import { mapRecord, msToVersion, parseStampMs } from '../map-record.js';
+import { addChange, newPendingUnit, type PendingUnit } from '../pending-unit.js';
 import type { HubspotObjectType, HubspotSystemConfig } from './config.js';
 import { type HubspotObjectMapping, hubspotProperties } from './hubspot-mapping.js';
 
@@ -59,16 +43,15 @@ export interface ArchivedPosition {
 }
 
 export interface ExtractContext {
-  deps: SyncDeps;
+  /** Where units go: staged with the position after them (the stream runner). */
+  out: StreamOutput;
   client: ApiClient;
   tenant: string;
   system: string;
   config: HubspotSystemConfig;
   type: HubspotObjectType;
   mapping: HubspotObjectMapping;
-  report: StreamReport;
   now: () => number;
-  onUnitStaged?: (info: { stream: string; rows: number; position: unknown }) => void | Promise<void>;
 }
 
 const base = (type: string) => `crm/v3/objects/${type}`;
@@ -224,7 +207,7 @@ export async function extractArchived(ctx: ExtractContext, start: ArchivedPositi
       },
     });
     for (const r of page.results) {
-      ctx.report.received++;
+      ctx.out.received();
       const at = parseStampMs(r.archivedAt) ?? parseStampMs(r.updatedAt);
       if (at === null) {
         deadLetter(ctx, unit, r, 'archived record without archivedAt/updatedAt');
@@ -255,7 +238,7 @@ function recordStamp(ctx: ExtractContext, r: HubspotRecord): number | null {
 }
 
 function addRecord(ctx: ExtractContext, unit: PendingUnit, r: HubspotRecord, known: number | null): void {
-  ctx.report.received++;
+  ctx.out.received();
   if (!r || typeof r.id !== 'string' || !r.id || typeof r.properties !== 'object' || !r.properties) {
     deadLetter(ctx, unit, r, 'record without id or properties');
     return;
@@ -299,5 +282,5 @@ function deadLetter(ctx: ExtractContext, unit: PendingUnit, r: unknown, reason: 
 }
 
 function commit(ctx: ExtractContext, stream: string, position: unknown, unit: PendingUnit): Promise<void> {
-  return commitStreamUnit(ctx, stream, position, unit, `hubspot ${stream}`);
+  return ctx.out.commit(position, unit, `hubspot ${stream}`);
 }

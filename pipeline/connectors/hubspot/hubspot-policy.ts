@@ -4,7 +4,10 @@
 // stops the tenant until the daily window resets; 401 is an auth failure (the shared ApiClient
 // refreshes the token through `refreshAuth` and resends outside the transient retry budget); 5xx is transient;
 // other 4xx are terminal and carry HubSpot's category as the error code.
-import type { Classification, VendorPolicy } from '../http/api-client.js';
+// Search requests are limited apart from the rest (about 4 per second per token, WIRE.md
+// "Limits"): they go through their own lane at SEARCH_REQUESTS_PER_SECOND, below that limit so
+// that network jitter cannot put five into one second (`limits.lanes.search` overrides it).
+import type { Classification, RequestLane, VendorPolicy } from '../http/api-client.js';
 import { retryAfterMs } from '../http/api-client.js';
 
 interface HubspotErrorBody {
@@ -25,6 +28,9 @@ export function parseHubspotError(body: string): HubspotErrorBody {
   }
 }
 
+export const SEARCH_REQUESTS_PER_SECOND = 3;
+const SEARCH_LANE: RequestLane = { name: 'search', requestsPerSecond: SEARCH_REQUESTS_PER_SECOND };
+
 /** The next midnight UTC: HubSpot resets daily limits at midnight in the account's zone (unknown here). */
 function nextMidnightUtc(now: number): Date {
   const d = new Date(now);
@@ -40,6 +46,7 @@ export function hubspotPolicy(opts: {
   return {
     vendor: 'hubspot',
     authHeaders: () => ({ authorization: `Bearer ${opts.token()}` }),
+    laneOf: ({ method, path }) => (method === 'POST' && /\/search$/.test(path) ? SEARCH_LANE : undefined),
     ...(opts.refreshAuth ? { refreshAuth: opts.refreshAuth } : {}),
     classify(status, headers, text): Classification {
       const body = parseHubspotError(text);

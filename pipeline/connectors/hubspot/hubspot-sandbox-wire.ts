@@ -40,6 +40,18 @@ export function hubspotError(status: number, message: string, category: string):
   };
 }
 
+/** Search's own limit (a few requests per second per token), answered apart from the 10-second one. */
+export const SECONDLY_LIMITED = (): SandboxResponse => ({
+  status: 429,
+  body: {
+    status: 'error',
+    message: 'You have reached your secondly limit.',
+    errorType: 'RATE_LIMIT',
+    correlationId: randomUUID(),
+    policyName: 'SECONDLY',
+  },
+});
+
 export const VENDOR_FAULTS = {
   rateLimited: (): SandboxResponse => ({
     status: 429,

@@ -1,8 +1,10 @@
 // A local HubSpot CRM v3 server over seeded, stateful records, for the tests, the demo and
-// `trueup sandbox hubspot`. It speaks the documented API (APIS.md): list with `after` cursors and
-// no `paging` on the last page, `archived=true`, search with filters/sorts/after and the
-// 10,000-result cap answered with HubSpot's 400, batch upsert by idProperty with 207 partial
-// failures, single create/update/archive; stamps advance on every write. Faults (rate-limit,
+// `trueup sandbox hubspot`. Every behaviour is a line of WIRE.md: list with `after` cursors and
+// no `paging` on the last page, `archived=true`, search with filters/sorts/after, the
+// 10,000-result cap answered with HubSpot's 400 and search's own per-second limit (429
+// SECONDLY), batch upsert by a unique idProperty (hubspot-sandbox-upsert.ts: 207 per traced
+// input, 400 for the whole untraced batch), single create/update/archive; stamps advance on
+// every write. Faults (rate-limit,
 // daily limit, 5xx, slow, dropped) come from the shared SandboxServer with HubSpot's own bodies.
 // Tokens are checked by SandboxServer, which lets tests expire and issue them during a run (an
 // OAuth access token expiring mid-load; an expired one gets HubSpot's EXPIRED_AUTHENTICATION) and
@@ -10,7 +12,16 @@
 import { type FaultConfig, SandboxServer, satisfiesComparison } from '../http/sandbox-server.js';
 import { HUBSPOT_OBJECT_TYPES, type HubspotObjectType } from './config.js';
 import type { HubspotRecord } from './hubspot-extractor.js';
-import { cmpId, compareValues, hubspotError, STAMP_PROPS, VENDOR_FAULTS } from './hubspot-sandbox-wire.js';
+import { batchRead } from './hubspot-sandbox-read.js';
+import { batchUpsert } from './hubspot-sandbox-upsert.js';
+import {
+  cmpId,
+  compareValues,
+  hubspotError,
+  SECONDLY_LIMITED,
+  STAMP_PROPS,
+  VENDOR_FAULTS,
+} from './hubspot-sandbox-wire.js';
 import { generateHubspotSeed, type HubspotSeedOptions, type HubspotSeedRecords } from './hubspot-seed.js';
 
 export interface HubspotSandboxOptions extends HubspotSeedOptions {
@@ -24,6 +35,12 @@ export interface HubspotSandboxOptions extends HubspotSeedOptions {
   searchLeakMs?: number;
   /** Clock for write stamps (epoch ms). */
   now?: () => number;
+  /** Search requests allowed per second (HubSpot: 4 per token; 0 = no limit). */
+  searchRequestsPerSecond?: number;
+  /** Properties with unique values, which batch upsert accepts as idProperty (default erp_id). */
+  uniqueProperties?: readonly string[];
+  /** Keep every exchange (contract tests). */
+  record?: boolean;
 }
 
 interface Stored {
@@ -51,11 +68,11 @@ interface SearchBody {
   after?: string;
 }
 
-const NUMERIC_UPSERT_PROPS = new Set(['price', 'amount', 'hs_amount_billed', 'hs_balance_due']);
-
 export class HubspotSandbox {
   readonly server: SandboxServer;
   readonly store = new Map<HubspotObjectType, Map<string, Stored>>();
+  /** Records written by batch upsert, by id: how often each (tests of "written exactly once"). */
+  readonly apiWrites = new Map<string, number>();
   private nextId = 1000;
   private version = 0;
   private readonly cache = new Map<string, { version: number; ids: Stored[] }>();
@@ -67,6 +84,7 @@ export class HubspotSandbox {
       tokens: opts.tokens ?? [],
       faults: opts.faults ?? {},
       vendor: VENDOR_FAULTS,
+      ...(opts.record ? { record: true } : {}),
     });
     for (const t of HUBSPOT_OBJECT_TYPES) this.store.set(t, new Map());
     const records = opts.records ?? generateHubspotSeed(opts);
@@ -237,6 +255,7 @@ export class HubspotSandbox {
     s.route('POST', '/crm/v3/objects/:type/search', (req, p) => {
       const type = typeOf(p);
       if (!type) return unknown(p);
+      if (!this.searchAllowed()) return SECONDLY_LIMITED();
       const b = req.json<SearchBody>();
       const limit = b.limit ?? 10;
       if (limit > 200) return hubspotError(400, 'limit must be 200 or less', 'VALIDATION_ERROR');
@@ -257,39 +276,15 @@ export class HubspotSandbox {
     s.route('POST', '/crm/v3/objects/:type/batch/upsert', (req, p) => {
       const type = typeOf(p);
       if (!type) return unknown(p);
-      const { inputs } = req.json<{
-        inputs: { id: string; idProperty: string; properties: Record<string, string> }[];
-      }>();
-      if (!Array.isArray(inputs) || inputs.length > 100)
-        return hubspotError(400, 'inputs must be an array of at most 100 items', 'VALIDATION_ERROR');
-      const results: HubspotRecord[] = [];
-      const errors: unknown[] = [];
-      for (const input of inputs) {
-        const bad = Object.entries(input.properties ?? {}).find(
-          ([k, v]) => NUMERIC_UPSERT_PROPS.has(k) && v !== null && v !== '' && Number.isNaN(Number(v)),
-        );
-        if (bad) {
-          errors.push({
-            status: 'error',
-            category: 'VALIDATION_ERROR',
-            message: `Property values were not valid: ${bad[0]}=${JSON.stringify(bad[1])} is not a number`,
-            context: { ids: [input.id] },
-          });
-          continue;
-        }
-        const existing = this.live(type).find((r) => r.properties[input.idProperty] === input.id);
-        const props = { ...input.properties, [input.idProperty]: input.id };
-        const rec = existing ? this.update(type, existing.id, props) : this.create(type, props);
-        results.push({ ...this.render(type, rec), new: !existing } as HubspotRecord);
-      }
-      const body: Record<string, unknown> = {
-        status: 'COMPLETE',
-        results,
-        startedAt: new Date(this.now()).toISOString(),
-        completedAt: new Date(this.now()).toISOString(),
-      };
-      if (errors.length) Object.assign(body, { numErrors: errors.length, errors });
-      return { status: errors.length ? 207 : 200, body };
+      return batchUpsert(this, type, req.json<{ inputs?: unknown }>(), {
+        uniqueProperties: new Set(this.opts.uniqueProperties ?? ['erp_id']),
+        now: this.now,
+      });
+    });
+
+    s.route('POST', '/crm/v3/objects/:type/batch/read', (req, p) => {
+      const type = typeOf(p);
+      return type ? batchRead(this, type, req.json()) : unknown(p);
     });
 
     s.route('POST', '/crm/v3/objects/:type', (req, p) => {
@@ -316,6 +311,19 @@ export class HubspotSandbox {
       this.archive(type, p.id ?? '');
       return { status: 204 };
     });
+  }
+
+  /** Search requests of the last second (HubSpot limits search on its own, per token). */
+  private readonly searches: number[] = [];
+
+  private searchAllowed(): boolean {
+    const limit = this.opts.searchRequestsPerSecond ?? 4;
+    if (limit <= 0) return true;
+    const now = Date.now();
+    while (this.searches.length && this.searches[0]! <= now - 1000) this.searches.shift();
+    if (this.searches.length >= limit) return false;
+    this.searches.push(now);
+    return true;
   }
 
   private sortedById(type: HubspotObjectType): Stored[] {

@@ -1,40 +1,33 @@
 // Extracts NetSuite record streams into staging through SuiteQL, page group by page group, each
-// committed with its stream checkpoint in one transaction.
-//
-//   full:        WHERE id > :lastId ORDER BY id                       {phase:'full', lastId, watermark}
-//   incremental: WHERE (lastmodifieddate > :since                      {phase:'incremental', since, lastId}
-//                  OR (lastmodifieddate = :since AND id > :lastId)) ORDER BY lastmodifieddate, id
-//   deletes:     the same keyset over deletedrecord (deleteddate, recordid) → tombstones
-//
-// Paged by keyset, not by offset: every page is a new query starting after the last row read
-// (offset 0, limit pageSize). With offsets, a record deleted (or modified, which moves it to the
-// end) in the part already read shifts every later row one place down and the row at the next
-// page boundary was never read, while the checkpoint moved past it. A keyset page cannot skip a
-// row, no query comes near the per-query cap (100,000 results), and a restart resumes from the
-// committed keyset without loss or repeats.
-// SuiteQL over REST has no bind parameters: the only values put into a query are checked
-// integers and stamps matching one fixed pattern.
+// committed with its stream checkpoint in one transaction: full loads by id, incremental reads
+// on (lastmodifieddate, id), deletes from deletedrecord — all paged by keyset, never by offset,
+// so a page cannot skip a row and no query nears the per-query cap. SuiteQL over REST has no bind
+// parameters: the only values put into a query are checked integers and stamps of one pattern.
+// Stamps are the account's wall-clock text (netsuite-account.ts): a position written here says so
+// (`wall: true`); one without it holds a UTC watermark and is turned onto the account's clock
+// first. Values arrive as strings, null columns left out; currency references become ISO codes.
+// The queries and why keysets: docs/capture.md, "NetSuite".
+import { TrueupError } from '../../../staging/model/errors.js';
+import type { StreamOutput } from '../contract.js';
 import type { ApiClient } from '../http/api-client.js';
-import { mapRecord } from '../map-record.js';
-import {
-  addChange,
-  commitStreamUnit,
-  msToVersion,
-  newPendingUnit,
-  type PendingUnit,
-  type StreamReport,
-  type SyncDeps,
-} from '../sync-support.js';
+import { mapRecord, msToVersion } from '../map-record.js';
+import { addChange, newPendingUnit, type PendingUnit } from '../pending-unit.js';
 import type { NetsuiteStream, NetsuiteSystemConfig } from './config.js';
+import { type AccountFacts, accountFacts, onAccountClock, STAMP, stampInstant } from './netsuite-account.js';
 import { type NetsuiteStreamSpec, streamOfDeletedType } from './netsuite-mapping.js';
 
+/**
+ * `wall`: the stamps are the account's wall-clock text (else UTC text, turned onto it first). A
+ * full load's watermark stays UTC text (the run's clock) and is turned when the load hands over.
+ */
 export type NetsuitePosition =
-  | { phase: 'full'; lastId: number; watermark: string }
-  | { phase: 'incremental'; since: string; lastId: number };
+  | { phase: 'full'; lastId: number; watermark: string; wall?: true }
+  | { phase: 'incremental'; since: string; lastId: number; wall?: true };
 
 export interface DeletedPosition {
   since: string;
   lastId: number;
+  wall?: true;
 }
 
 type SuiteqlRow = Record<string, string | number | boolean | null>;
@@ -47,35 +40,40 @@ interface SuiteqlPage {
 }
 
 export interface NetsuiteContext {
-  deps: SyncDeps;
+  /** Where units go: staged with the position after them (the stream runner). */
+  out: StreamOutput;
   client: ApiClient;
   tenant: string;
   system: string;
   config: NetsuiteSystemConfig;
   /** The effective spec (mapping, columns) of every configured stream. */
   specs: ReadonlyMap<NetsuiteStream, NetsuiteStreamSpec>;
-  report: StreamReport;
-  onUnitStaged?: (info: { stream: string; rows: number; position: unknown }) => void | Promise<void>;
+  /** The clock the run's watermark was taken on (default Date.now). */
+  now?: () => number;
 }
 
-const STAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 const STAMP_FMT = 'YYYY-MM-DD HH24:MI:SS';
 
 /** Epoch ms → NetSuite stamp text (whole seconds, UTC). */
 export function toStamp(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 }
-function stampMs(s: unknown): number | null {
-  if (typeof s !== 'string' || !STAMP.test(s)) return null;
-  const ms = Date.parse(`${s.replace(' ', 'T')}Z`);
-  return Number.isNaN(ms) ? null : ms;
+/** A start position on the account's clock: a UTC watermark (no `wall`, lastId 0) is turned onto it. */
+function onClock<P extends NetsuitePosition | DeletedPosition>(pos: P, facts: AccountFacts): P {
+  // A full load walks ids; its watermark stays the run's UTC text until the load hands over.
+  if ((pos as { wall?: true }).wall || ('phase' in pos && pos.phase === 'full')) return pos;
+  // A keyset from a row (lastId > 0) already holds the account's text.
+  const since =
+    pos.lastId === 0 ? onAccountClock((pos as DeletedPosition).since, facts) : (pos as DeletedPosition).since;
+  return { ...pos, since, wall: true };
 }
 function ts(s: string): string {
-  if (!STAMP.test(s)) throw new Error(`checkpoint stamp ${JSON.stringify(s)} is not YYYY-MM-DD HH:MI:SS`);
+  if (!STAMP.test(s))
+    throw new TrueupError(`checkpoint stamp ${JSON.stringify(s)} is not YYYY-MM-DD HH:MI:SS`);
   return `TO_TIMESTAMP('${s}', '${STAMP_FMT}')`;
 }
 function int(n: number): string {
-  if (!Number.isSafeInteger(n)) throw new Error(`checkpoint id ${n} is not an integer`);
+  if (!Number.isSafeInteger(n)) throw new TrueupError(`checkpoint id ${n} is not an integer`);
   return String(n);
 }
 
@@ -83,6 +81,7 @@ export function streamQuery(spec: NetsuiteStreamSpec, pos: NetsuitePosition): st
   const cols = [
     'id',
     ...spec.columns,
+    ...spec.displayColumns.map((c) => `BUILTIN.DF(${c}) AS ${c}`),
     ...spec.dateColumns.map((d) => `TO_CHAR(${d}, 'YYYY-MM-DD') AS ${d}`),
     `TO_CHAR(lastmodifieddate, '${STAMP_FMT}') AS lastmodified`,
   ];
@@ -93,7 +92,7 @@ export function streamQuery(spec: NetsuiteStreamSpec, pos: NetsuitePosition): st
 }
 
 export function deletedQuery(pos: DeletedPosition): string {
-  return `SELECT recordid, recordtype, TO_CHAR(deleteddate, '${STAMP_FMT}') AS deleted FROM deletedrecord WHERE (deleteddate > ${ts(pos.since)} OR (deleteddate = ${ts(pos.since)} AND recordid > ${int(pos.lastId)})) ORDER BY deleteddate, recordid`;
+  return `SELECT recordid, type, TO_CHAR(deleteddate, '${STAMP_FMT}') AS deleted FROM deletedrecord WHERE (deleteddate > ${ts(pos.since)} OR (deleteddate = ${ts(pos.since)} AND recordid > ${int(pos.lastId)})) ORDER BY deleteddate, recordid`;
 }
 
 /**
@@ -129,7 +128,7 @@ async function drain<P>(
     }
     // A full page of rows whose keyset is unreadable would be asked for again and again.
     if (JSON.stringify(pos) === before)
-      throw new Error(
+      throw new TrueupError(
         `netsuite ${stream}: a page of ${page.items.length} rows without a readable id or stamp; cannot page past ${before}`,
       );
     if (unit.rows >= config.stageBatchRows) await commit(ctx, stream, pos, unit);
@@ -139,21 +138,27 @@ async function drain<P>(
 export async function extractStream(ctx: NetsuiteContext, stream: NetsuiteStream, start: NetsuitePosition) {
   const spec = ctx.specs.get(stream)!;
   const ownRef = ctx.config.role === 'erp' ? 'erp_ref' : 'crm_ref';
+  const facts = await accountFacts(ctx.client, ctx.now);
+  const currency = new Set(spec.currencyColumns);
+  const value = (row: SuiteqlRow, c: string) => {
+    const v = row[c];
+    return currency.has(c) && v != null ? (facts.currencies.get(String(v)) ?? v) : v;
+  };
   await drain<NetsuitePosition>(
     ctx,
     stream,
-    start,
+    onClock(start, facts),
     (p) => streamQuery(spec, p),
     (row, unit, pos) => {
-      ctx.report.received++;
+      ctx.out.received();
       const id = Number(row.id);
-      const stamp = stampMs(row.lastmodified);
+      const stamp = stampInstant(row.lastmodified, facts);
       if (!Number.isSafeInteger(id) || stamp === null) {
         deadLetter(ctx, unit, spec, stream, row, `row without integer id or readable lastmodifieddate`);
         return Number.isSafeInteger(id) ? advance(pos, id, row.lastmodified) : pos;
       }
       try {
-        const fields = mapRecord(spec.entity, spec.mapping, (c) => row[c]);
+        const fields = mapRecord(spec.entity, spec.mapping, (c) => value(row, c));
         fields[ownRef] = String(id);
         addChange(unit, spec.entity, {
           sourceId: String(id),
@@ -169,14 +174,22 @@ export async function extractStream(ctx: NetsuiteContext, stream: NetsuiteStream
       }
       return advance(pos, id, row.lastmodified);
     },
-    (p) => (p.phase === 'full' ? { phase: 'incremental', since: p.watermark, lastId: 0 } : p),
+    (p) =>
+      p.phase === 'full'
+        ? {
+            phase: 'incremental',
+            since: p.wall ? p.watermark : onAccountClock(p.watermark, facts),
+            lastId: 0,
+            wall: true,
+          }
+        : p,
   );
 }
 
 function advance(pos: NetsuitePosition, id: number, stamp: unknown): NetsuitePosition {
   if (pos.phase === 'full') return { ...pos, lastId: id };
   return typeof stamp === 'string' && STAMP.test(stamp)
-    ? { phase: 'incremental', since: stamp, lastId: id }
+    ? { phase: 'incremental', since: stamp, lastId: id, wall: true }
     : pos;
 }
 
@@ -185,19 +198,20 @@ export async function extractDeletes(
   streams: readonly NetsuiteStream[],
   start: DeletedPosition,
 ): Promise<void> {
+  const facts = await accountFacts(ctx.client, ctx.now);
   await drain<DeletedPosition>(
     ctx,
     'deletedrecord',
-    start,
+    onClock(start, facts),
     deletedQuery,
     (row, unit, pos) => {
       const id = Number(row.recordid);
-      const at = stampMs(row.deleted);
+      const at = stampInstant(row.deleted, facts);
       if (!Number.isSafeInteger(id) || at === null) return pos;
-      const next = { since: row.deleted as string, lastId: id };
-      const stream = streamOfDeletedType(String(row.recordtype ?? ''), streams);
+      const next: DeletedPosition = { since: row.deleted as string, lastId: id, wall: true };
+      const stream = streamOfDeletedType(String(row.type ?? ''), streams);
       if (!stream) return next;
-      ctx.report.received++;
+      ctx.out.received();
       addChange(unit, ctx.specs.get(stream)!.entity, {
         sourceId: String(id),
         version: msToVersion(at),
@@ -233,5 +247,5 @@ function deadLetter(
 }
 
 function commit(ctx: NetsuiteContext, stream: string, position: unknown, unit: PendingUnit): Promise<void> {
-  return commitStreamUnit(ctx, stream, position, unit, `netsuite ${stream}`);
+  return ctx.out.commit(position, unit, `netsuite ${stream}`);
 }

@@ -1,6 +1,8 @@
 // Default mapping of NetSuite records (as SuiteQL rows) onto canonical entities: the table and
 // transaction type of each stream, which columns are dates (selected through TO_CHAR so they
-// arrive as ISO text whatever the user's date format), and canonical field ← column. Overrides,
+// arrive as ISO text whatever the user's date format), which are list references read by their
+// display name (BUILTIN.DF: terms) or translated through a list (currency: its internal id → the
+// ISO code in `currency.symbol`), and canonical field ← column (WIRE.md "References"). Overrides,
 // in order: the tenant's `entities.<entity>.mapping.<system>`, then the system's
 // `mapping.<stream>`; a column they name is selected too (as a date when its field is one).
 import { ENTITY_FIELDS, type Entity } from '../../../staging/model/entities.js';
@@ -17,12 +19,16 @@ export interface NetsuiteStreamSpec {
   table: 'customer' | 'item' | 'transaction';
   /** Transaction type filter (SalesOrd, CustInvc, CustPymt). */
   type?: string;
-  /** recordtype values of `deletedrecord` rows that belong to this stream. */
+  /** `deletedrecord.type` values (lower-cased) of rows that belong to this stream. */
   deletedTypes: readonly string[];
   /** Columns read as they are. */
   columns: readonly string[];
   /** Date columns, read as TO_CHAR(col, 'YYYY-MM-DD'). */
   dateColumns: readonly string[];
+  /** List references read by their display name, BUILTIN.DF(col) (terms → "Net 30"). */
+  displayColumns: readonly string[];
+  /** Currency references among `columns`: internal id → ISO code through the `currency` list. */
+  currencyColumns: readonly string[];
   mapping: FieldMapping;
   /** The tenant's entities.<entity>.mappingVersion, stamped on staged rows. */
   mappingVersion?: number;
@@ -44,8 +50,10 @@ const DEFAULTS: Readonly<Record<NetsuiteStream, NetsuiteStreamSpec>> = {
     entity: 'customer',
     table: 'customer',
     deletedTypes: ['customer'],
-    columns: ['entityid', 'companyname', 'email', 'phone', 'currency', 'terms', 'creditlimit', 'externalid'],
+    columns: ['entityid', 'companyname', 'email', 'phone', 'currency', 'creditlimit', 'externalid'],
     dateColumns: [],
+    displayColumns: ['terms'],
+    currencyColumns: ['currency'],
     mapping: {
       fields: {
         crm_ref: 'externalid',
@@ -65,6 +73,8 @@ const DEFAULTS: Readonly<Record<NetsuiteStream, NetsuiteStreamSpec>> = {
     deletedTypes: ['inventoryitem', 'noninventoryitem', 'serviceitem', 'item'],
     columns: ['itemid', 'displayname', 'itemtype', 'baseprice', 'isinactive', 'externalid'],
     dateColumns: [],
+    displayColumns: [],
+    currencyColumns: [],
     mapping: {
       fields: {
         crm_ref: 'externalid',
@@ -81,9 +91,11 @@ const DEFAULTS: Readonly<Record<NetsuiteStream, NetsuiteStreamSpec>> = {
     entity: 'order',
     table: 'transaction',
     type: 'SalesOrd',
-    deletedTypes: ['salesorder'],
+    deletedTypes: ['salesorder', 'salesord'],
     columns: TX_COLUMNS,
     dateColumns: ['trandate'],
+    displayColumns: [],
+    currencyColumns: ['currency'],
     mapping: {
       fields: {
         crm_ref: 'externalid',
@@ -101,9 +113,11 @@ const DEFAULTS: Readonly<Record<NetsuiteStream, NetsuiteStreamSpec>> = {
     entity: 'invoice',
     table: 'transaction',
     type: 'CustInvc',
-    deletedTypes: ['invoice'],
+    deletedTypes: ['invoice', 'custinvc'],
     columns: [...TX_COLUMNS, 'foreignamountremaining'],
     dateColumns: ['trandate', 'duedate'],
+    displayColumns: [],
+    currencyColumns: ['currency'],
     mapping: {
       fields: {
         crm_ref: 'externalid',
@@ -125,9 +139,11 @@ const DEFAULTS: Readonly<Record<NetsuiteStream, NetsuiteStreamSpec>> = {
     entity: 'payment',
     table: 'transaction',
     type: 'CustPymt',
-    deletedTypes: ['customerpayment'],
+    deletedTypes: ['customerpayment', 'custpymt'],
     columns: TX_COLUMNS,
     dateColumns: ['trandate'],
+    displayColumns: [],
+    currencyColumns: ['currency'],
     mapping: {
       fields: {
         crm_ref: 'externalid',
@@ -169,6 +185,7 @@ export function netsuiteStreamSpec(
   const columns = new Set(base.columns);
   for (const [canonical, column] of Object.entries(mapping.fields)) {
     if (RESERVED_COLUMNS.has(column) || columns.has(column) || dateColumns.has(column)) continue;
+    if (base.displayColumns.includes(column)) continue;
     (types.get(canonical) === 'date' ? dateColumns : columns).add(column);
   }
   return {
@@ -180,7 +197,7 @@ export function netsuiteStreamSpec(
   };
 }
 
-/** The stream a `deletedrecord.recordtype` belongs to, among the configured ones. */
+/** The stream a `deletedrecord.type` belongs to, among the configured ones. */
 export function streamOfDeletedType(
   recordType: string,
   streams: readonly NetsuiteStream[],

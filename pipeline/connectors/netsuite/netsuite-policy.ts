@@ -1,8 +1,8 @@
 // How NetSuite authenticates (bearer token or OAuth 1.0a HMAC-SHA256, pluggable) and how its
 // REST errors are read: `{"type","title","status","o:errorDetails":[{"detail","o:errorCode"}]}`.
-// 429 CONCURRENCY_LIMIT_EXCEEDED is transient (no Retry-After: backoff); a request-limit code on
-// a 429 (REQUEST_LIMIT_EXCEEDED / DAILY_LIMIT_EXCEEDED — unconfirmed for NetSuite REST) stops
-// the tenant like a daily limit; 401 INVALID_LOGIN asks for a token refresh; 5xx is transient.
+// NetSuite has no daily REST request quota, only a per-account concurrency limit (WIRE.md
+// "Limits"): every 429 is transient and retried with backoff (no Retry-After is documented), never
+// a pause of the tenant; 401 INVALID_LOGIN asks for a token refresh; 5xx is transient.
 import type { Classification, VendorPolicy } from '../http/api-client.js';
 import { retryAfterMs } from '../http/api-client.js';
 import { type OAuth1Credentials, oauth1Header } from './oauth1-signer.js';
@@ -34,8 +34,6 @@ export const oauth1Signer =
   (creds: OAuth1Credentials): NetsuiteSigner =>
   (req) => ({ authorization: oauth1Header(creds, req) });
 
-const DAILY_CODES = new Set(['REQUEST_LIMIT_EXCEEDED', 'DAILY_LIMIT_EXCEEDED']);
-
 export function netsuitePolicy(opts: {
   signer: NetsuiteSigner;
   refreshAuth?: () => Promise<void>;
@@ -47,10 +45,14 @@ export function netsuitePolicy(opts: {
     classify(status, headers, text): Classification {
       const { message, code } = parseNetsuiteError(text);
       const reason = code ? `${code}: ${message}` : message || `HTTP ${status}`;
-      if (status === 429 && code && DAILY_CODES.has(code)) return { kind: 'daily_limit', reason };
       if (status === 429 || status >= 500 || status === 408) {
         const wait = retryAfterMs(headers);
-        return { kind: 'transient', reason, ...(wait !== undefined ? { retryAfterMs: wait } : {}) };
+        return {
+          kind: 'transient',
+          reason,
+          ...(status === 429 ? { throttled: true } : {}),
+          ...(wait !== undefined ? { retryAfterMs: wait } : {}),
+        };
       }
       if (status === 401) return { kind: 'auth', reason };
       return { kind: 'terminal', reason, code: code ?? `HTTP_${status}` };

@@ -1,21 +1,20 @@
 // A local NetSuite REST server over seeded, stateful tables, for the tests, the demo and
-// `trueup sandbox netsuite`. It speaks the documented API (APIS.md): SuiteQL POST with
+// `trueup sandbox netsuite`. Every behaviour is a line of WIRE.md: SuiteQL POST with
 // limit/offset, `Prefer: transient`, {links, count, hasMore, items, offset, totalResults}, the
-// per-query result cap (100,000) answered with NetSuite's 400; record upsert by external id
-// (PUT /record/v1/{type}/eid:{id} → 204 + Location); lastmodifieddate advances on every write and
-// deletes land in `deletedrecord`. Faults come from the shared SandboxServer with NetSuite's bodies.
+// per-query result cap (100,000) answered with NetSuite's 400; item values are strings, null
+// columns left out, references internal ids, date/time text on the integration user's time zone
+// (`timeZone`); `deletedrecord` (type, recordid, deleteddate, name), `currency`, `term`, DUAL and
+// SYSDATE; record upsert by external id (PUT /record/v1/{type}/eid:{id}, camelCase field ids,
+// references as {"id"} → 204 + Location); token-based authentication verified by signature
+// (`oauth1`) or a bearer token; no daily request quota, only the per-account concurrency 429.
 import { type FaultConfig, type SandboxResponse, SandboxServer } from '../http/sandbox-server.js';
+import { SandboxLists } from './netsuite-sandbox-lists.js';
+import { oauth1Verifier } from './netsuite-sandbox-oauth.js';
+import { bodyToColumns, REST_RECORD_TYPES } from './netsuite-sandbox-records.js';
 import { generateNetsuiteSeed, type NetsuiteSeedOptions, type NetsuiteSeedTables } from './netsuite-seed.js';
-import {
-  compare,
-  evalExpr,
-  parseSuiteql,
-  type Query,
-  type Row,
-  rawValue,
-  SuiteqlError,
-  test,
-} from './suiteql-parser.js';
+import type { OAuth1Credentials } from './oauth1-signer.js';
+import { compare, type EvalContext, evalExpr, type Row, rawValue, test } from './suiteql-eval.js';
+import { type Cond, type Expr, parseSuiteql, type Query, SuiteqlError } from './suiteql-parser.js';
 
 export interface NetsuiteSandboxOptions extends NetsuiteSeedOptions {
   /** Tables to serve; default generateNetsuiteSeed(seed, counts). The ground-truth seam. */
@@ -25,29 +24,125 @@ export interface NetsuiteSandboxOptions extends NetsuiteSeedOptions {
   /** A SuiteQL query cannot page past this many results (NetSuite: 100,000). */
   queryResultCap?: number;
   now?: () => number;
+  /** The integration user's time zone preference (IANA, default UTC): date/time text is on its clock. */
+  timeZone?: string;
+  /** Token-based authentication: requests signed with these credentials are accepted. */
+  oauth1?: OAuth1Credentials;
+  /** Keep every exchange (contract tests). */
+  record?: boolean;
 }
 
 type Table = 'customer' | 'item' | 'transaction' | 'deletedrecord';
 const TABLES: readonly Table[] = ['customer', 'item', 'transaction', 'deletedrecord'];
-const DATE_COLUMNS = new Set(['lastmodifieddate', 'datecreated', 'trandate', 'duedate', 'deleteddate']);
+/** Date-only columns: calendar dates. */
+const DATES = new Set(['trandate', 'duedate']);
+/** Date/time columns: instants, rendered on the user's clock. */
+const DATETIMES = new Set(['lastmodifieddate', 'datecreated', 'deleteddate']);
 
-/** REST record types → table (and transaction type). */
-const RECORD_TYPES: Record<string, { table: Table; type?: string }> = {
-  customer: { table: 'customer' },
-  inventoryitem: { table: 'item' },
-  salesorder: { table: 'transaction', type: 'SalesOrd' },
-  invoice: { table: 'transaction', type: 'CustInvc' },
-  customerpayment: { table: 'transaction', type: 'CustPymt' },
+/** Columns each table has (rows may add custom ones): a query naming another is NetSuite's 400. */
+const COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  customer: [
+    'id',
+    'entityid',
+    'companyname',
+    'email',
+    'phone',
+    'currency',
+    'terms',
+    'creditlimit',
+    'externalid',
+    'isinactive',
+    'datecreated',
+    'lastmodifieddate',
+  ],
+  item: [
+    'id',
+    'itemid',
+    'displayname',
+    'itemtype',
+    'baseprice',
+    'isinactive',
+    'externalid',
+    'lastmodifieddate',
+  ],
+  transaction: [
+    'id',
+    'type',
+    'tranid',
+    'entity',
+    'trandate',
+    'duedate',
+    'status',
+    'currency',
+    'foreigntotal',
+    'taxtotal',
+    'foreignamountremaining',
+    'externalid',
+    'memo',
+    'lastmodifieddate',
+  ],
+  deletedrecord: [
+    'recordid',
+    'type',
+    'deleteddate',
+    'name',
+    'context',
+    'deletedby',
+    'iscustomrecord',
+    'iscustomlist',
+    'scriptid',
+  ],
+  currency: ['id', 'name', 'symbol', 'displaysymbol', 'isbasecurrency', 'isinactive'],
+  term: ['id', 'name', 'isinactive'],
+  dual: [],
 };
-const DELETED_TYPE: Record<string, string> = {
-  SalesOrd: 'salesorder',
-  CustInvc: 'invoice',
-  CustPymt: 'customerpayment',
-};
+
+/** Every column an expression or condition names. */
+function columnsOf(node: Expr | Cond | undefined, out: Set<string>): Set<string> {
+  if (!node) return out;
+  switch (node.t) {
+    case 'col':
+      out.add(node.name);
+      break;
+    case 'fn':
+      for (const a of node.args) columnsOf(a, out);
+      break;
+    case 'and':
+    case 'or':
+      columnsOf(node.left, out);
+      columnsOf(node.right, out);
+      break;
+    case 'not':
+      columnsOf(node.cond, out);
+      break;
+    case 'cmp':
+      columnsOf(node.left, out);
+      columnsOf(node.right, out);
+      break;
+    case 'in':
+      columnsOf(node.left, out);
+      for (const v of node.values) columnsOf(v, out);
+      break;
+    case 'null':
+      columnsOf(node.left, out);
+      break;
+  }
+  return out;
+}
+
+/** `deletedrecord.type` of a deleted row of a table (and transaction type). */
+function deletedType(t: Table, rec: Row): string {
+  const def = Object.values(REST_RECORD_TYPES).find((d) => d.table === t && (!d.type || d.type === rec.type));
+  return def?.deletedType ?? t;
+}
 
 export class NetsuiteSandbox {
   readonly server: SandboxServer;
   readonly tables = new Map<Table, Map<number, Row>>();
+  /** The `currency` and `term` lists references point into. */
+  readonly lists = new SandboxLists();
+  /** Records written by record upsert, by internal id: how often each (tests of "written exactly once"). */
+  readonly apiWrites = new Map<string, number>();
   private nextId = 1;
   private version = 0;
   private readonly cache = new Map<string, { version: number; rows: Row[] }>();
@@ -56,10 +151,20 @@ export class NetsuiteSandbox {
 
   constructor(private readonly opts: NetsuiteSandboxOptions = {}) {
     this.now = () => Math.floor((opts.now ?? Date.now)() / 1000) * 1000;
+    const clock = opts.now ?? Date.now;
     this.server = new SandboxServer({
       tokens: opts.tokens ?? [],
       faults: opts.faults ?? {},
       vendor: VENDOR_FAULTS,
+      ...(opts.record ? { record: true } : {}),
+      ...(opts.oauth1
+        ? {
+            authenticate: oauth1Verifier(opts.oauth1, {
+              now: clock,
+              bearerAccepted: (opts.tokens ?? []).length > 0,
+            }),
+          }
+        : {}),
     });
     const seed = opts.tables ?? generateNetsuiteSeed(opts);
     for (const t of TABLES) {
@@ -107,10 +212,9 @@ export class NetsuiteSandbox {
     const rec = this.table(t).get(id);
     if (!rec) return;
     this.table(t).delete(id);
-    const recordtype =
-      t === 'transaction' ? DELETED_TYPE[rec.type as string]! : t === 'item' ? 'inventoryitem' : t;
     const del = this.table('deletedrecord');
-    del.set(del.size, { recordid: id, recordtype, deleteddate: seconds(stamp), name: null });
+    const name = (rec.entityid ?? rec.itemid ?? rec.tranid ?? null) as string | null;
+    del.set(del.size, { recordid: id, type: deletedType(t, rec), deleteddate: seconds(stamp), name });
     this.version++;
   }
 
@@ -135,15 +239,17 @@ export class NetsuiteSandbox {
       if (this.parsed.size > 1000) this.parsed.clear();
       this.parsed.set(q, parsed);
     }
-    const table = this.tables.get(parsed.table as Table);
+    const table = this.source(parsed.table);
     if (!table) throw new SuiteqlError(`Invalid search query. Record '${parsed.table}' was not found.`);
     const p = parsed;
+    this.checkColumns(p, table);
+    const ctx = this.context(p.table);
     let rows = [...table.values()];
-    if (p.where) rows = rows.filter((r) => test(p.where!, r, DATE_COLUMNS));
+    if (p.where) rows = rows.filter((r) => test(p.where!, r, ctx));
     if (p.orderBy.length)
       rows.sort((a, b) => {
         for (const o of p.orderBy) {
-          const c = compare(rawValue(o.expr, a, DATE_COLUMNS), rawValue(o.expr, b, DATE_COLUMNS));
+          const c = compare(rawValue(o.expr, a, ctx), rawValue(o.expr, b, ctx));
           if (c !== 0) return o.desc ? -c : c;
         }
         return 0;
@@ -153,12 +259,58 @@ export class NetsuiteSandbox {
     return rows;
   }
 
+  /** The rows a FROM names: a record table, a list (currency, term), or DUAL (one empty row). */
+  private source(name: string): ReadonlyMap<number, Row> | undefined {
+    if (name === 'dual') return new Map([[0, {}]]);
+    if (name === 'currency') return this.lists.currency;
+    if (name === 'term') return this.lists.term;
+    return this.tables.get(name as Table);
+  }
+
+  /** NetSuite checks a query's fields against the record, not its rows ("Unknown identifier"). */
+  private checkColumns(p: Query, rows: ReadonlyMap<number, Row>): void {
+    const named = new Set<string>();
+    for (const c of p.columns) if (c.expr !== '*') columnsOf(c.expr, named);
+    columnsOf(p.where ?? undefined, named);
+    for (const o of p.orderBy) columnsOf(o.expr, named);
+    let known: Set<string> | undefined;
+    for (const c of named) {
+      if (COLUMNS[p.table]?.includes(c)) continue;
+      // A custom column some rows have (tests add them): read the rows only for such a name.
+      known ??= new Set([...rows.values()].flatMap((r) => Object.keys(r)));
+      if (!known.has(c))
+        throw new SuiteqlError(`Invalid search query. Unknown identifier '${c}' in record '${p.table}'.`);
+    }
+  }
+
+  private readonly contexts = new Map<string, EvalContext>();
+
+  private context(table: string): EvalContext {
+    let ctx = this.contexts.get(table);
+    if (!ctx) {
+      ctx = {
+        dates: DATES,
+        datetimes: DATETIMES,
+        timeZone: this.opts.timeZone ?? 'UTC',
+        now: this.opts.now ?? Date.now,
+        refs: this.lists.refs(table, this.table('customer')),
+      };
+      this.contexts.set(table, ctx);
+    }
+    return ctx;
+  }
+
+  /** One result item as NetSuite sends it: keys lower-cased, values as strings, null columns left out. */
   project(p: Query, r: Row): Record<string, unknown> {
+    const ctx = this.context(p.table);
     const out: Record<string, unknown> = { links: [] };
+    const put = (key: string, v: ReturnType<typeof evalExpr>) => {
+      if (v !== null) out[key] = String(v);
+    };
     for (const c of p.columns) {
       if (c.expr === '*') {
-        for (const k of Object.keys(r)) out[k] = evalExpr({ t: 'col', name: k }, r, DATE_COLUMNS);
-      } else out[c.alias] = evalExpr(c.expr, r, DATE_COLUMNS);
+        for (const k of Object.keys(r)) put(k, evalExpr({ t: 'col', name: k }, r, ctx));
+      } else put(c.alias, evalExpr(c.expr, r, ctx));
     }
     return out;
   }
@@ -218,8 +370,8 @@ export class NetsuiteSandbox {
     });
 
     s.route('PUT', '/services/rest/record/v1/:type/:key', (req, p) => {
-      const rt = RECORD_TYPES[p.type ?? ''];
-      if (!rt)
+      const def = REST_RECORD_TYPES[p.type ?? ''];
+      if (!def)
         return netsuiteError(404, 'Not Found', 'NONEXISTENT_ID', `Record type '${p.type}' does not exist.`);
       if (!p.key?.startsWith('eid:'))
         return netsuiteError(
@@ -229,41 +381,30 @@ export class NetsuiteSandbox {
           'Upsert needs an external id: eid:{externalId}.',
         );
       const eid = p.key.slice(4);
-      let body: Record<string, unknown>;
+      let body: unknown;
       try {
-        body = req.json<Record<string, unknown>>();
+        body = req.json();
       } catch {
         return netsuiteError(400, 'Bad Request', 'INVALID_CONTENT', 'The request body is not valid JSON.');
       }
-      const changes: Row = {};
-      for (const [k, v] of Object.entries(body)) {
-        const key = k.toLowerCase();
-        if (
-          ['creditlimit', 'baseprice', 'foreigntotal'].includes(key) &&
-          v !== null &&
-          Number.isNaN(Number(v))
-        )
-          return netsuiteError(
-            400,
-            'Bad Request',
-            'USER_ERROR',
-            `Invalid value for field ${k}: ${JSON.stringify(v)}.`,
-            k,
-          );
-        changes[key] =
-          typeof v === 'number' || v === null ? v : typeof v === 'boolean' ? (v ? 'T' : 'F') : String(v);
-      }
-      const table = this.table(rt.table);
+      const parsed = bodyToColumns(def, body, this.lists, this.table('customer'));
+      if ('error' in parsed)
+        return netsuiteError(400, 'Bad Request', parsed.error.code, parsed.error.detail, parsed.error.path);
+      const changes = parsed.columns;
+      const table = this.table(def.table);
       const existing = [...table.values()].find(
-        (r) => r.externalid === eid && (!rt.type || r.type === rt.type),
+        (r) => r.externalid === eid && (!def.type || r.type === def.type),
       );
       const rec = existing
-        ? this.update(rt.table as Exclude<Table, 'deletedrecord'>, existing.id as number, changes)
-        : this.insert(rt.table as Exclude<Table, 'deletedrecord'>, {
+        ? this.update(def.table, existing.id as number, changes)
+        : this.insert(def.table, {
+            // A new record has every field of its type (a SuiteQL select of an unset one is null).
+            ...Object.fromEntries(Object.keys([...table.values()][0] ?? {}).map((k) => [k, null])),
             ...changes,
             externalid: eid,
-            ...(rt.type ? { type: rt.type } : {}),
+            ...(def.type ? { type: def.type } : {}),
           });
+      this.apiWrites.set(String(rec.id), (this.apiWrites.get(String(rec.id)) ?? 0) + 1);
       return {
         status: 204,
         headers: { location: `${req.url.origin}/services/rest/record/v1/${p.type}/${rec.id}` },
@@ -287,7 +428,7 @@ export function netsuiteError(
   return {
     status,
     body: {
-      type: `https://www.rfc-editor.org/rfc/rfc9110.html#section-15.${status >= 500 ? '6.1' : '5.1'}`,
+      type: 'https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html',
       title,
       status,
       'o:errorDetails': [{ detail, 'o:errorCode': code, ...(path ? { 'o:errorPath': path } : {}) }],
@@ -303,12 +444,14 @@ const VENDOR_FAULTS = {
       'CONCURRENCY_LIMIT_EXCEEDED',
       'Concurrent request limit exceeded. Request blocked.',
     ),
+  // NetSuite has no daily REST request quota (WIRE.md "Limits"): an exhausted "daily limit" fault
+  // is answered like the per-account concurrency limit, which is all NetSuite has.
   dailyLimited: () =>
     netsuiteError(
       429,
       'Too Many Requests',
-      'REQUEST_LIMIT_EXCEEDED',
-      'The request limit for this period was exceeded.',
+      'CONCURRENCY_LIMIT_EXCEEDED',
+      'Concurrent request limit exceeded. Request blocked.',
     ),
   serverError: () =>
     netsuiteError(
@@ -317,7 +460,13 @@ const VENDOR_FAULTS = {
       'UNEXPECTED_ERROR',
       'An unexpected error occurred. Error ID: sandbox',
     ),
-  unauthorized: () => netsuiteError(401, 'Unauthorized', 'INVALID_LOGIN', 'Invalid login attempt.'),
+  unauthorized: () =>
+    netsuiteError(
+      401,
+      'Unauthorized',
+      'INVALID_LOGIN',
+      'Invalid login attempt. For more details, see the Login Audit Trail in the NetSuite UI at Setup > Users/Roles > User Management > View Login Audit Trail.',
+    ),
 };
 
 export interface RunningNetsuiteSandbox {

@@ -2,24 +2,27 @@
 // (PUT /services/rest/record/v1/{type}/eid:{externalId}, JSON body → 204 + Location). Each record
 // is one request (the shared client applies the tenant's rate limit and concurrency cap);
 // rejected records (4xx) are reported failed with NetSuite's error code, transient failures are
-// retried by the client. Used by the operations issue's apply step.
+// retried by the client. Canonical fields go back through the stream's mapping to SuiteQL
+// columns, then to the REST body's camelCase field ids and `{"id"}` references
+// (netsuite-rest-fields.ts, WIRE.md "Record upsert"). A bearer token is refreshed after a 401
+// through the same hook as the extraction (`deps.options.refreshAuth`). Used by the apply step.
 import type { Entity } from '../../../staging/model/entities.js';
 import type { Logger } from '../../log/logger.js';
-import { ApiClient, ApiError } from '../http/api-client.js';
+import type { WriterOptions } from '../contract.js';
+import { ApiClient, ApiError, mergeLimits } from '../http/api-client.js';
+import { refreshableToken } from '../http/refreshable-token.js';
 import { type TenantEntityMapping, tenantEntityMapping } from '../map-record.js';
-import { mergeLimits, type WriterOptions } from '../sync-support.js';
-import { netsuiteResolvedConfig } from './config.js';
+import { type NetsuiteSystemConfig, netsuiteResolvedConfig } from './config.js';
+import { accountFacts } from './netsuite-account.js';
 import { netsuiteStreamSpec, SUITEQL_COLUMN } from './netsuite-mapping.js';
 import { bearerSigner, netsuitePolicy, oauth1Signer } from './netsuite-policy.js';
-
-/** Canonical entity → REST record type. */
-export const NETSUITE_RECORD_TYPES: Partial<Record<Entity, string>> = {
-  customer: 'customer',
-  product: 'inventoryitem',
-  order: 'salesorder',
-  invoice: 'invoice',
-  payment: 'customerpayment',
-};
+import {
+  REST_RECORDS,
+  type RestLookups,
+  restField,
+  restValue,
+  STREAM_OF_ENTITY,
+} from './netsuite-rest-fields.js';
 
 export interface NetsuiteWriteOutcome {
   written: { externalId: string; location: string | null; internalId: string | null }[];
@@ -28,10 +31,15 @@ export interface NetsuiteWriteOutcome {
 
 const EXTERNAL_ID = /^[A-Za-z0-9_.:-]{1,255}$/;
 
+/** A record to PUT, or the reason it cannot be sent (a column without a body field, an unknown reference). */
+export type NetsuitePut =
+  | { externalId: string; body: Record<string, unknown> }
+  | { externalId: string; error: { code: string; message: string } };
+
 export async function netsuiteUpsert(
   client: ApiClient,
   recordType: string,
-  records: readonly { externalId: string; body: Record<string, unknown> }[],
+  records: readonly NetsuitePut[],
 ): Promise<NetsuiteWriteOutcome> {
   const out: NetsuiteWriteOutcome = { written: [], failed: [] };
   await Promise.all(
@@ -42,6 +50,10 @@ export async function netsuiteUpsert(
           message: 'external id has characters a URL path cannot carry',
           code: 'INVALID_EXTERNAL_ID',
         });
+        return;
+      }
+      if ('error' in r) {
+        out.failed.push({ externalId: r.externalId, ...r.error });
         return;
       }
       try {
@@ -64,49 +76,108 @@ export async function netsuiteUpsert(
   return out;
 }
 
-/** Canonical fields → NetSuite body fields through the inverse of the stream mapping. */
-export function toNetsuiteBody(
+/** Canonical fields → SuiteQL column values through the inverse of the stream mapping. */
+export function toNetsuiteColumns(
   entity: Entity,
-  systemConfig: unknown,
+  config: NetsuiteSystemConfig,
   fields: Record<string, unknown>,
   tenant: TenantEntityMapping = {},
 ): Record<string, unknown> {
-  const config = netsuiteResolvedConfig.parse(systemConfig);
-  const stream = (
-    {
-      customer: 'customer',
-      product: 'item',
-      order: 'salesorder',
-      invoice: 'invoice',
-      payment: 'payment',
-    } as const
-  )[entity as 'customer'];
+  const stream = STREAM_OF_ENTITY[entity];
   if (!stream) return {};
   const spec = netsuiteStreamSpec(stream, config, tenant);
-  const body: Record<string, unknown> = {};
+  const columns: Record<string, unknown> = {};
   for (const [canonical, column] of Object.entries(spec.mapping.fields)) {
     if (canonical === 'crm_ref' || canonical === 'erp_ref' || !(canonical in fields)) continue;
     const v = fields[canonical];
     const reverse = Object.entries(spec.mapping.valueMaps?.[canonical] ?? {}).find(
       ([, to]) => to === String(v),
     )?.[0];
-    body[column] = reverse ?? v;
+    columns[column] = reverse ?? v;
   }
-  return body;
+  return columns;
+}
+
+/** SuiteQL column values → the REST body of `entity`'s record type, or why it cannot be written. */
+export function toRestBody(
+  entity: Entity,
+  columns: Record<string, unknown>,
+  lookups: RestLookups,
+): { body: Record<string, unknown> } | { error: { code: string; message: string } } {
+  const stream = STREAM_OF_ENTITY[entity];
+  if (!stream)
+    return { error: { code: 'NOT_WRITABLE', message: `netsuite has no record type for ${entity}` } };
+  const record = REST_RECORDS[stream];
+  const body: Record<string, unknown> = {};
+  const computed: string[] = [];
+  for (const [column, v] of Object.entries(columns)) {
+    const field = restField(record, column);
+    if (!field) {
+      computed.push(column);
+      continue;
+    }
+    const value = restValue(field.kind, v, lookups);
+    if ('error' in value)
+      return {
+        error: { code: value.code, message: `${record.type}.${field.field}: ${value.error}` },
+      };
+    body[field.field] = value.value;
+  }
+  if (computed.length)
+    return {
+      error: {
+        code: 'NOT_WRITABLE',
+        message: `${record.type}: ${computed.join(', ')} ${computed.length > 1 ? 'have' : 'has'} no REST body field (computed or on a sublist); nothing was written`,
+      },
+    };
+  return { body };
+}
+
+const termLists = new WeakMap<ApiClient, Promise<ReadonlyMap<string, string>>>();
+
+/** The account's terms (name → id), read once per client. */
+function terms(client: ApiClient): Promise<ReadonlyMap<string, string>> {
+  let list = termLists.get(client);
+  if (!list) {
+    list = (async () => {
+      const page = await client.json<{ items: { id?: string; name?: string }[] }>(
+        'POST',
+        'services/rest/query/v1/suiteql',
+        {
+          query: { limit: 1000, offset: 0 },
+          headers: { prefer: 'transient' },
+          body: { q: 'SELECT id, name FROM term' },
+        },
+      );
+      return new Map(page.items.filter((t) => t.id && t.name).map((t) => [t.name!, t.id!]));
+    })();
+    list.catch(() => termLists.delete(client));
+    termLists.set(client, list);
+  }
+  return list;
+}
+
+async function lookups(client: ApiClient, needTerms: boolean): Promise<RestLookups> {
+  const facts = await accountFacts(client);
+  const byIso = new Map([...facts.currencies].map(([id, iso]) => [iso, id]));
+  const termIds = needTerms ? await terms(client) : new Map<string, string>();
+  return { currencyId: (iso) => byIso.get(iso), termId: (name) => termIds.get(name) };
 }
 
 export function createNetsuiteWriter(
-  deps: { logger: Logger },
+  deps: { logger: Logger; options?: { refreshAuth?: () => Promise<string | undefined> } },
   tenant: string,
   systemName: string,
   systemConfig: unknown,
   opts: WriterOptions = {},
 ) {
   const config = netsuiteResolvedConfig.parse(systemConfig);
+  const bearer = refreshableToken(config.accessToken ?? '', deps.options?.refreshAuth);
   const client = new ApiClient({
     baseUrl: config.baseUrl,
     policy: netsuitePolicy({
-      signer: config.oauth1 ? oauth1Signer(config.oauth1) : bearerSigner(() => config.accessToken ?? ''),
+      signer: config.oauth1 ? oauth1Signer(config.oauth1) : bearerSigner(bearer.token),
+      ...(bearer.refreshAuth && !config.oauth1 ? { refreshAuth: bearer.refreshAuth } : {}),
     }),
     limits: mergeLimits(config.limits, opts.limits),
     tenant,
@@ -120,20 +191,18 @@ export function createNetsuiteWriter(
       entity: Entity,
       records: readonly { externalId: string; fields: Record<string, unknown> }[],
     ) {
-      const type = NETSUITE_RECORD_TYPES[entity];
-      if (!type) throw new Error(`netsuite has no record type for ${entity}`);
+      const stream = STREAM_OF_ENTITY[entity];
+      if (!stream) throw new Error(`netsuite has no record type for ${entity}`);
+      const tenantMapping = tenantEntityMapping(opts.entities, entity, systemName, SUITEQL_COLUMN);
+      const columns = records.map((r) => toNetsuiteColumns(entity, config, r.fields, tenantMapping));
+      const refs = await lookups(
+        client,
+        columns.some((c) => restField(REST_RECORDS[stream], 'terms') && 'terms' in c),
+      );
       return netsuiteUpsert(
         client,
-        type,
-        records.map((r) => ({
-          externalId: r.externalId,
-          body: toNetsuiteBody(
-            entity,
-            config,
-            r.fields,
-            tenantEntityMapping(opts.entities, entity, systemName, SUITEQL_COLUMN),
-          ),
-        })),
+        REST_RECORDS[stream].type,
+        records.map((r, i) => ({ externalId: r.externalId, ...toRestBody(entity, columns[i]!, refs) })),
       );
     },
     close: () => client.close(),

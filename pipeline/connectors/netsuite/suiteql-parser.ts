@@ -1,8 +1,9 @@
-// The SuiteQL subset the NetSuite sandbox understands: SELECT columns / TO_CHAR(col, fmt) [AS a]
-// FROM table [WHERE conditions with AND, OR, NOT, parentheses, = <> != < <= > >=, IN (…),
-// IS [NOT] NULL, TO_TIMESTAMP('…', fmt)] [ORDER BY col [ASC|DESC], …]. Enough for what the
-// extractor sends; anything else is a parse error answered with NetSuite's 400.
-import { satisfiesComparison } from '../http/sandbox-server.js';
+// The SuiteQL subset the NetSuite sandbox understands: SELECT columns / TO_CHAR(col, fmt) /
+// BUILTIN.DF(col) / SYSDATE [AS a] FROM table (or DUAL) [WHERE conditions with AND, OR, NOT,
+// parentheses, = <> != < <= > >=, IN (…), IS [NOT] NULL, TO_TIMESTAMP('…', fmt)] [ORDER BY col
+// [ASC|DESC], …]. Enough for what the connector sends; anything else is a parse error answered
+// with NetSuite's 400. Evaluation (values, time zones, references) is suiteql-eval.ts.
+import { TrueupError } from '../../../staging/model/errors.js';
 
 export type Value = string | number | null;
 export type Row = Record<string, Value>;
@@ -26,7 +27,7 @@ export interface Query {
   orderBy: { expr: Expr; desc: boolean }[];
 }
 
-export class SuiteqlError extends Error {
+export class SuiteqlError extends TrueupError {
   override name = 'SuiteqlError';
 }
 
@@ -65,6 +66,7 @@ export function parseSuiteql(q: string): Query {
     if (tok.startsWith("'")) return { t: 'lit', value: tok.slice(1, -1).replaceAll("''", "'") };
     if (/^\d/.test(tok)) return { t: 'lit', value: Number(tok) };
     if (tok.toUpperCase() === 'NULL') return { t: 'lit', value: null };
+    if (tok.toUpperCase() === 'SYSDATE') return { t: 'fn', name: 'SYSDATE', args: [] };
     if (peek() === '(') {
       eat('(');
       const args: Expr[] = [value()];
@@ -168,92 +170,4 @@ export function parseSuiteql(q: string): Query {
   }
   if (i < toks.length) throw new SuiteqlError(`Invalid search query: unexpected "${toks[i]}"`);
   return { columns, table, where, orderBy };
-}
-
-/** Epoch ms ↔ 'YYYY-MM-DD HH24:MI:SS' / 'YYYY-MM-DD' (UTC: the sandbox account's time zone). */
-export function formatStamp(ms: number, fmt: string): string {
-  const iso = new Date(ms).toISOString();
-  if (/^YYYY-MM-DD$/i.test(fmt)) return iso.slice(0, 10);
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
-}
-
-export function parseStamp(text: string): number {
-  const ms = Date.parse(`${text.trim().replace(' ', 'T')}${text.length > 10 ? 'Z' : 'T00:00:00Z'}`);
-  if (Number.isNaN(ms)) throw new SuiteqlError(`Invalid date value "${text}"`);
-  return ms;
-}
-
-export function evalExpr(e: Expr, row: Row, dateColumns: ReadonlySet<string>): Value {
-  switch (e.t) {
-    case 'lit':
-      return e.value;
-    case 'col': {
-      const v = row[e.name];
-      if (v === undefined) throw new SuiteqlError(`Field '${e.name}' for record type was not found.`);
-      // Dates leave the server in the user's format unless TO_CHAR is used.
-      if (typeof v === 'number' && dateColumns.has(e.name)) {
-        const d = new Date(v);
-        return `${d.getUTCMonth() + 1}/${d.getUTCDate()}/${d.getUTCFullYear()}`;
-      }
-      return v;
-    }
-    case 'fn': {
-      if (e.name === 'TO_CHAR') {
-        const inner = e.args[0];
-        const v = inner?.t === 'col' ? row[inner.name] : inner ? evalExpr(inner, row, dateColumns) : null;
-        const fmt = e.args[1] ? String(evalExpr(e.args[1], row, dateColumns)) : 'YYYY-MM-DD HH24:MI:SS';
-        return typeof v === 'number' ? formatStamp(v, fmt) : v == null ? null : String(v);
-      }
-      if (e.name === 'TO_TIMESTAMP' || e.name === 'TO_DATE') {
-        const v = e.args[0] ? evalExpr(e.args[0], row, dateColumns) : null;
-        return v == null ? null : parseStamp(String(v));
-      }
-      throw new SuiteqlError(`Unsupported function ${e.name}`);
-    }
-  }
-}
-
-/** Comparable value of an expression in a condition or ORDER BY: dates stay epoch ms. */
-export function rawValue(e: Expr, row: Row, dateColumns: ReadonlySet<string>): Value {
-  if (e.t === 'col') {
-    const v = row[e.name];
-    if (v === undefined) throw new SuiteqlError(`Field '${e.name}' for record type was not found.`);
-    return v;
-  }
-  return evalExpr(e, row, dateColumns);
-}
-
-export function compare(a: Value, b: Value): number {
-  if (a === b) return 0;
-  if (a === null) return -1;
-  if (b === null) return 1;
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  if (typeof a === 'number' && typeof b === 'string' && b.trim() !== '' && !Number.isNaN(Number(b)))
-    return a - Number(b);
-  return String(a) < String(b) ? -1 : 1;
-}
-
-export function test(c: Cond, row: Row, dates: ReadonlySet<string>): boolean {
-  switch (c.t) {
-    case 'and':
-      return test(c.left, row, dates) && test(c.right, row, dates);
-    case 'or':
-      return test(c.left, row, dates) || test(c.right, row, dates);
-    case 'not':
-      return !test(c.cond, row, dates);
-    case 'null': {
-      const v = rawValue(c.left, row, dates);
-      return c.negated ? v !== null : v === null;
-    }
-    case 'in': {
-      const v = rawValue(c.left, row, dates);
-      return c.values.some((x) => compare(v, rawValue(x, row, dates)) === 0);
-    }
-    case 'cmp': {
-      const a = rawValue(c.left, row, dates);
-      const b = rawValue(c.right, row, dates);
-      if (a === null || b === null) return false;
-      return satisfiesComparison(compare(a, b), c.op);
-    }
-  }
 }

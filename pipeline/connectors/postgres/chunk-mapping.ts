@@ -9,7 +9,7 @@
 // (`writeMappedChunk`) talks only to staging, inside the open group transaction. The two halves
 // are separate so that the pipeline can map the next chunk while the previous one is written.
 import type pg from 'pg';
-import { addDeadLetters, type NewDeadLetter } from '../../../staging/dead-letters.js';
+import { addDeadLetters, type NewDeadLetter } from '../../../staging/control/dead-letters.js';
 import { quoteIdent } from '../../../staging/identifiers.js';
 import type { Change } from '../../../staging/model/change.js';
 import type { Entity } from '../../../staging/model/entities.js';

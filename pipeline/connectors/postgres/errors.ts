@@ -2,6 +2,7 @@
 // whether a retry can cure it (transient: reconnect with backoff) or not (terminal: stop, tell
 // the user what to run).
 import { classifyPgError, type ErrorKind } from '../../../staging/errors.js';
+import { TrueupError } from '../../../staging/model/errors.js';
 
 export interface CdcErrorDetail {
   tenant: string;
@@ -11,15 +12,19 @@ export interface CdcErrorDetail {
   lsn?: string;
 }
 
-export class CdcError extends Error {
+export class CdcError extends TrueupError {
   override name = 'CdcError';
   constructor(
     message: string,
-    readonly kind: ErrorKind,
+    kind: ErrorKind,
     readonly detail: CdcErrorDetail,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(message, {
+      kind,
+      subject: { tenant: detail.tenant, system: detail.system },
+      cause: options?.cause,
+    });
   }
 }
 

@@ -1,33 +1,10 @@
 // Groups the changes of streamed source transactions into staging transactions, and commits
-// and acknowledges them — pipelined, in stream order, with bounded memory.
-//
-//   stream ─add─> held chunk ─full─> map (source evaluates SQL) ─> write into the open staging
-//   transaction ─> … ─commit(lsn)─> checkpoint written in that transaction, COMMIT, then ack(lsn)
-//
-// The three stages work at the same time on different connections: while chunk N is written to
-// staging, chunk N+1 is mapped on the source and chunk N+2 is decoded from the stream. Mapping
-// runs in one chain and staging operations in another, each in the order they were queued, one
-// at a time. At most DEPTH operations wait or run beyond the held chunk; the next one makes the
-// caller wait (the reader's handler, and with it the replication socket), so memory stays within
-// (DEPTH + 1) × chunkRows changes whatever the size of a source transaction or the speed of
-// staging (backpressure).
-//
-// chunkRows counts source changes, not the rows they give: a table mapped to several entities
-// hands each change to every mapping, and a key-changing update adds a tombstone of the old key,
-// yet a chunk still closes after chunkRows changes (holding all their rows), so the chunk size a
-// config sets does not shrink with the number of mappings. maxGroupRows counts staged rows: it
-// bounds the staging transaction.
-//
-// Several source transactions share one staging transaction until `maxGroupRows` rows or
-// `maxGroupDelayMs`; a commit happens only between source transactions.
-//
-// Invariants:
-//  G1 The checkpoint written with a commit is the end LSN of the last source transaction
-//     (or heartbeat) whose changes are all queued before it; it never moves backwards.
-//  G2 The slot is acknowledged with a position only after the transaction holding its checkpoint
-//     committed (I1 of source-machine.ts).
-//  G3 After the first failure of any stage nothing further is staged, committed or acknowledged;
-//     the open transaction is rolled back on close.
+// and acknowledges them — pipelined (decode, map on the source, write to staging at once), in
+// stream order, with bounded memory ((DEPTH + 1) × chunkRows changes: backpressure on the
+// replication socket). A commit happens only between source transactions, after maxGroupRows rows
+// or maxGroupDelayMs. Invariants G1–G3 (the checkpoint is the end LSN of the last whole source
+// transaction and never moves back; acknowledge only after its commit; nothing after a failure):
+// docs/capture.md, "Streaming".
 import type pg from 'pg';
 import { saveCheckpoint } from '../../../staging/checkpoints.js';
 import type { Staging } from '../../../staging/database.js';

@@ -1,19 +1,13 @@
-// Maps rows of one source table onto changes of one canonical entity.
-//
-// Rows are handled in their text form on both paths (snapshot query with text-only type parsers,
-// pgoutput with text-only column parsers), so a value means the same whether it was read by
-// the snapshot or streamed. Plain-column fields are mapped here in process; SQL-expression
-// fields, row filters and soft-delete conditions are evaluated by the source Postgres:
-//   - snapshot rows: in the snapshot query itself (`SELECT t.*, (expr)::text … FROM table AS t`);
-//   - streamed rows: a batch of rows is sent back as text arrays and re-typed with the column
-//     types of the relation: `SELECT (expr)::text … FROM (SELECT u.c0::type0 AS "col0", … FROM
-//     unnest($1::text[], …) WITH ORDINALITY u) AS t`, so the same expression text sees the same
-//     kind of row (alias `t`) in both places. Scalar subqueries in expressions are evaluated
-//     against the source's current state when streamed (document: prefer row-local expressions).
+// Maps rows of one source table onto changes of one canonical entity. Rows are handled in their
+// text form on both paths (snapshot and stream), so a value means the same either way. Plain
+// columns are mapped here; SQL-expression fields, row filters and soft-delete conditions are
+// evaluated by the source Postgres, in the snapshot query or on a batch of streamed rows sent
+// back as text arrays and re-typed. See docs/capture.md, "Mapping".
 import type pg from 'pg';
 import { quoteIdent, quoteQualified } from '../../../staging/identifiers.js';
 import type { Change } from '../../../staging/model/change.js';
 import { ENTITY_FIELDS, type Entity, type FieldType } from '../../../staging/model/entities.js';
+import { TrueupError } from '../../../staging/model/errors.js';
 import type { FieldSource, TableMapping } from './config.js';
 
 /** A row as text: null is SQL NULL; undefined is an unchanged TOAST value (unknown). */
@@ -300,7 +294,7 @@ export class TableMapper {
 }
 
 /** A row whose key column is NULL or missing: it cannot be staged (callers dead-letter it). */
-export class NullKeyError extends Error {
+export class NullKeyError extends TrueupError {
   override name = 'NullKeyError';
   constructor(mapper: TableMapper) {
     super(`${mapper.label}: a key column (${mapper.mapping.key.join(', ')}) is null or missing`);

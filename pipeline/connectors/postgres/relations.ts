@@ -1,17 +1,8 @@
-// Relation messages of the pgoutput stream. A Relation message precedes the first row of a
-// table in a session and follows any change of its columns; it says which mapped table (if
-// any) a relation oid is, and the columns (with SQL types, to re-type streamed rows when the
-// source evaluates expressions). Each message yields new Relation objects, so rows held from
-// before a schema change keep the columns they were decoded with.
-//
-// A table may be mapped to several entities (e.g. orders and subscriptions from one table): a
-// relation then has one Relation object per mapping, and every change, TRUNCATE and schema
-// change of the table reaches each of them.
-//
-// A change that breaks a mapping — a mapped column dropped or retyped, or the mapping's SQL no
-// longer valid on the new columns (SQLSTATE class 42) — is reported as problems; the reader then
-// stops that table. Any other error of the probe (a lock or statement timeout, a lost
-// connection…) says nothing about the schema: it is thrown as transient and the reader retries.
+// Relation messages of the pgoutput stream: which mapped table (if any) a relation oid is, with
+// its columns and SQL types; a table mapped to several entities has one Relation per mapping. A
+// change that breaks a mapping (a mapped column dropped or retyped, the mapping's SQL invalid on
+// the new columns, SQLSTATE class 42) is reported as problems and the reader stops that table;
+// any other probe error is thrown as transient and retried. See docs/capture.md, "Streaming".
 import type pg from 'pg';
 import { transientSourceError } from './errors.js';
 import type { RelationColumn, TableMapper } from './mapping.js';

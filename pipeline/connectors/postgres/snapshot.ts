@@ -1,21 +1,13 @@
-// Initial snapshot consistent with the slot.
-//
-// The slot is created on a replication connection with an exported snapshot; readers import
-// that snapshot (REPEATABLE READ + SET TRANSACTION SNAPSHOT) and read the mapped tables — large
-// tables split into block ranges read in parallel — while the replication connection stays
-// open. The snapshot holds exactly the transactions committed before the slot's consistent
-// point and the stream holds exactly those after, so the seam neither loses nor doubles a change.
-// Snapshot rows are staged with version = consistent point, so any streamed change is newer.
-//
-// Crash safety: a `{phase: "snapshotting"}` checkpoint is written before the slot exists; a
-// restart that finds it drops the half-made slot and starts over. When a snapshot completes,
-// staged rows of this source older than the consistent point that the snapshot did not see are
-// tombstoned (the sweep), so a restarted or repeated snapshot also removes rows deleted meanwhile.
+// Initial snapshot consistent with the slot: readers import the slot's exported snapshot and read
+// the mapped tables (large ones in parallel block ranges); rows are staged with version = the
+// consistent point, so the seam with the stream neither loses nor doubles a change. A
+// `{phase: "snapshotting"}` checkpoint makes a restart start over; a completed snapshot sweeps
+// staged rows it did not see. See docs/capture.md, "Snapshot".
 import type pg from 'pg';
 import { saveCheckpoint } from '../../../staging/checkpoints.js';
+import { addDeadLetters, type NewDeadLetter } from '../../../staging/control/dead-letters.js';
 import type { Staging } from '../../../staging/database.js';
 import { inTransaction } from '../../../staging/database.js';
-import { addDeadLetters, type NewDeadLetter } from '../../../staging/dead-letters.js';
 import { quoteIdent } from '../../../staging/identifiers.js';
 import type { Change } from '../../../staging/model/change.js';
 import { stageUnit, stageUnitIn } from '../../../staging/stage.js';
@@ -141,7 +133,12 @@ async function readPiece(
   o: SnapshotOptions,
 ): Promise<number> {
   const cursor = quoteIdent(`trueup_snap_${piece.mapper.entity}_${piece.blocks?.from ?? 0}`);
-  await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${piece.mapper.snapshotSql(piece.blocks)}`);
+  // Extended protocol: the configured sql/filter/softDelete expressions are one statement, so a
+  // config value cannot stack a COMMIT and more statements after it (docs/security.md).
+  await client.query({
+    text: `DECLARE ${cursor} NO SCROLL CURSOR FOR ${piece.mapper.snapshotSql(piece.blocks)}`,
+    queryMode: 'extended', // pg ≥ 8.12; not in @types/pg yet
+  } as pg.QueryConfig);
   let total = 0;
   for (;;) {
     o.signal?.throwIfAborted();

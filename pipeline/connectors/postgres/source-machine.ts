@@ -1,34 +1,10 @@
-// The life of one CDC source as an explicit state machine. Pure: the driver (sync-source.ts)
-// performs the effects and feeds the outcomes back as events; time comes in as arguments.
-//
-//   start ──> claiming ──claim_busy──> waiting ──wait_elapsed──┐
-//               ^   │ ^──────────────────────────────────────────┘
-//               │   claimed
-//               │   v
-//               │ connecting ──connected(snapshot)──> snapshotting
-//               │   │   └──connected(stream)──┐          │
-//               │   │                         v          │
-//               │   │                     streaming <─snapshot_done
-//               │   │                         │  └── caught_up (--once) / stop ──> stopped
-//     backoff_elapsed       transient_error (any state but backing-off)
-//               │                             v
-//               └────────────────────── backing-off
-//
-//   terminal_error or stop (any state) ──> stopped
-//
-// Invariants (see README "Postgres sources (CDC)", the stream reader and the group committer):
-//  I1 A slot position is acknowledged only after the staging transaction holding every change
-//     up to it has committed, and never beyond the stored checkpoint.
-//  I2 Staging versions of one row only grow: snapshot rows carry the consistent point, streamed
-//     rows their commit LSN, and the staging write path ignores older versions.
-//  I3 A missing or invalidated slot with a stored checkpoint is terminal: trueup never silently
-//     restarts from "now" (that would lose the changes in between).
-//  I4 Backoff grows geometrically from backoffMinMs, is capped at backoffMaxMs, and resets after
-//     the source made progress (snapshot done or changes committed). Waiting for a claim held
-//     by another reader is not a failure: it retries every claimRetryMs and does not back off.
-//  I5 `stopped` is final; every state can reach it through stop or a terminal error.
-//  I6 Only the holder of a slot's claim (slot-claim.ts) connects, snapshots or streams; every
-//     attempt after a failure starts by claiming again, and losing the claim is a transient error.
+// The life of one CDC source as an explicit state machine: claiming → connecting → snapshotting →
+// streaming → stopped, with waiting (another reader holds the claim) and backing-off (a transient
+// failure). Pure: the driver (sync-source.ts) performs the effects and feeds the outcomes back as
+// events; time comes in as arguments. The diagram and the invariants I1–I6 (acknowledge only what
+// is committed, versions only grow, a lost slot is terminal, backoff, stopped is final, only the
+// claim holder reads): docs/capture.md, "Postgres CDC".
+import { type BackoffBounds, backoffDelay } from '../../../staging/model/backoff.js';
 
 export type SourceState =
   | 'claiming'
@@ -63,18 +39,12 @@ export interface Machine {
   outcome?: 'caught_up' | 'stopped' | 'failed';
 }
 
-export interface BackoffPolicy {
-  minMs: number;
-  maxMs: number;
+export interface BackoffPolicy extends BackoffBounds {
   /** Interval between attempts to take a claim held by another reader. */
   claimRetryMs: number;
 }
 
 export const initialMachine = (): Machine => ({ state: 'claiming', attempt: 0 });
-
-export function backoffDelay(attempt: number, p: Pick<BackoffPolicy, 'minMs' | 'maxMs'>): number {
-  return Math.min(p.maxMs, p.minMs * 2 ** Math.max(0, attempt - 1));
-}
 
 export function transition(m: Machine, e: SourceEvent, now: number, policy: BackoffPolicy): Machine {
   if (m.state === 'stopped') return m;

@@ -1,21 +1,9 @@
 // Reads the pgoutput stream of one slot and hands its changes to the group committer, losing
-// nothing.
-//
-// pg-logical-replication delivers messages one at a time in stream order and awaits each
-// handler, pausing the socket meanwhile: a handler returns a promise only when the group
-// committer is full (backpressure), so the stream otherwise flows while earlier chunks are
-// mapped and staged (see group-committer.ts). This file is the session: the replication
-// connection, dispatch of pgoutput messages (Begin/row changes/Truncate/Commit), Relation
+// nothing. The session: the replication connection, dispatch of pgoutput messages, Relation
 // messages and schema changes that stop a table, heartbeats that let an idle slot advance,
-// keepalives answered with the last committed position, and the end of a --once run.
-//
-// A row key deleted and re-inserted inside one source transaction whose two changes fall into
-// different chunks stays tombstoned until its next change (same version; the write path lets a
-// delete win ties). A TRUNCATE is different: it tombstones with the version just below its
-// transaction's, so rows inserted after it in the same transaction come back.
-//
-// A table mapped to several entities hands each change to every mapping (fan-out), as one
-// source change: stream.chunkRows counts source changes (see group-committer.ts).
+// keepalives answered with the last committed position, and the end of a --once run. A handler
+// returns a promise only when the group committer is full (backpressure). Deletes, re-inserts and
+// TRUNCATE across chunks: docs/capture.md, "Streaming".
 
 import type pg from 'pg';
 import { LogicalReplicationService, type Pgoutput } from 'pg-logical-replication';
@@ -30,6 +18,7 @@ import { type RelationMessage, RelationTracker } from './relations.js';
 import { connectSource, emitHeartbeat, HEARTBEAT_PREFIX } from './source-admin.js';
 import { recordStoppedTable, stoppedTableMessage, tombstoneTruncated } from './table-events.js';
 import { TextPgoutputPlugin } from './text-pgoutput-plugin.js';
+import { APPLY_ORIGIN_PREFIX, ORIGIN_TAG } from './writer.js';
 
 export interface StreamOptions {
   tenant: string;
@@ -66,6 +55,8 @@ export class StreamReader {
   private group: GroupCommitter | undefined;
   private readonly relations: RelationTracker;
   private onceTarget: bigint | null = null;
+  /** The trueup writer origin of the transaction being received (its changes are our own echo). */
+  private txOrigin: string | null = null;
   private failed = false;
   private sinceYield = 0;
   private finished = false;
@@ -85,6 +76,9 @@ export class StreamReader {
     const done = new Promise<'caught_up' | 'stopped'>((resolve, reject) => {
       this.settle = { resolve, reject };
     });
+    // A failure may settle `done` while the connection is still being set up (a claim lost then):
+    // it is awaited below, so it must not count as an unhandled rejection meanwhile.
+    done.catch(() => {});
     try {
       const source = await connectSource(this.o.sourceUrl);
       this.source = source;
@@ -220,14 +214,20 @@ export class StreamReader {
     const group = this.group!;
     switch (msg.tag) {
       case 'begin':
+        this.txOrigin = null;
         group.begin(lsnToBigInt(msg.commitLsn!));
         return;
+      case 'origin':
+        // Sent after Begin for a transaction of a replication origin session: trueup's writer.
+        if (msg.originName.startsWith(APPLY_ORIGIN_PREFIX))
+          this.txOrigin = `${msg.originName}@${msg.originLsn ?? ''}`;
+        return;
       case 'insert':
-        return this.change(msg.relation.relationOid, 'row', msg.new);
+        return this.change(msg.relation.relationOid, 'row', this.tagged(msg.new));
       case 'update':
         // The old key: msg.key under a key identity (sent only when the key changed), msg.old
         // (the whole old row) under REPLICA IDENTITY FULL.
-        return this.update(msg.relation.relationOid, msg.key ?? msg.old, msg.new);
+        return this.update(msg.relation.relationOid, msg.key ?? msg.old, this.tagged(msg.new));
       case 'delete':
         return this.change(msg.relation.relationOid, 'delete', (msg.key ?? msg.old)!);
       case 'commit':
@@ -242,6 +242,11 @@ export class StreamReader {
       default:
         return;
     }
+  }
+
+  /** A row written by trueup's writer carries its origin in the staged raw record (docs/apply.md, echoes). */
+  private tagged(values: TextRow): TextRow {
+    return this.txOrigin ? { ...values, [ORIGIN_TAG]: this.txOrigin } : values;
   }
 
   /** Holds one row change for every (running) mapping of the relation. */

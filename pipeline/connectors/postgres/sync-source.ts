@@ -4,7 +4,8 @@
 import { listCheckpoints, loadCheckpoint, setStreamState } from '../../../staging/checkpoints.js';
 import type { Staging } from '../../../staging/database.js';
 import { classifyPgError } from '../../../staging/errors.js';
-import type { Logger } from '../../log/logger.js';
+import { sleep } from '../../../staging/model/backoff.js';
+import { childWith, type Logger } from '../../log/logger.js';
 import { type PostgresSystemConfig, replicationNames } from './config.js';
 import {
   CdcError,
@@ -19,6 +20,7 @@ import { describeHolder, SlotClaim } from './slot-claim.js';
 import { runSnapshot } from './snapshot.js';
 import { connectSource, dropSlot, ensurePublication, slotInfo, tableCatalog } from './source-admin.js';
 import { initialMachine, type Machine, type SourceEvent, transition } from './source-machine.js';
+import { assertSourceIsNotStaging } from './source-not-staging.js';
 import { StreamReader } from './stream-reader.js';
 import { stoppedStream } from './table-events.js';
 
@@ -52,7 +54,7 @@ interface Prepared {
 export async function runSource(o: RunSourceOptions): Promise<SourceOutcome> {
   const { slot, publication } = replicationNames(o.tenant, o.system, o.config);
   const detail: CdcErrorDetail = { tenant: o.tenant, system: o.system, slot };
-  const log = o.logger.child({ tenant: o.tenant, system: o.system, slot });
+  const log = childWith(o.logger, { tenant: o.tenant, system: o.system, slot });
   const mappers = o.config.tables.map((t) => new TableMapper(t));
   const policy = {
     minMs: o.config.stream.backoffMinMs,
@@ -242,6 +244,7 @@ async function prepare(
 ): Promise<Prepared> {
   const source = await connectSource(o.config.connection);
   try {
+    await assertSourceIsNotStaging(source, o.staging.pool, detail);
     const baseline = new Map<string, Map<string, number>>();
     for (const mapper of mappers) {
       const cat = await tableCatalog(source, mapper, detail);
@@ -349,16 +352,4 @@ async function clearStoppedTables(
       'resnapshotted',
       null,
     );
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done);
-  });
 }

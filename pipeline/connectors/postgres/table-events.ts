@@ -3,8 +3,8 @@
 // the open transaction, and a `failed` state on its own stream, kept until a re-snapshot).
 import type pg from 'pg';
 import { setStreamState } from '../../../staging/checkpoints.js';
+import { addDeadLetters } from '../../../staging/control/dead-letters.js';
 import type { Staging } from '../../../staging/database.js';
-import { addDeadLetters } from '../../../staging/dead-letters.js';
 import { quoteIdent } from '../../../staging/identifiers.js';
 import { stagingLockSql } from '../../../staging/write-changes.js';
 import type { ChunkScope } from './chunk-mapping.js';

@@ -3,6 +3,7 @@
 // straight from the response body stream by fast-csv on a parse thread (parseCsvChunks: rows
 // handed back in groups, bounded read-ahead), so memory does not grow with the chunk size.
 import type { ReadableStream } from 'node:stream/web';
+import { TrueupError } from '../../../staging/model/errors.js';
 import { parseCsvChunks } from '../csv/parse-csv-stream.js';
 import { type ApiClient, ApiError, type RetryBudget } from '../http/api-client.js';
 
@@ -22,15 +23,15 @@ export interface PollSettings {
 }
 
 /** A job ended Failed or Aborted, or did not finish in time. */
-export class BulkJobError extends Error {
+export class BulkJobError extends TrueupError {
   override name = 'BulkJobError';
   constructor(
     message: string,
-    readonly kind: 'terminal' | 'transient',
+    kind: 'terminal' | 'transient',
     readonly jobId: string,
     readonly state: string,
   ) {
-    super(message);
+    super(message, { kind });
   }
 }
 
@@ -43,6 +44,17 @@ export interface ResultChunk {
   rows: AsyncIterable<string[][]>;
 }
 
+/**
+ * A SOQL dateTime literal in the documented form YYYY-MM-DDThh:mm:ssZ (whole seconds, WIRE.md
+ * "SOQL"); a stamp with milliseconds is rounded down (`floor`) or up, so a window never shrinks.
+ */
+export function soqlDateTime(iso: string, round: 'floor' | 'ceil'): string {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) throw new TrueupError(`window bound ${JSON.stringify(iso)} is not a datetime`);
+  const s = (round === 'floor' ? Math.floor(ms / 1000) : Math.ceil(ms / 1000)) * 1000;
+  return `${new Date(s).toISOString().slice(0, 19)}Z`;
+}
+
 /** Builds the extraction query for the window [from, to) on SystemModstamp (from null: from the beginning). */
 export function windowQuery(
   fields: readonly string[],
@@ -50,8 +62,8 @@ export function windowQuery(
   from: string | null,
   to: string,
 ): string {
-  const lower = from ? `SystemModstamp >= ${from} AND ` : '';
-  return `SELECT ${fields.join(', ')} FROM ${object} WHERE ${lower}SystemModstamp < ${to}`;
+  const lower = from ? `SystemModstamp >= ${soqlDateTime(from, 'floor')} AND ` : '';
+  return `SELECT ${fields.join(', ')} FROM ${object} WHERE ${lower}SystemModstamp < ${soqlDateTime(to, 'ceil')}`;
 }
 
 export class BulkQueryClient {

@@ -1,20 +1,28 @@
-// Committing a Salesforce object's units to staging in order, one at a time, while the extractor
-// builds the next ones (extractor.ts): each unit with the position after it, in one transaction.
-import { commitUnit, type PendingUnit, preparePendingUnit } from '../sync-support.js';
-import type { ExtractObjectContext, SalesforcePosition } from './extractor.js';
+// Committing a stream's units to staging in order, one at a time, while the extractor builds the
+// next ones (extractor.ts): each unit with the position after it, in one transaction.
+import type { StreamOutput } from '../contract.js';
+import { type PendingUnit, preparePendingUnit } from '../pending-unit.js';
 
 /** The first unit of a run (slow start, see CommitPipeline). */
 const FIRST_UNIT_ROWS = 2_000;
+
+export interface CommitPipelineOptions<P> {
+  out: StreamOutput<P>;
+  scope: { tenant: string; system: string; location: string };
+  /** Rows a unit grows to (after the slow start). */
+  batchSize: number;
+  /** Told each position once its unit has committed. */
+  committed: (at: P) => void;
+}
 
 /**
  * Commits units in order, one at a time, while the caller builds the next ones: Postgres merges
  * unit N while unit N + 1 waits and this thread maps unit N + 2 (at most three units in memory).
  * The waiting unit keeps Postgres busy across a chunk boundary, where the next chunk's first unit
- * is still being requested and parsed. `pos` follows each commit, so it always equals the
- * committed checkpoint. After a failed commit nothing more is committed: the next add() or
- * settle() throws its error.
+ * is still being requested and parsed. After a failed commit nothing more is committed: the next
+ * add() or settle() throws its error.
  */
-export class CommitPipeline {
+export class CommitPipeline<P> {
   /** Units handed over and not yet settled, oldest first; each promise settles with its commit. */
   private queue: Promise<void>[] = [];
   private failure: { err: unknown } | undefined;
@@ -25,33 +33,25 @@ export class CommitPipeline {
    */
   unitRows: number;
 
-  constructor(
-    private readonly ctx: ExtractObjectContext,
-    private readonly pos: SalesforcePosition,
-  ) {
-    this.unitRows = Math.min(ctx.config.bulk.batchSize, FIRST_UNIT_ROWS);
+  constructor(private readonly opts: CommitPipelineOptions<P>) {
+    this.unitRows = Math.min(opts.batchSize, FIRST_UNIT_ROWS);
   }
 
   /** Hands `unit` over to be committed with the position after it, once fewer than two wait. */
-  async add(at: SalesforcePosition, unit: PendingUnit): Promise<void> {
+  async add(at: P, unit: PendingUnit): Promise<void> {
     // Validated and encoded here, while the units before it commit.
-    preparePendingUnit(unit, {
-      tenant: this.ctx.tenant,
-      system: this.ctx.system,
-      location: unitLocation(this.ctx),
-    });
+    preparePendingUnit(unit, this.opts.scope);
     while (this.queue.length >= 2) await this.queue.shift();
     this.throwFailure();
-    if (unit.rows) this.unitRows = Math.min(this.ctx.config.bulk.batchSize, this.unitRows * 2);
+    if (unit.rows) this.unitRows = Math.min(this.opts.batchSize, this.unitRows * 2);
     const previous = this.queue.at(-1) ?? Promise.resolve();
     this.queue.push(
       previous.then(async () => {
         if (this.failure) return;
         try {
-          await commit(this.ctx, at, unit);
-          this.pos.since = at.since;
-          if (at.window) this.pos.window = at.window;
-          else delete this.pos.window;
+          this.opts.out.received(unit.rows);
+          await this.opts.out.commit(at, unit, this.opts.scope.location);
+          this.opts.committed(at);
         } catch (err) {
           this.failure = { err };
         }
@@ -71,29 +71,5 @@ export class CommitPipeline {
     const failure = this.failure;
     this.failure = undefined;
     if (failure) throw failure.err;
-  }
-}
-
-const unitLocation = (ctx: ExtractObjectContext) => `salesforce ${ctx.mapping.sobject}`;
-
-async function commit(ctx: ExtractObjectContext, position: SalesforcePosition, unit: PendingUnit) {
-  const rows = unit.rows;
-  ctx.report.received += rows;
-  await commitUnit(ctx.deps.staging.pool, {
-    tenant: ctx.tenant,
-    system: ctx.system,
-    stream: ctx.mapping.sobject,
-    position,
-    unit,
-    report: ctx.report,
-    location: unitLocation(ctx),
-  });
-  try {
-    await ctx.onUnitStaged?.({ stream: ctx.mapping.sobject, rows, position });
-  } catch (err) {
-    // The hook stands for a crash right after the commit: never retried here.
-    throw Object.assign(new Error(`stopped after a staged unit: ${(err as Error).message}`), {
-      kind: 'terminal',
-    });
   }
 }

@@ -1,17 +1,7 @@
-// Config of a `salesforce` system (Bulk API 2.0 extraction, composite upsert write-back).
-//
-//   systems:
-//     crm:
-//       kind: salesforce
-//       role: crm
-//       baseUrl: https://acme.my.salesforce.com
-//       accessToken: ${env:SF_TOKEN}
-//       objects:                 # which SObjects to extract, and as which canonical entity
-//         Account: customer
-//         Opportunity: { entity: order, fields: { number: Name } }
-//       bulk: { maxRecords: 50000 }
-//
-// Field overrides per entity live under `tenants.<t>.entities.<entity>.mapping.<system>`
+// Config of a `salesforce` system (Bulk API 2.0 extraction, composite upsert write-back): base URL,
+// API version, token (a reference), client limits, which SObjects to extract as which canonical
+// entity (`objects: { Account: customer, Opportunity: { entity: order, fields: {…} } }`), and bulk
+// settings. Field overrides per entity live under `tenants.<t>.entities.<entity>.mapping.<system>`
 // ({fields, valueMaps}); overrides given on an object here win over them.
 import { z } from 'zod';
 import { ENTITIES } from '../../../staging/model/entities.js';

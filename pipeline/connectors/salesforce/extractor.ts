@@ -1,33 +1,24 @@
-// Extraction of one SObject into staging through Bulk API 2.0 queryAll jobs, as a resumable
-// walk over windows of SystemModstamp:
-//
-//   position {since}                       everything with SystemModstamp < since is staged
-//     │ new window [since, to = now − lag)  create queryAll job; save {since, window{to, jobId}}
-//     ▼
-//   position {since, window{to, jobId, locator, skip}}
-//     │ poll job → JobComplete; read chunk `locator`, skip `skip` rows already staged,
-//     │ stage every `batchSize` rows (smaller units first) with the position after them
-//     │ (same transaction)
-//     ▼ last chunk (Sforce-Locator "null") staged
-//   position {since: to}
-//
-// A crash or a dropped connection resumes from the saved (locator, skip): nothing is lost and
-// nothing is staged twice (and a replayed row would be ignored by the version guard anyway).
-// A job that disappeared (expired results) is recreated for the same window. queryAll returns
-// deleted records with IsDeleted=true; they become tombstones. version = SystemModstamp in µs.
-//
-// Three things run at once: fast-csv parses on a parse thread (parseCsvChunks), this thread maps
-// rows into units, and Postgres commits earlier units (commit-pipeline.ts: in order, one at a time,
-// also across chunks), so the slowest of the three sets the pace. Memory stays bounded: the
-// parse thread reads ahead by at most a few groups of rows, and at most three units exist.
+// Extraction of one SObject into staging through Bulk API 2.0 queryAll jobs, as a resumable walk
+// over windows of SystemModstamp: a window's job is saved before it is read, every unit is staged
+// with the (job, locator, skip) after it, and the last chunk moves `since` to the window's end. A
+// crash resumes from the saved position; a job that disappeared is recreated for the same window;
+// a chunk cut short is read again. Deleted records (IsDeleted) become tombstones; version =
+// SystemModstamp in µs. Parsing (a parse thread), mapping (here) and commits (commit-pipeline.ts)
+// run at once. The diagram: docs/capture.md, "Salesforce: the window walk".
+// queryAll sees a deleted record only while it is in the recycle bin (15 days, WIRE.md): a
+// stream whose `since` is older than that stops with RecycleBinExpiredError (terminal, naming the
+// fix: a full re-read) instead of silently missing the deletes.
 
-import type { NewDeadLetter } from '../../../staging/dead-letters.js';
-import { classifyPgError } from '../../../staging/errors.js';
+import type { NewDeadLetter } from '../../../staging/control/dead-letters.js';
+import { classifyPgError, StagingError } from '../../../staging/errors.js';
+import { type BackoffBounds, backoffDelay, sleep } from '../../../staging/model/backoff.js';
 import type { Change } from '../../../staging/model/change.js';
-import { type ApiClient, ApiError, DailyLimitError, RetryBudget } from '../http/api-client.js';
+import { TrueupError } from '../../../staging/model/errors.js';
+import type { StreamOutput } from '../contract.js';
+import { type ApiClient, ApiError, RetryBudget } from '../http/api-client.js';
 import { csvCellsByHeader } from '../map-record.js';
-import { addChange, newPendingUnit, type StreamReport, type SyncDeps } from '../sync-support.js';
-import { type BulkQueryClient, windowQuery } from './bulk-query.js';
+import { addChange, newPendingUnit } from '../pending-unit.js';
+import { BulkJobError, type BulkQueryClient, windowQuery } from './bulk-query.js';
 import { CommitPipeline } from './commit-pipeline.js';
 import type { SalesforceSystemConfig } from './config.js';
 import {
@@ -59,30 +50,62 @@ export interface SalesforcePosition {
 }
 
 export interface ExtractObjectContext {
-  deps: SyncDeps;
+  /** Where units go: staged with the position after them (the stream runner). */
+  out: StreamOutput<SalesforcePosition>;
   api: ApiClient;
   bulk: BulkQueryClient;
   tenant: string;
   system: string;
   config: SalesforceSystemConfig;
   mapping: ObjectMapping;
-  report: StreamReport;
   now: () => number;
   /** Knows Salesforce's clock (Date headers): window ends never lie in Salesforce's future. */
   policy?: SalesforcePolicy;
   /** Retries of one result chunk in all (the client's and the re-reads of a cut body). */
   maxStreamRetries: number;
   /** Waits between re-reads of a chunk (the client limits' backoff bounds). */
-  backoff: { minMs: number; maxMs: number };
-  onUnitStaged?: (info: { stream: string; rows: number; position: unknown }) => void | Promise<void>;
+  backoff: BackoffBounds;
+  /** How long deleted records stay visible to queryAll (default RECYCLE_BIN_MS, 15 days). */
+  recycleBinMs?: number;
+}
+
+/** Salesforce keeps deleted records in the recycle bin for 15 days (earlier when it is full). */
+export const RECYCLE_BIN_MS = 15 * 86_400_000;
+
+/** The stream was idle longer than the recycle bin keeps deletes: only a full re-read is sound. */
+export class RecycleBinExpiredError extends TrueupError {
+  override name = 'RecycleBinExpiredError';
+}
+
+function checkRecycleBin(ctx: ExtractObjectContext, since: string): void {
+  const idleMs = ctx.now() - Date.parse(since);
+  const keptMs = ctx.recycleBinMs ?? RECYCLE_BIN_MS;
+  if (!(idleMs > keptMs)) return;
+  const days = (ms: number) => Math.floor(ms / 86_400_000);
+  const { tenant, system } = ctx;
+  throw new RecycleBinExpiredError(
+    `tenant ${tenant}, system ${system}: ${ctx.mapping.sobject} was last read up to ${since}, ${days(idleMs)} days ago, ` +
+      `but Salesforce keeps deleted records in the recycle bin (where queryAll sees them) for ${days(keptMs)} days: ` +
+      `deletes since then may be lost. Re-read it in full: trueup sync --tenant ${tenant} --system ${system} --full --once`,
+    { subject: { tenant, system, entity: ctx.mapping.entity } },
+  );
 }
 
 /** A chunk ended before Sforce-NumberOfRecords rows arrived (a connection cut without an error). */
-class TruncatedChunkError extends Error {
+class TruncatedChunkError extends TrueupError {
   override name = 'TruncatedChunkError';
-  readonly kind = 'transient' as const;
-  /** The window's chunks hold fewer rows than the job reported: re-read it from its first chunk. */
-  restartWindow = false;
+  constructor(
+    message: string,
+    /** The window's chunks hold fewer rows than the job reported: re-read it from its first chunk. */
+    readonly restartWindow = false,
+  ) {
+    super(message, { kind: 'transient' });
+  }
+}
+
+/** A window re-read more often than maxStreamRetries allows. */
+class WindowRestartsError extends TrueupError {
+  override name = 'WindowRestartsError';
 }
 
 export async function extractObject(ctx: ExtractObjectContext, start: SalesforcePosition): Promise<void> {
@@ -91,7 +114,18 @@ export async function extractObject(ctx: ExtractObjectContext, start: Salesforce
   // `pos` is the committed checkpoint (updated as each unit commits); `read` is where reading
   // goes on: the position after the last unit handed to `commits` (at most two units ahead).
   const pos: SalesforcePosition = { ...start };
-  const commits = new CommitPipeline(ctx, pos);
+  const commits = new CommitPipeline<SalesforcePosition>({
+    out: ctx.out,
+    scope: { tenant: ctx.tenant, system: ctx.system, location: `salesforce ${stream}` },
+    batchSize: config.bulk.batchSize,
+    // `pos` follows each commit, so it always equals the committed checkpoint.
+    committed: (at) => {
+      pos.since = at.since;
+      if (at.window) pos.window = at.window;
+      else delete pos.window;
+    },
+  });
+  if (pos.since) checkRecycleBin(ctx, pos.since);
   if (!pos.window) {
     const now = ctx.policy ? ctx.policy.safeNow(ctx.now()) : ctx.now();
     const to = new Date(Math.floor(now / 1000) * 1000 - config.bulk.lagSeconds * 1000).toISOString();
@@ -146,8 +180,12 @@ export async function extractObject(ctx: ExtractObjectContext, start: Salesforce
       if (err instanceof TruncatedChunkError && err.restartWindow) {
         // Some chunk without a count header was cut short; which one is unknown. Replayed rows
         // are ignored by the version guard, so the window is read again from its first chunk.
-        if (++windowRestarts > ctx.maxStreamRetries) throw Object.assign(err, { kind: 'terminal' });
-        ctx.deps.logger.warn(
+        if (++windowRestarts > ctx.maxStreamRetries)
+          throw new WindowRestartsError(err.message, {
+            subject: { tenant: ctx.tenant, system: ctx.system },
+            cause: err,
+          });
+        ctx.out.logger.warn(
           { err, stream, jobId: read.window?.jobId },
           're-reading the window from its first chunk',
         );
@@ -164,7 +202,7 @@ export async function extractObject(ctx: ExtractObjectContext, start: Salesforce
       }
       if (!isTransient(err) || !budget.take()) throw err;
       const attempt = ctx.maxStreamRetries - budget.remaining;
-      ctx.deps.logger.warn(
+      ctx.out.logger.warn(
         {
           err,
           stream,
@@ -175,22 +213,19 @@ export async function extractObject(ctx: ExtractObjectContext, start: Salesforce
         },
         'result stream interrupted; resuming from the last staged position',
       );
-      const { minMs, maxMs } = ctx.backoff;
-      await new Promise((r) =>
-        setTimeout(r, Math.min(maxMs, minMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2)),
-      );
+      await sleep(backoffDelay(attempt, ctx.backoff, Math.random));
     }
   }
 }
 
 function isTransient(err: unknown): boolean {
-  if (err instanceof DailyLimitError) return false;
-  const kind = (err as { kind?: unknown }).kind;
-  if (kind !== undefined) return kind === 'transient';
+  // A daily limit is `paused`, a hook's simulated crash `terminal`: neither is retried here.
+  if (err instanceof TrueupError) return err.isTransient();
+  if (err instanceof StagingError) return err.kind === 'transient';
   // A Postgres error (five-character SQLSTATE) is classified by staging; anything else without
   // a kind comes from the body stream (socket reset, "terminated", timeout) and is transient.
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return classifyPgError(err) === 'transient';
+  if (err instanceof Error && /^[0-9A-Z]{5}$/.test(String((err as NodeJS.ErrnoException).code)))
+    return classifyPgError(err) === 'transient';
   return true;
 }
 
@@ -200,7 +235,7 @@ function isTransient(err: unknown): boolean {
  */
 async function waitForJob(
   ctx: ExtractObjectContext,
-  commits: CommitPipeline,
+  commits: CommitPipeline<SalesforcePosition>,
   read: SalesforcePosition,
 ): Promise<{ read: SalesforcePosition; expected: number | undefined }> {
   const w = read.window!;
@@ -209,10 +244,9 @@ async function waitForJob(
     return { read, expected: job.numberRecordsProcessed };
   } catch (err) {
     const gone = err instanceof ApiError && err.status === 404;
-    const failed =
-      (err as { name?: string }).name === 'BulkJobError' && (err as { kind?: string }).kind === 'terminal';
+    const failed = err instanceof BulkJobError && err.kind === 'terminal';
     if (!gone && !failed) throw err;
-    ctx.deps.logger.warn(
+    ctx.out.logger.warn(
       { err, jobId: w.jobId },
       'bulk job gone or failed; recreating it for the same window',
     );
@@ -239,7 +273,7 @@ async function readChunk(
   ctx: ExtractObjectContext,
   read: SalesforcePosition,
   budget: RetryBudget,
-  commits: CommitPipeline,
+  commits: CommitPipeline<SalesforcePosition>,
   expected: number | undefined,
 ): Promise<SalesforcePosition> {
   const { mapping, config } = ctx;
@@ -284,11 +318,9 @@ async function readChunk(
   const rows = w.rows === undefined ? undefined : w.rows + seen;
   const unchecked = w.unchecked || chunk.numberOfRecords === null;
   if (!chunk.next && unchecked && rows !== undefined && expected !== undefined && rows < expected)
-    throw Object.assign(
-      new TruncatedChunkError(
-        `${mapping.sobject} job ${w.jobId}: its result chunks held ${rows} of ${expected} rows (a chunk without Sforce-NumberOfRecords was cut short)`,
-      ),
-      { restartWindow: true },
+    throw new TruncatedChunkError(
+      `${mapping.sobject} job ${w.jobId}: its result chunks held ${rows} of ${expected} rows (a chunk without Sforce-NumberOfRecords was cut short)`,
+      true,
     );
   const after: SalesforcePosition = chunk.next
     ? {

@@ -4,9 +4,12 @@
 // nullEquivalents treat "" and null alike on the other side).
 import type { Change } from '../../../staging/model/change.js';
 import { ENTITY_FIELDS, type Entity, type FieldType } from '../../../staging/model/entities.js';
+import { TrueupError } from '../../../staging/model/errors.js';
 import {
   csvRawRecord,
   effectiveMapping,
+  msToVersion,
+  recordChange,
   type SourceNameRule,
   type TenantEntityMapping,
 } from '../map-record.js';
@@ -162,9 +165,8 @@ export function selectFields(m: ObjectMapping): string[] {
   return [...new Set<string>([...SYSTEM_FIELDS, ...Object.values(m.fields)])];
 }
 
-export class RecordMappingError extends Error {
+export class RecordMappingError extends TrueupError {
   override name = 'RecordMappingError';
-  readonly kind = 'terminal' as const;
 }
 
 /** A compiled row mapper: header positions are resolved once per result chunk, not per row. */
@@ -196,23 +198,17 @@ export function compileRowMapper(m: ObjectMapping, header: readonly string[]): R
     const ms = Date.parse(stamp);
     if (Number.isNaN(ms))
       throw new RecordMappingError(`${id}: SystemModstamp ${JSON.stringify(stamp)} is not a datetime`);
-    const raw = csvRawRecord(header, cells);
-    const version = BigInt(ms) * 1000n;
-    // Salesforce already sends canonical UTC ISO; only other spellings are re-formatted.
-    const sourceUpdatedAt = stamp.length === 24 && stamp.endsWith('Z') ? stamp : new Date(ms).toISOString();
-    if (cells[deletedAt]!.toLowerCase() === 'true')
-      return { sourceId: id, version, op: 'delete', raw, sourceUpdatedAt };
+    const record = {
+      sourceId: id,
+      version: msToVersion(ms),
+      raw: csvRawRecord(header, cells),
+      // Salesforce already sends canonical UTC ISO; only other spellings are re-formatted.
+      sourceUpdatedAt: stamp.length === 24 && stamp.endsWith('Z') ? stamp : new Date(ms).toISOString(),
+    };
+    if (cells[deletedAt]!.toLowerCase() === 'true') return recordChange(record, 'delete');
     const fields: Record<string, unknown> = {};
     for (const p of plan) fields[p.canonical] = convert(id, p.canonical, p.type, cells[p.at]!, p.valueMap);
-    return {
-      sourceId: id,
-      version,
-      op: 'upsert',
-      fields,
-      raw,
-      sourceUpdatedAt,
-      ...(m.mappingVersion ? { mappingVersion: m.mappingVersion } : {}),
-    };
+    return recordChange(record, fields, m.mappingVersion);
   };
 }
 

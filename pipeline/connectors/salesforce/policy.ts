@@ -1,6 +1,11 @@
 // How the shared ApiClient talks to Salesforce: bearer auth, the array error bodies
-// ([{message, errorCode}]), 403 REQUEST_LIMIT_EXCEEDED as the daily limit, 429/5xx transient,
-// and the `Sforce-Limit-Info: api-usage=N/M` header kept for status and logs.
+// ([{message, errorCode}]), the `Sforce-Limit-Info: api-usage=N/M` header kept for status and
+// logs, and its limits (WIRE.md "Limits"): Salesforce does not use 429; both the 24-hour API
+// allocation and the concurrent long-running request limit answer 403 REQUEST_LIMIT_EXCEEDED, told
+// apart by the message — "TotalRequests Limit exceeded" pauses the tenant until the window moves,
+// a concurrency message ("ConcurrentPerOrgLongTxn Limit exceeded", "ConcurrentRequests …") is
+// transient and retried with backoff. An unknown REQUEST_LIMIT_EXCEEDED message counts as the
+// daily limit: pausing is the safe reading. 5xx and dropped connections are transient.
 import { type Classification, retryAfterMs, type VendorPolicy } from '../http/api-client.js';
 
 export interface SalesforceErrorBody {
@@ -71,7 +76,11 @@ export class SalesforcePolicy implements VendorPolicy {
       ? errors.map((e) => `${e.errorCode ?? 'ERROR'}: ${e.message ?? ''}`).join('; ')
       : body.slice(0, 200) || `HTTP ${status}`;
     if (status === 401) return { kind: 'auth', reason };
-    if (code === 'REQUEST_LIMIT_EXCEEDED' && status === 403) return { kind: 'daily_limit', reason };
+    if (code === 'REQUEST_LIMIT_EXCEEDED' && status === 403) {
+      if (errors.some((e) => /concurrent/i.test(e.message ?? '')))
+        return { kind: 'transient', reason, throttled: true };
+      return { kind: 'daily_limit', reason };
+    }
     if (status === 429 || status >= 500 || code === 'SERVER_UNAVAILABLE') {
       const wait = retryAfterMs(headers);
       return wait === undefined

@@ -1,8 +1,11 @@
 // The SOQL subset the Salesforce sandbox understands — enough for Bulk extractions:
 //   SELECT f1, f2 FROM Obj [WHERE f op literal (AND f op literal)*] [ORDER BY f [ASC|DESC]] [LIMIT n]
-// Literals: unquoted ISO datetimes and dates, 'strings', numbers, true/false/null.
+// Literals: unquoted datetimes in the documented forms YYYY-MM-DDThh:mm:ss(Z|±hh:mm) (whole
+// seconds: a fraction is MALFORMED_QUERY, WIRE.md "SOQL") and dates, 'strings', numbers,
+// true/false/null.
 // Datetime fields compare as instants; everything else as text (numbers as numbers).
 
+import { TrueupError } from '../../../staging/model/errors.js';
 import { satisfiesComparison } from '../http/sandbox-server.js';
 
 export type SoqlOp = '=' | '!=' | '<' | '<=' | '>' | '>=';
@@ -21,7 +24,7 @@ export interface SoqlQuery {
   limit?: number;
 }
 
-export class SoqlError extends Error {
+export class SoqlError extends TrueupError {
   override name = 'SoqlError';
 }
 
@@ -60,7 +63,7 @@ function parseCondition(text: string): SoqlCondition {
   else if (/^(true|false)$/i.test(raw)) value = raw.toLowerCase() === 'true';
   else if (/^null$/i.test(raw)) value = null;
   else if (/^-?\d+(\.\d+)?$/.test(raw)) value = Number(raw);
-  else if (/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(raw)) value = raw;
+  else if (/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2}))?$/.test(raw)) value = raw;
   else throw new SoqlError(`unexpected literal: ${raw}`);
   return { field: m[1]!, op: m[2] as SoqlOp, value };
 }

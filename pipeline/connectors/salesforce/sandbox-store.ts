@@ -3,6 +3,7 @@
 // write. A query snapshot holds seeded indexes for untouched records and row objects for the
 // written ones, so a million-row result costs a few MB, not a copy of the data.
 
+import { TrueupError } from '../../../staging/model/errors.js';
 import { satisfiesComparison } from '../http/sandbox-server.js';
 import {
   type SalesforceSeed,
@@ -18,9 +19,14 @@ export type Entry = number | SfRow;
 
 /** External id fields the sandbox indexes (others are scanned). */
 const EXTERNAL_FIELDS = ['ERP_Id__c', 'CRM_Id__c'];
+
+/** Whether a field is marked External ID (the composite upsert's key must be one; describe says so). */
+export function isExternalIdField(field: string): boolean {
+  return EXTERNAL_FIELDS.includes(field);
+}
 const DATETIME_FIELDS = new Set(['SystemModstamp', 'CreatedDate', 'LastModifiedDate']);
 
-export class SalesforceWriteError extends Error {
+export class SalesforceWriteError extends TrueupError {
   override name = 'SalesforceWriteError';
   constructor(
     readonly errorCode: string,
@@ -36,6 +42,8 @@ export class ObjectStore {
   readonly written = new Map<string, SfRow>();
   /** Ids of created records, in creation order (after the seeded ones). */
   readonly created: string[] = [];
+  /** Deleted records purged from the recycle bin: gone for queryAll too. */
+  private readonly purged = new Set<string>();
   private byExternal: Map<string, string> | undefined;
 
   constructor(
@@ -52,6 +60,7 @@ export class ObjectStore {
   }
 
   get(id: string): SfRow | undefined {
+    if (this.purged.has(id)) return undefined;
     const w = this.written.get(id);
     if (w) return w;
     const i = this.seeded.indexOf ? this.seeded.indexOf(id) : seededIndex(this.seeded.keyPrefix, id);
@@ -63,11 +72,19 @@ export class ObjectStore {
     const { count, keyPrefix } = this.seeded;
     const idOf = this.seeded.idOf ?? ((i: number) => salesforceId(keyPrefix, i));
     const anyWritten = this.written.size > 0;
+    const anyPurged = this.purged.size > 0;
     for (let i = 0; i < count; i++) {
       const w = anyWritten ? this.written.get(idOf(i)) : undefined;
+      if (w && anyPurged && this.purged.has(w.Id!)) continue;
       yield w ?? i;
     }
-    for (const id of this.created) yield this.written.get(id)!;
+    for (const id of this.created) if (!anyPurged || !this.purged.has(id)) yield this.written.get(id)!;
+  }
+
+  /** Empties the recycle bin of records deleted before `cutoffMs` (they leave queryAll too). */
+  purge(cutoffMs: number): void {
+    for (const [id, row] of this.written)
+      if (row.IsDeleted === 'true' && Date.parse(row.SystemModstamp!) < cutoffMs) this.purged.add(id);
   }
 
   /** A compiled predicate for a WHERE list; seeded SystemModstamps are compared without building rows. */
@@ -131,6 +148,8 @@ export class ObjectStore {
 /** All objects of one sandbox org, and the clock that stamps writes. */
 export class SalesforceStore {
   readonly objects = new Map<string, ObjectStore>();
+  /** Records written by composite upsert, by Id: how often each (tests of "written exactly once"). */
+  readonly apiWrites = new Map<string, number>();
   private lastStamp = 0;
 
   constructor(
@@ -144,6 +163,15 @@ export class SalesforceStore {
     const o = this.objects.get(name);
     if (!o) throw new SalesforceWriteError('INVALID_TYPE', `sObject type '${name}' is not supported.`);
     return o;
+  }
+
+  /**
+   * Empties every recycle bin of records deleted more than `retentionMs` before the store's
+   * clock (Salesforce: 15 days, or earlier when the bin is full).
+   */
+  purgeRecycleBin(retentionMs: number): void {
+    const cutoff = this.clock() - retentionMs;
+    for (const o of this.objects.values()) o.purge(cutoff);
   }
 
   /** A strictly increasing stamp (ms): two writes never share a SystemModstamp. */

@@ -1,9 +1,12 @@
 // A local Salesforce that speaks the parts of the REST API trueup uses, over seeded, stateful
-// data: Bulk API 2.0 query jobs (create → UploadComplete → InProgress → JobComplete, results by
-// Sforce-Locator with maxRecords and Sforce-NumberOfRecords, the last locator the literal
-// "null"), query vs queryAll (IsDeleted), composite upsert by external id with per-record
-// results, record update/delete, bearer auth (401 INVALID_SESSION_ID), `Sforce-Limit-Info` on
-// every response, and fault injection with Salesforce's own error bodies.
+// data; every behaviour is a line of WIRE.md: Bulk API 2.0 query jobs (create → UploadComplete →
+// InProgress → JobComplete, results by Sforce-Locator with maxRecords and Sforce-NumberOfRecords,
+// the last locator the literal "null"), SOQL datetime literals in whole seconds, query vs queryAll
+// (IsDeleted; deleted rows purged from the recycle bin after `recycleBinRetentionMs`), composite
+// upsert by an External ID field with per-record results (a malformed call is one 400), describe,
+// record update/delete, bearer auth (401 INVALID_SESSION_ID), `Sforce-Limit-Info` on every
+// response, and fault injection with Salesforce's own error bodies: both the 24-hour allocation
+// and the concurrent long-running limit answer 403 REQUEST_LIMIT_EXCEEDED, told apart by message.
 import {
   type FaultConfig,
   prng,
@@ -11,9 +14,10 @@ import {
   type SandboxResponse,
   SandboxServer,
 } from '../http/sandbox-server.js';
-import { compositeUpsert } from './sandbox-composite.js';
+import { compositeUpsert, describe } from './sandbox-composite.js';
 import { type SalesforceSeed, type SfRow, syntheticSalesforceSeed } from './sandbox-data.js';
 import { quoteCsv, renderRow, SeededRowCache } from './sandbox-render.js';
+import { retrieveByExternalId } from './sandbox-retrieve.js';
 import { parseSoql, SoqlError, type SoqlQuery } from './sandbox-soql.js';
 import { type Entry, type ObjectStore, SalesforceStore, SalesforceWriteError } from './sandbox-store.js';
 
@@ -37,7 +41,13 @@ export interface SalesforceSandboxOptions {
   /** Bytes of rendered seeded CSV kept for later reads (default 256 MiB; 0 renders every read). */
   renderCacheBytes?: number;
   clock?: () => number;
+  /** Deleted records leave the recycle bin (and queryAll) this long after deletion (default 15 days). */
+  recycleBinRetentionMs?: number;
+  /** Keep every exchange (contract tests). */
+  record?: boolean;
 }
+
+const RECYCLE_BIN_DAYS = 15;
 
 interface Job {
   id: string;
@@ -79,10 +89,12 @@ export class SalesforceSandbox {
     this.server = new SandboxServer({
       tokens: opts.tokens ?? ['sandbox-token'],
       ...(opts.faults ? { faults: opts.faults } : {}),
+      ...(opts.record ? { record: true } : {}),
       vendor: {
+        // Salesforce does not use 429: the concurrent long-running request limit is a 403 too.
         rateLimited: () => ({
-          ...err(429, 'REQUEST_LIMIT_EXCEEDED', 'Too many requests, retry later'),
-          headers: { 'retry-after': '1', ...limitInfo() },
+          ...err(403, 'REQUEST_LIMIT_EXCEEDED', 'ConcurrentPerOrgLongTxn Limit exceeded.'),
+          headers: limitInfo(),
         }),
         dailyLimited: () => ({
           ...err(403, 'REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.'),
@@ -134,6 +146,18 @@ export class SalesforceSandbox {
     route('PATCH', '/composite/sobjects/:sobject/:field', (req, p) =>
       compositeUpsert(this.store, req, p.sobject!, p.field!),
     );
+    route('GET', '/sobjects/:sobject/describe', (_req, p) => ({
+      status: 200,
+      body: describe(this.store, p.sobject!),
+    }));
+    route('GET', '/sobjects/:sobject/:field/:value', (req, p) =>
+      retrieveByExternalId(this.store, req, {
+        version: p.version!,
+        sobject: p.sobject!,
+        field: p.field!,
+        value: p.value!,
+      }),
+    );
     route('PATCH', '/sobjects/:sobject/:id', (req, p) => {
       this.store.update(p.sobject!, p.id!, req.json());
       return { status: 204 };
@@ -165,10 +189,12 @@ export class SalesforceSandbox {
     this.store.delete(sobject, id);
   }
   get(sobject: string, id: string): SfRow | undefined {
+    this.purgeRecycleBin();
     return this.store.object(sobject).get(id);
   }
   /** Every record of an object as it is now (the ground truth a full load must equal). */
   *rows(sobject: string, opts: { includeDeleted?: boolean } = {}): Generator<SfRow> {
+    this.purgeRecycleBin();
     const o = this.store.object(sobject);
     for (const e of o.entries()) {
       const r = o.row(e);
@@ -219,8 +245,14 @@ export class SalesforceSandbox {
     return { status: 200, body: this.describe(job) };
   }
 
+  /** Records deleted longer ago than the retention leave the recycle bin, and queryAll with it. */
+  private purgeRecycleBin(): void {
+    this.store.purgeRecycleBin(this.opts.recycleBinRetentionMs ?? RECYCLE_BIN_DAYS * 86_400_000);
+  }
+
   /** The snapshot is taken when the job completes, as Salesforce does. */
   private complete(job: Job): void {
+    this.purgeRecycleBin();
     const o = this.store.object(job.query.object);
     const test = o.predicate(job.query.where, job.operation === 'queryAll');
     const entries: Entry[] = [];

@@ -3,10 +3,17 @@
 // records per request, allOrNone false by default, and one result per record in input order
 // (success, id, created, or the errors Salesforce gave: DUPLICATE_VALUE, REQUIRED_FIELD_MISSING,
 // INVALID_FIELD, …). Upsert by external id is idempotent, so a retried request is harmless.
+// WIRE.md "Composite upsert": the key field must be marked External ID — checked once per SObject
+// through describe before anything is sent (SalesforceWriterConfigError names tenant, system and
+// field) — and a malformed call is one 400 for the whole call: every record of that call is
+// reported failed with Salesforce's code, and the next call goes on. A 401 refreshes the token
+// through `refreshToken` or the run's hook (`refreshAuth`).
 import type { Entity } from '../../../staging/model/entities.js';
+import { TrueupError } from '../../../staging/model/errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { ClientLimits } from '../http/api-client.js';
-import { ApiClient } from '../http/api-client.js';
+import { ApiClient, ApiError } from '../http/api-client.js';
+import { refreshableToken } from '../http/refreshable-token.js';
 import { type TenantEntities, tenantEntityMapping } from '../map-record.js';
 import { type SalesforceSystemConfig, salesforceResolvedConfig } from './config.js';
 import { type ObjectMapping, resolveMappings, SALESFORCE_FIELD, toSalesforceFields } from './mapping.js';
@@ -34,11 +41,20 @@ export interface CanonicalUpsert {
   fields: Record<string, unknown>;
 }
 
+/** The writer's configuration cannot work with this org (a key field that is not an External ID). */
+export class SalesforceWriterConfigError extends TrueupError {
+  override name = 'SalesforceWriterConfigError';
+}
+
 export class SalesforceWriter {
+  /** Per SObject, its fields' External ID flags (describe), asked once. */
+  private readonly described = new Map<string, Promise<ReadonlyMap<string, boolean>>>();
+
   constructor(
     private readonly api: ApiClient,
     private readonly apiVersion: string,
     private readonly mappings: readonly ObjectMapping[],
+    private readonly scope: { tenant: string; system: string } = { tenant: '', system: '' },
   ) {}
 
   /** A writer for one tenant's system, with its own client (rate limit, retries, auth refresh). */
@@ -49,14 +65,24 @@ export class SalesforceWriter {
     logger: Logger;
     limits?: Partial<ClientLimits>;
     refreshToken?: () => Promise<string>;
+    /** The run's refresh hook (SyncOptions.refreshAuth), when no refreshToken is given. */
+    refreshAuth?: () => Promise<string | undefined>;
     mappings?: readonly ObjectMapping[];
     /** The tenant's entity configs: the same mapping overrides the extraction reads. */
     entities?: TenantEntities;
   }): SalesforceWriter {
     const config: SalesforceSystemConfig = salesforceResolvedConfig.parse(opts.systemConfig);
+    const token = refreshableToken(config.accessToken, opts.refreshAuth);
+    const refresh =
+      opts.refreshToken ??
+      (token.refreshAuth &&
+        (async () => {
+          await token.refreshAuth!();
+          return token.token();
+        }));
     const api = new ApiClient({
       baseUrl: config.baseUrl,
-      policy: new SalesforcePolicy(config.accessToken, opts.refreshToken),
+      policy: new SalesforcePolicy(config.accessToken, refresh),
       limits: { ...config.limits, ...opts.limits },
       tenant: opts.tenant,
       system: opts.system,
@@ -75,7 +101,10 @@ export class SalesforceWriter {
         entityOverrides: (entity) =>
           tenantEntityMapping(opts.entities, entity, opts.system, SALESFORCE_FIELD),
       });
-    return new SalesforceWriter(api, config.apiVersion, mappings);
+    return new SalesforceWriter(api, config.apiVersion, mappings, {
+      tenant: opts.tenant,
+      system: opts.system,
+    });
   }
 
   mappingFor(entity: Entity): ObjectMapping {
@@ -103,24 +132,38 @@ export class SalesforceWriter {
     opts: { allOrNone?: boolean } = {},
   ): Promise<UpsertResult[]> {
     const out: UpsertResult[] = [];
+    if (records.length) await this.checkExternalId(sobject, externalIdField);
     for (let i = 0; i < records.length; i += COMPOSITE_LIMIT) {
       const batch = records.slice(i, i + COMPOSITE_LIMIT);
-      const results = await this.api.json<
-        { id?: string | null; success: boolean; created?: boolean; errors?: Partial<UpsertError>[] }[]
-      >(
-        'PATCH',
-        `/services/data/v${this.apiVersion}/composite/sobjects/${encodeURIComponent(sobject)}/${encodeURIComponent(externalIdField)}`,
-        {
-          body: {
-            allOrNone: opts.allOrNone ?? false,
-            records: batch.map((r) => ({
-              attributes: { type: sobject },
-              ...r.fields,
-              [externalIdField]: r.externalId,
-            })),
+      let results: {
+        id?: string | null;
+        success: boolean;
+        created?: boolean;
+        errors?: Partial<UpsertError>[];
+      }[];
+      try {
+        results = await this.api.json(
+          'PATCH',
+          `/services/data/v${this.apiVersion}/composite/sobjects/${encodeURIComponent(sobject)}/${encodeURIComponent(externalIdField)}`,
+          {
+            body: {
+              allOrNone: opts.allOrNone ?? false,
+              records: batch.map((r) => ({
+                attributes: { type: sobject },
+                ...r.fields,
+                [externalIdField]: r.externalId,
+              })),
+            },
           },
-        },
-      );
+        );
+      } catch (err) {
+        // A malformed call (a field the object lacks) is one 400 for all of its records.
+        if (!(err instanceof ApiError) || err.status !== 400) throw err;
+        const error = { statusCode: err.code ?? 'HTTP_400', message: err.message, fields: [] };
+        for (const r of batch)
+          out.push({ externalId: r.externalId, success: false, id: null, created: null, errors: [error] });
+        continue;
+      }
       if (!Array.isArray(results) || results.length !== batch.length)
         throw new Error(
           `salesforce composite upsert of ${sobject}: expected ${batch.length} results, got ${Array.isArray(results) ? results.length : typeof results}`,
@@ -139,6 +182,32 @@ export class SalesforceWriter {
         });
     }
     return out;
+  }
+
+  /**
+   * Fails before any write when `field` is not an External ID field of `sobject` (describe, asked
+   * once per SObject): every call would be refused, and the message says what to change.
+   */
+  private async checkExternalId(sobject: string, field: string): Promise<void> {
+    let flags = this.described.get(sobject);
+    if (!flags) {
+      flags = this.api
+        .json<{ fields?: { name: string; externalId?: boolean }[] }>(
+          'GET',
+          `/services/data/v${this.apiVersion}/sobjects/${encodeURIComponent(sobject)}/describe`,
+        )
+        .then((d) => new Map((d?.fields ?? []).map((f) => [f.name, f.externalId === true])));
+      flags.catch(() => this.described.delete(sobject));
+      this.described.set(sobject, flags);
+    }
+    const externalId = (await flags).get(field);
+    if (externalId === true) return;
+    const { tenant, system } = this.scope;
+    throw new SalesforceWriterConfigError(
+      `tenant ${tenant}, system ${system}: ${sobject}.${field} ${externalId === undefined ? 'does not exist' : 'is not an External ID field'}; ` +
+        `composite upsert needs a field marked External ID (set objects.${sobject}.externalIdField, or mark the field External ID in Salesforce Setup)`,
+      { subject: { tenant, system, field } },
+    );
   }
 
   close(): Promise<void> {

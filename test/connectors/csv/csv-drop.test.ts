@@ -5,21 +5,19 @@ import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCsvSync } from '../../../pipeline/connectors/csv/run-csv-sync.js';
+import { syncSystem } from '../../../pipeline/connectors/stream-runner.js';
 import { createLogger } from '../../../pipeline/log/logger.js';
 import { listCheckpoints, loadCheckpoint } from '../../../staging/checkpoints.js';
-import { listDeadLetters } from '../../../staging/dead-letters.js';
-import { createTestDatabase, type TestDatabase } from '../../support/database.js';
+import { listDeadLetters } from '../../../staging/control/dead-letters.js';
+import { useTestDatabase } from '../../support/database.js';
 
-let t: TestDatabase;
+const t = useTestDatabase('csv');
 let dir: string;
 const logger = createLogger({ level: 'silent' });
 beforeAll(async () => {
-  t = await createTestDatabase('csv');
   dir = await mkdtemp(join(tmpdir(), 'trueup-csv-'));
 });
 afterAll(async () => {
-  await t?.drop();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -53,7 +51,7 @@ describe('csv drops', () => {
     const text =
       'id,name,tax_id,currency,credit_limit\nC1,Acme,DE1,EUR,"1,000.50"\nC2,"Smith, Jones",,USD,\n';
     await drop('dup', 'customer', '2024-01.csv', text);
-    const first = await runCsvSync(deps(), 'dup', 'legacy', config());
+    const first = await syncSystem(deps(), 'dup', 'legacy', config());
     expect(first.status).toBe('completed');
     expect(first.streams[0]).toMatchObject({
       stream: 'customer',
@@ -65,13 +63,13 @@ describe('csv drops', () => {
         source_id: 'C1',
         name: 'Acme',
         tax_id: 'DE1',
-        credit_limit: '1000.50',
+        credit_limit: '1000.5',
         currency: 'EUR',
       }),
       expect.objectContaining({ source_id: 'C2', name: 'Smith, Jones', tax_id: null, credit_limit: null }),
     ]);
     await drop('dup', 'customer', 'copy-of-2024-01.csv', text);
-    const second = await runCsvSync(deps(), 'dup', 'legacy', config());
+    const second = await syncSystem(deps(), 'dup', 'legacy', config());
     expect(second.streams[0]).toMatchObject({
       received: 0,
       detail: '0 file(s) staged, 2 duplicate(s) skipped',
@@ -104,7 +102,7 @@ describe('csv drops', () => {
         'K5;Epsilon;5.00;nein',
       ].join('\n'),
     );
-    const report = await runCsvSync(
+    const report = await syncSystem(
       deps(),
       'bad',
       'legacy',
@@ -147,7 +145,7 @@ describe('csv drops', () => {
       'c.csv',
       'id,name,note\nC1,ok,\nC2,bad\0name,\nC3,fine,x\0y\nC\x004,fine,\nC5,fine,\n',
     );
-    const rep = await runCsvSync(deps(), 'pgreject', 'legacy', config());
+    const rep = await syncSystem(deps(), 'pgreject', 'legacy', config());
     expect(rep.status, rep.error).toBe('completed');
     const invoices = await t.staging.pool.query(
       `SELECT source_id FROM staging.invoice WHERE tenant_id = 'pgreject' ORDER BY 1`,
@@ -190,7 +188,7 @@ describe('csv drops', () => {
 
   it('an unterminated quote stops the file there: the rows before it are staged, the rest is one dead letter', async () => {
     await drop('quote', 'customer', 'q.csv', 'id,name\nQ1,One\nQ2,Two\nQ3,"Three\nQ4,Four\n');
-    const report = await runCsvSync(deps(), 'quote', 'legacy', config());
+    const report = await syncSystem(deps(), 'quote', 'legacy', config());
     expect(report.streams[0]).toMatchObject({ inserted: 2, deadLettered: 1 });
     expect((await rows('quote')).map((r) => r.source_id)).toEqual(['Q1', 'Q2']);
     const [dl] = await listDeadLetters(t.staging.db, { tenant: 'quote' });
@@ -200,11 +198,11 @@ describe('csv drops', () => {
 
   it('a file without the id column is one dead letter and is not retried', async () => {
     await drop('nohdr', 'customer', 'a.csv', 'name,tax_id\nAcme,DE1\n');
-    const report = await runCsvSync(deps(), 'nohdr', 'legacy', config());
+    const report = await syncSystem(deps(), 'nohdr', 'legacy', config());
     expect(report.streams[0]).toMatchObject({ deadLettered: 1, inserted: 0 });
     const [dl] = await listDeadLetters(t.staging.db, { tenant: 'nohdr' });
     expect(dl!.errorMessage).toMatch(/a.csv line 1: the header has no id column "id"/);
-    const again = await runCsvSync(deps(), 'nohdr', 'legacy', config());
+    const again = await syncSystem(deps(), 'nohdr', 'legacy', config());
     expect(again.streams[0]!.detail).toBe('0 file(s) staged, 1 duplicate(s) skipped');
   });
 
@@ -222,7 +220,7 @@ describe('csv drops', () => {
       'id,name,modified,deleted\nA,One v2,2024-02-01T00:00:00Z,\nB,Two,2024-02-01T00:00:00Z,yes\nA,stale,2023-12-01T00:00:00Z,\n',
     );
     const cfg = config({ entities: { customer: { versionColumn: 'modified', deleteColumn: 'deleted' } } });
-    await runCsvSync(deps(), 'ver', 'legacy', cfg);
+    await syncSystem(deps(), 'ver', 'legacy', cfg);
     expect((await rows('ver')).map((r) => [r.source_id, r.name, r.deleted])).toEqual([
       ['A', 'One v2', false],
       ['B', 'Two', true],
@@ -235,7 +233,7 @@ describe('csv drops', () => {
     await drop('crash', 'customer', 'big.csv', `${lines.join('\n')}\n`);
     let units = 0;
     const cfg = config({ batchSize: 100 });
-    const first = await runCsvSync(deps(), 'crash', 'legacy', cfg, {
+    const first = await syncSystem(deps(), 'crash', 'legacy', cfg, {
       onUnitStaged: () => {
         if (++units === 2) throw new Error('simulated crash');
       },
@@ -243,10 +241,10 @@ describe('csv drops', () => {
     expect(first.status).toBe('failed');
     const cp = (await listCheckpoints(t.staging.db, 'crash'))[0]!;
     expect(cp.position).toMatchObject({ processed: [], current: { rows: 200 } });
-    const second = await runCsvSync(deps(), 'crash', 'legacy', cfg);
+    const second = await syncSystem(deps(), 'crash', 'legacy', cfg);
     expect(second.streams[0]).toMatchObject({ received: 50, inserted: 50, updated: 0, ignored: 0 });
     expect(await rows('crash')).toHaveLength(250);
-    const third = await runCsvSync(deps(), 'crash', 'legacy', cfg);
+    const third = await syncSystem(deps(), 'crash', 'legacy', cfg);
     expect(third.streams[0]!.detail).toBe('0 file(s) staged, 1 duplicate(s) skipped');
   });
 
@@ -258,7 +256,7 @@ describe('csv drops', () => {
       'id,sku,name,active,list_price,currency\nP1,SKU1,Widget,true,9.99,EUR\n',
     );
     await drop('auto', 'invoice', 'i.csv', 'id,number,total,currency,status\nI1,INV-1,100.00,EUR,open\n');
-    const report = await runCsvSync(deps(), 'auto', 'legacy', config());
+    const report = await syncSystem(deps(), 'auto', 'legacy', config());
     expect(report.streams.map((s) => [s.stream, s.inserted])).toEqual([
       ['product', 1],
       ['invoice', 1],
@@ -287,7 +285,7 @@ describe('csv drops', () => {
         mappingVersion: 5,
       },
     } as never;
-    const report = await runCsvSync(deps(), 'over', 'legacy', system, { entities });
+    const report = await syncSystem(deps(), 'over', 'legacy', system, { entities });
     expect(report.status).toBe('completed');
     const staged = await t.staging.pool.query(
       `SELECT source_id, name, legal_name, billing_country, phone, mapping_version
@@ -312,7 +310,7 @@ describe('csv drops', () => {
       },
     ]);
 
-    const bad = await runCsvSync(deps(), 'over', 'legacy', system, {
+    const bad = await syncSystem(deps(), 'over', 'legacy', system, {
       entities: { customer: { mapping: { legacy: { fields: { name: 42 } } } } } as never,
     });
     expect(bad.status).toBe('failed');

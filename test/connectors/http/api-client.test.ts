@@ -18,6 +18,8 @@ import {
   SandboxServer,
 } from '../../../pipeline/connectors/http/sandbox-server.js';
 import { createLogger } from '../../../pipeline/log/logger.js';
+import { ManualTimers } from '../../support/manual-timers.js';
+import { until } from '../../support/wait.js';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -81,6 +83,8 @@ async function setup(opts: {
   limits?: Partial<ClientLimits>;
   policy?: TestPolicy;
   handler?: (n: number) => SandboxResponse | Promise<SandboxResponse>;
+  /** Header and idle timeouts fire when the test fires them, not on the wall clock. */
+  timers?: ManualTimers;
 }) {
   const server = new SandboxServer({
     vendor: vendorFaults,
@@ -101,6 +105,7 @@ async function setup(opts: {
     tenant: 'acme',
     system: 'crm',
     logger,
+    ...(opts.timers ? { timers: opts.timers } : {}),
     limits: {
       requestsPerSecond: 1000,
       concurrency: 4,
@@ -170,9 +175,15 @@ describe('ApiClient', () => {
   });
 
   it('treats a timeout as transient and gives up after the cap', async () => {
+    const timers = new ManualTimers();
     const { client, server } = await setup({
-      faults: { slowRate: 1, slowMs: 400 },
+      timers,
       limits: { timeoutMs: 100, maxRetries: 2 },
+      // Every attempt's time is up while the server still works on it.
+      handler: () => {
+        timers.fire(100);
+        return { status: 200, body: {} };
+      },
     });
     const err = await client.json('GET', '/thing/1').catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'ApiError', kind: 'transient', code: 'TIMEOUT' });
@@ -181,10 +192,13 @@ describe('ApiClient', () => {
   });
 
   it('recovers from a slow response by retrying', async () => {
+    const timers = new ManualTimers();
     const { client } = await setup({
+      timers,
       limits: { timeoutMs: 100 },
-      handler: async (n) => {
-        if (n === 1) await new Promise((r) => setTimeout(r, 300));
+      // The first attempt's time is up while it is served; the second is answered in time.
+      handler: (n) => {
+        if (n === 1) timers.fire(100);
         return { status: 200, body: { n } };
       },
     });
@@ -260,63 +274,108 @@ describe('ApiClient', () => {
 });
 
 /** A body of `pieces` strings, each after `gapMs` (the first at once, so headers go out at once). */
-function trickle(pieces: number, gapMs: number, stallMs = 0): SandboxResponse {
+function trickle(pieces: number, gapMs: number): SandboxResponse {
   return {
     status: 200,
     headers: { 'content-type': 'text/plain' },
     stream: (async function* () {
       for (let i = 0; i < pieces; i++) {
-        if (i) await new Promise((r) => setTimeout(r, i === 1 && stallMs ? stallMs : gapMs));
+        if (i) await new Promise((r) => setTimeout(r, gapMs));
         yield `piece ${i};`;
       }
     })(),
   };
 }
 
+/** A promise the test opens when it is done with a stalled body (so the server can end it). */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((r) => {
+    open = r;
+  });
+  return { wait, open };
+}
+
+/** A body whose first piece comes at once and whose second waits for `until`. */
+function stalled(until: Promise<void>): SandboxResponse {
+  return {
+    status: 200,
+    headers: { 'content-type': 'text/plain' },
+    stream: (async function* () {
+      yield 'piece 0;';
+      await until;
+      yield 'piece 1;';
+    })(),
+  };
+}
+
 describe('ApiClient timeouts', () => {
   it('timeoutMs covers the wait for headers only: a body that keeps arriving is read to the end', async () => {
+    const timers = new ManualTimers();
     const { client } = await setup({
+      timers,
       limits: { timeoutMs: 150, idleTimeoutMs: 250 },
-      handler: () => trickle(8, 60),
+      handler: () => trickle(8, 5),
     });
-    const start = Date.now();
     const res = await client.request('GET', '/thing/1');
+    // The headers are in: no header timeout is left to cut the body, however long it takes.
+    expect(timers.fire(150)).toBe(0);
     const text = await res.text();
-    expect(Date.now() - start).toBeGreaterThan(150 * 2);
     expect(text).toBe(Array.from({ length: 8 }, (_, i) => `piece ${i};`).join(''));
+    // The body was read under the idle timeout instead.
+    expect(timers.created).toContain(250);
   });
 
   it('a body that stalls longer than idleTimeoutMs fails with a transient IDLE_TIMEOUT', async () => {
+    const timers = new ManualTimers();
+    const stall = gate();
     const { client } = await setup({
+      timers,
       limits: { timeoutMs: 1000, idleTimeoutMs: 100 },
-      handler: () => trickle(3, 10, 600),
+      handler: () => stalled(stall.wait),
     });
     const res = await client.request('GET', '/thing/1');
-    const err = await res.text().catch((e: unknown) => e);
+    const reading = res.text().catch((e: unknown) => e);
+    // A read is waiting on the stalled body: its idle time is up.
+    await until('a read waiting on the stalled body', () => timers.count(100) > 0);
+    timers.fire(100);
+    const err = await reading;
+    stall.open();
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ kind: 'transient', code: 'IDLE_TIMEOUT', status: 200 });
     expect((err as Error).message).toMatch(/no data for 100 ms while reading the body/);
   });
 
   it('json() reads the body inside the attempt: a stalled body is retried', async () => {
+    const timers = new ManualTimers();
+    const stall = gate();
     const { client, handlerCalls } = await setup({
+      timers,
       limits: { timeoutMs: 1000, idleTimeoutMs: 100 },
-      handler: (n) => (n === 1 ? trickle(3, 10, 600) : { status: 200, body: { n } }),
+      handler: (n) => (n === 1 ? stalled(stall.wait) : { status: 200, body: { n } }),
     });
-    expect(await client.json('GET', '/thing/1')).toEqual({ n: 2 });
+    const result = client.json('GET', '/thing/1');
+    await until('the first attempt reading its stalled body', () => timers.count(100) > 0);
+    timers.fire(100);
+    expect(await result).toEqual({ n: 2 });
     expect(handlerCalls()).toBe(2);
+    stall.open();
   });
 
   it('a consumer that pauses longer than idleTimeoutMs is not cut off', async () => {
+    const timers = new ManualTimers();
     const { client } = await setup({
+      timers,
       limits: { timeoutMs: 1000, idleTimeoutMs: 80 },
-      handler: () => trickle(4, 5),
+      handler: () => trickle(4, 0),
     });
     const res = await client.request('GET', '/thing/1');
     let text = '';
     for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
       text += Buffer.from(piece).toString();
-      await new Promise((r) => setTimeout(r, 200)); // staging a batch, say
+      // While the consumer holds off (staging a batch, say) and the bytes are in, no idle
+      // timer runs: however long the pause, nothing can cut the body.
+      await until('no idle timer during the pause', () => timers.count(80) === 0);
     }
     expect(text).toBe('piece 0;piece 1;piece 2;piece 3;');
   });

@@ -1,23 +1,19 @@
 // A 401 from HubSpot (an OAuth access token expiring during a long run) is refreshed and retried
 // once without drawing on the transient retry budget; a 401 right after a refresh is terminal.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HubspotSandbox } from '../../../pipeline/connectors/hubspot/hubspot-sandbox.js';
-import { runHubspotSync } from '../../../pipeline/connectors/hubspot/run-hubspot-sync.js';
-import { createTestDatabase, type TestDatabase } from '../../support/database.js';
+import { syncSystem } from '../../../pipeline/connectors/stream-runner.js';
+import { useTestDatabase } from '../../support/database.js';
 import {
   FAST_BACKOFF,
   hubspotConfig,
   quietLogger,
   sandboxSnapshot,
   stagingSnapshot,
-} from './hubspot-test-support.js';
+} from '../../support/hubspot.js';
 
-let t: TestDatabase;
+const t = useTestDatabase('hubspot_auth');
 const logger = quietLogger();
-beforeAll(async () => {
-  t = await createTestDatabase('hubspot_auth');
-});
-afterAll(async () => t?.drop());
 
 const LIST = 'GET /crm/v3/objects/companies';
 // Two transient retries per request: the budget the tests below spend exactly.
@@ -46,7 +42,7 @@ describe('HubSpot 401 and token refresh', () => {
       });
       let units = 0;
       let refreshed = 0;
-      const report = await runHubspotSync({ staging: t.staging, logger }, 'expiry', 'hubspot', config, {
+      const report = await syncSystem({ staging: t.staging, logger }, 'expiry', 'hubspot', config, {
         limits: LIMITS,
         refreshAuth: async () => {
           refreshed++;
@@ -75,7 +71,7 @@ describe('HubSpot 401 and token refresh', () => {
     await withSandbox(sb, async (url) => {
       const config = hubspotConfig(url, { objects: ['companies'], accessToken: 'first' });
       sb.server.respondNext('serverError', 'serverError', 'unauthorized', 'serverError');
-      const report = await runHubspotSync({ staging: t.staging, logger }, 'capped', 'hubspot', config, {
+      const report = await syncSystem({ staging: t.staging, logger }, 'capped', 'hubspot', config, {
         limits: LIMITS,
         refreshAuth: async () => 'first',
       });
@@ -93,7 +89,7 @@ describe('HubSpot 401 and token refresh', () => {
     await withSandbox(sb, async (url) => {
       const config = hubspotConfig(url, { objects: ['companies'], accessToken: 'stale' });
       let refreshed = 0;
-      const report = await runHubspotSync({ staging: t.staging, logger }, 'locked', 'crm', config, {
+      const report = await syncSystem({ staging: t.staging, logger }, 'locked', 'crm', config, {
         limits: LIMITS,
         refreshAuth: async () => {
           refreshed++;

@@ -1,24 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HubspotObjectType } from '../../../pipeline/connectors/hubspot/config.js';
 import { HubspotSandbox } from '../../../pipeline/connectors/hubspot/hubspot-sandbox.js';
-import { runHubspotSync } from '../../../pipeline/connectors/hubspot/run-hubspot-sync.js';
+import { syncSystem } from '../../../pipeline/connectors/stream-runner.js';
 import { listCheckpoints } from '../../../staging/checkpoints.js';
-import { createTestDatabase, type TestDatabase } from '../../support/database.js';
+import { useTestDatabase } from '../../support/database.js';
 import {
   FAST_BACKOFF,
   hubspotConfig,
   quietLogger,
   sandboxSnapshot,
   stagingSnapshot,
-} from './hubspot-test-support.js';
+} from '../../support/hubspot.js';
 
 const TYPES: HubspotObjectType[] = ['companies', 'products', 'deals', 'invoices'];
-let t: TestDatabase;
+const t = useTestDatabase('hubspot_faults');
 const logger = quietLogger();
-beforeAll(async () => {
-  t = await createTestDatabase('hubspot_faults');
-});
-afterAll(async () => t?.drop());
 
 describe('HubSpot under faults', () => {
   it('completes through a 30 % storm of 429s, 5xx and dropped connections, with bounded retries', async () => {
@@ -35,7 +31,7 @@ describe('HubSpot under faults', () => {
         stageBatchRows: 100,
         limits: { requestsPerSecond: 10_000, concurrency: 4, maxRetries: 10, timeoutMs: 5000 },
       });
-      const full = await runHubspotSync(deps, 'storm', 'hubspot', config, { limits: FAST_BACKOFF });
+      const full = await syncSystem(deps, 'storm', 'hubspot', config, { limits: FAST_BACKOFF });
       expect(full.status).toBe('completed');
       expect(full.throttled).toBeGreaterThan(0);
       expect(full.retries).toBeGreaterThan(0);
@@ -45,7 +41,7 @@ describe('HubSpot under faults', () => {
       const later = Date.now() + 1000;
       sb.update('deals', sb.live('deals')[0]!.id, { amount: '1.00' }, later);
       sb.archive('products', sb.live('products')[0]!.id, later);
-      const inc = await runHubspotSync(deps, 'storm', 'hubspot', config, { limits: FAST_BACKOFF });
+      const inc = await syncSystem(deps, 'storm', 'hubspot', config, { limits: FAST_BACKOFF });
       expect(inc.status).toBe('completed');
       expect(await stagingSnapshot(t, 'storm', TYPES)).toEqual(sandboxSnapshot(sb, TYPES));
     } finally {
@@ -67,10 +63,10 @@ describe('HubSpot under faults', () => {
     try {
       const deps = { staging: t.staging, logger };
       const [a, b] = await Promise.all([
-        runHubspotSync(deps, 'limited', 'hubspot', hubspotConfig(u1, { stageBatchRows: 100 }), {
+        syncSystem(deps, 'limited', 'hubspot', hubspotConfig(u1, { stageBatchRows: 100 }), {
           limits: FAST_BACKOFF,
         }),
-        runHubspotSync(deps, 'healthy', 'hubspot', hubspotConfig(u2, { stageBatchRows: 100 }), {
+        syncSystem(deps, 'healthy', 'hubspot', hubspotConfig(u2, { stageBatchRows: 100 }), {
           limits: FAST_BACKOFF,
         }),
       ]);
@@ -90,7 +86,7 @@ describe('HubSpot under faults', () => {
 
       // Next window: the limit has reset; the tenant resumes from its checkpoint and completes.
       limited.server.setFaults({});
-      const resumed = await runHubspotSync(
+      const resumed = await syncSystem(
         deps,
         'limited',
         'hubspot',
@@ -120,11 +116,11 @@ describe('HubSpot under faults', () => {
     try {
       const deps = { staging: t.staging, logger };
       const config = hubspotConfig(url, { objects: ['companies'], accessToken: 'stale' });
-      const failed = await runHubspotSync(deps, 'auth', 'hubspot', config, { limits: FAST_BACKOFF });
+      const failed = await syncSystem(deps, 'auth', 'hubspot', config, { limits: FAST_BACKOFF });
       expect(failed.status).toBe('failed');
       expect(failed.error).toMatch(/401.*Authentication credentials not found/);
       let refreshed = 0;
-      const ok = await runHubspotSync(deps, 'auth', 'hubspot', config, {
+      const ok = await syncSystem(deps, 'auth', 'hubspot', config, {
         limits: FAST_BACKOFF,
         refreshAuth: async () => {
           refreshed++;

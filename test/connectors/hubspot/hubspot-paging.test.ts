@@ -1,24 +1,20 @@
 // HubSpot incremental search edge cases that lose records: a record modified while the search is
 // paged (it moves to the end of the stamp order), and a record that becomes searchable only after
 // the run that should have found it (search index lag).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HubspotSandbox } from '../../../pipeline/connectors/hubspot/hubspot-sandbox.js';
-import { runHubspotSync } from '../../../pipeline/connectors/hubspot/run-hubspot-sync.js';
-import { createTestDatabase, type TestDatabase } from '../../support/database.js';
+import { syncSystem } from '../../../pipeline/connectors/stream-runner.js';
+import { useTestDatabase } from '../../support/database.js';
 import {
   FAST_BACKOFF,
   hubspotConfig,
   quietLogger,
   sandboxSnapshot,
   stagingSnapshot,
-} from './hubspot-test-support.js';
+} from '../../support/hubspot.js';
 
-let t: TestDatabase;
+const t = useTestDatabase('hubspot_paging');
 const logger = quietLogger();
-beforeAll(async () => {
-  t = await createTestDatabase('hubspot_paging');
-});
-afterAll(async () => t?.drop());
 
 async function withSandbox<T>(sb: HubspotSandbox, fn: (url: string) => Promise<T>): Promise<T> {
   const url = await sb.listen();
@@ -55,7 +51,7 @@ describe('HubSpot incremental search', () => {
       await startIncrementalAt('moving', base - HOUR);
       const config = hubspotConfig(url, { objects: ['companies'], searchPageSize: 2, stageBatchRows: 1 });
       let units = 0;
-      const report = await runHubspotSync({ staging: t.staging, logger }, 'moving', 'hubspot', config, {
+      const report = await syncSystem({ staging: t.staging, logger }, 'moving', 'hubspot', config, {
         limits: FAST_BACKOFF,
         onUnitStaged: ({ stream }) => {
           // After the first page: the first record is edited, and moves behind the others.
@@ -78,11 +74,11 @@ describe('HubSpot incremental search', () => {
       await startIncrementalAt('lag', base - HOUR);
       const config = hubspotConfig(url, { objects: ['companies'], overlapMs: 60_000 });
       const deps = { staging: t.staging, logger };
-      expect((await runHubspotSync(deps, 'lag', 'hubspot', config, { limits: FAST_BACKOFF })).status).toBe(
+      expect((await syncSystem(deps, 'lag', 'hubspot', config, { limits: FAST_BACKOFF })).status).toBe(
         'completed',
       );
       sb.indexNow('companies', late.id);
-      const again = await runHubspotSync(deps, 'lag', 'hubspot', config, { limits: FAST_BACKOFF });
+      const again = await syncSystem(deps, 'lag', 'hubspot', config, { limits: FAST_BACKOFF });
       expect(again.status).toBe('completed');
       expect(await stagingSnapshot(t, 'lag', ['companies'])).toEqual(sandboxSnapshot(sb, ['companies']));
       // The checkpoint did not move back while the overlap was re-read.
@@ -104,7 +100,7 @@ describe('HubSpot incremental search', () => {
       await startIncrementalAt('ties', base - HOUR);
       const config = hubspotConfig(url, { objects: ['companies'], searchPageSize: 5, stageBatchRows: 1 });
       let units = 0;
-      const report = await runHubspotSync({ staging: t.staging, logger }, 'ties', 'hubspot', config, {
+      const report = await syncSystem({ staging: t.staging, logger }, 'ties', 'hubspot', config, {
         limits: FAST_BACKOFF,
         onUnitStaged: ({ stream }) => {
           if (stream === 'companies' && ++units === 2)

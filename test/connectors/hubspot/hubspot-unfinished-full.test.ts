@@ -1,24 +1,20 @@
 // An incremental run while a full load of the same object is unfinished (the process stopped
 // during the list pagination): the records the full load had not listed yet must still be staged.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HubspotSandbox } from '../../../pipeline/connectors/hubspot/hubspot-sandbox.js';
-import { runHubspotSync } from '../../../pipeline/connectors/hubspot/run-hubspot-sync.js';
+import { syncSystem } from '../../../pipeline/connectors/stream-runner.js';
 import { loadCheckpoint } from '../../../staging/checkpoints.js';
-import { createTestDatabase, type TestDatabase } from '../../support/database.js';
+import { useTestDatabase } from '../../support/database.js';
 import {
   FAST_BACKOFF,
   hubspotConfig,
   quietLogger,
   sandboxSnapshot,
   stagingSnapshot,
-} from './hubspot-test-support.js';
+} from '../../support/hubspot.js';
 
-let t: TestDatabase;
+const t = useTestDatabase('hubspot_unfinished_full');
 const logger = quietLogger();
-beforeAll(async () => {
-  t = await createTestDatabase('hubspot_unfinished_full');
-});
-afterAll(async () => t?.drop());
 
 describe('HubSpot incremental run over an unfinished full load', () => {
   it('finishes the full load from its checkpoint, then searches from its start: every record is staged', async () => {
@@ -31,7 +27,7 @@ describe('HubSpot incremental run over an unfinished full load', () => {
     try {
       const deps = { staging: t.staging, logger };
       const config = hubspotConfig(url, { objects: ['companies'], listPageSize: 10, stageBatchRows: 10 });
-      const stopped = await runHubspotSync(deps, 'unfinished', 'hubspot', config, {
+      const stopped = await syncSystem(deps, 'unfinished', 'hubspot', config, {
         limits: FAST_BACKOFF,
         onUnitStaged: () => {
           throw new Error('simulated kill after the first page');
@@ -52,7 +48,7 @@ describe('HubSpot incremental run over an unfinished full load', () => {
       const unlisted = sb.live('companies').find((r) => !(r.id in staged.customer!))!;
       sb.archive('companies', unlisted.id);
 
-      const inc = await runHubspotSync(deps, 'unfinished', 'hubspot', config, {
+      const inc = await syncSystem(deps, 'unfinished', 'hubspot', config, {
         limits: FAST_BACKOFF,
         mode: 'incremental',
       });
@@ -68,7 +64,7 @@ describe('HubSpot incremental run over an unfinished full load', () => {
 
       // And the next incremental run goes on from there.
       sb.update('companies', listedId, { name: 'edited again' }, Date.now() + 1000);
-      const next = await runHubspotSync(deps, 'unfinished', 'hubspot', config, {
+      const next = await syncSystem(deps, 'unfinished', 'hubspot', config, {
         limits: FAST_BACKOFF,
         mode: 'incremental',
       });

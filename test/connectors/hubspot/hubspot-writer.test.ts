@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HubspotSandbox } from '../../../pipeline/connectors/hubspot/hubspot-sandbox.js';
 import { createHubspotWriter } from '../../../pipeline/connectors/hubspot/hubspot-writer.js';
-import { FAST_BACKOFF, hubspotConfig, quietLogger } from './hubspot-test-support.js';
+import { FAST_BACKOFF, hubspotConfig, quietLogger } from '../../support/hubspot.js';
 
 describe('HubSpot batch upsert writer', () => {
   it('creates and updates by erp_id in chunks of 100 and reports 207 partial failures per input', async () => {

@@ -2,25 +2,21 @@
 // by an earlier run that stopped before the archived stream ran (daily limit right after the
 // full load's last page). A record staged by the full load and archived since must get its
 // tombstone: the first archived pass has to start at the full load's watermark, not "now".
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { HubspotSandbox } from '../../../pipeline/connectors/hubspot/hubspot-sandbox.js';
-import { runHubspotSync } from '../../../pipeline/connectors/hubspot/run-hubspot-sync.js';
+import { syncSystem } from '../../../pipeline/connectors/stream-runner.js';
 import { loadCheckpoint } from '../../../staging/checkpoints.js';
-import { createTestDatabase, type TestDatabase } from '../../support/database.js';
+import { useTestDatabase } from '../../support/database.js';
 import {
   FAST_BACKOFF,
   hubspotConfig,
   quietLogger,
   sandboxSnapshot,
   stagingSnapshot,
-} from './hubspot-test-support.js';
+} from '../../support/hubspot.js';
 
-let t: TestDatabase;
+const t = useTestDatabase('review_hs_archived_start');
 const logger = quietLogger();
-beforeAll(async () => {
-  t = await createTestDatabase('review_hs_archived_start');
-});
-afterAll(async () => t?.drop());
 
 it('an incremental run that finished a full load and stopped before its archived pass: the next run tombstones records archived since the load started', async () => {
   const sb = new HubspotSandbox({ seed: 41, counts: { companies: 30, products: 0, deals: 0, invoices: 0 } });
@@ -36,7 +32,7 @@ it('an incremental run that finished a full load and stopped before its archived
     const key = { tenant: 'arch', system: 'hubspot', stream: 'companies' };
     // Run 0: the full load stops after its first unit (the daily limit on the next page).
     let first = true;
-    const r0 = await runHubspotSync(deps, 'arch', 'hubspot', config, {
+    const r0 = await syncSystem(deps, 'arch', 'hubspot', config, {
       limits: FAST_BACKOFF,
       onUnitStaged: () => {
         if (first) sb.server.respondNext('dailyLimited');
@@ -50,7 +46,7 @@ it('an incremental run that finished a full load and stopped before its archived
     sb.archive('companies', stagedId);
 
     // Run 1 (incremental): finishes the full load, then the daily limit hits its first search.
-    const r1 = await runHubspotSync(deps, 'arch', 'hubspot', config, {
+    const r1 = await syncSystem(deps, 'arch', 'hubspot', config, {
       limits: FAST_BACKOFF,
       mode: 'incremental',
       onUnitStaged: ({ stream, position }) => {
@@ -63,7 +59,7 @@ it('an incremental run that finished a full load and stopped before its archived
 
     await new Promise((r) => setTimeout(r, 20));
     // Run 2, in each mode that reads on from the checkpoint: the archived record is a tombstone.
-    const r2 = await runHubspotSync(deps, 'arch', 'hubspot', config, { limits: FAST_BACKOFF });
+    const r2 = await syncSystem(deps, 'arch', 'hubspot', config, { limits: FAST_BACKOFF });
     expect(r2.status).toBe('completed');
     expect(await stagingSnapshot(t, 'arch', ['companies'])).toEqual(sandboxSnapshot(sb, ['companies']));
   } finally {

@@ -1,19 +1,15 @@
 // A 401 INVALID_LOGIN from NetSuite (an OAuth 2.0 access token expiring during a long run) is
 // refreshed and the request sent again without drawing on the transient retry budget; a 401 right
 // after a refresh, or with no refresh configured, is a terminal auth error naming tenant and system.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NetsuiteSandbox } from '../../../pipeline/connectors/netsuite/netsuite-sandbox.js';
-import { runNetsuiteSync } from '../../../pipeline/connectors/netsuite/run-netsuite-sync.js';
+import { syncSystem } from '../../../pipeline/connectors/stream-runner.js';
 import { createLogger } from '../../../pipeline/log/logger.js';
-import { createTestDatabase, type TestDatabase } from '../../support/database.js';
-import { FAST_BACKOFF, netsuiteConfig, stagingSnapshot } from './netsuite-test-support.js';
+import { useTestDatabase } from '../../support/database.js';
+import { FAST_BACKOFF, netsuiteConfig, sandboxSnapshot, stagingSnapshot } from '../../support/netsuite.js';
 
-let t: TestDatabase;
+const t = useTestDatabase('netsuite_auth');
 const logger = createLogger({ level: 'silent' });
-beforeAll(async () => {
-  t = await createTestDatabase('netsuite_auth');
-});
-afterAll(async () => t?.drop());
 
 const deps = () => ({ staging: t.staging, logger });
 const SUITEQL = 'POST /services/rest/query/v1/suiteql';
@@ -30,13 +26,6 @@ async function withSandbox<T>(sb: NetsuiteSandbox, fn: (url: string) => Promise<
   }
 }
 
-function customerIds(sb: NetsuiteSandbox): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const r of sb.table('customer').values())
-    out[String(r.id)] = String(BigInt(r.lastmodifieddate as number) * 1000n);
-  return out;
-}
-
 describe('NetSuite 401 and token refresh', () => {
   it('a token expiring mid-run among transient errors is refreshed and the run completes', async () => {
     const sb = new NetsuiteSandbox({ seed: 51, counts: customersOnly, tokens: ['first'] });
@@ -50,7 +39,7 @@ describe('NetSuite 401 and token refresh', () => {
       });
       let units = 0;
       let refreshed = 0;
-      const report = await runNetsuiteSync(deps(), 'expiry', 'netsuite', config, {
+      const report = await syncSystem(deps(), 'expiry', 'netsuite', config, {
         limits: LIMITS,
         refreshAuth: async () => {
           refreshed++;
@@ -69,7 +58,7 @@ describe('NetSuite 401 and token refresh', () => {
       });
       expect(report.status, report.error).toBe('completed');
       expect(refreshed).toBe(2);
-      expect((await stagingSnapshot(t, 'expiry')).customer).toEqual(customerIds(sb));
+      expect((await stagingSnapshot(t, 'expiry')).customer).toEqual(sandboxSnapshot(sb).customer);
     });
   });
 
@@ -78,7 +67,7 @@ describe('NetSuite 401 and token refresh', () => {
     await withSandbox(sb, async (url) => {
       const config = netsuiteConfig(url, { accessToken: 'stale', streams: ['customer', 'item'] });
       let refreshed = 0;
-      const report = await runNetsuiteSync(deps(), 'locked', 'erp1', config, {
+      const report = await syncSystem(deps(), 'locked', 'erp1', config, {
         limits: LIMITS,
         refreshAuth: async () => {
           refreshed++;
@@ -102,7 +91,7 @@ describe('NetSuite 401 and token refresh', () => {
     const sb = new NetsuiteSandbox({ seed: 53, counts: customersOnly, tokens: ['valid'] });
     await withSandbox(sb, async (url) => {
       const config = netsuiteConfig(url, { accessToken: 'stale', streams: ['customer'], deletes: false });
-      const report = await runNetsuiteSync(deps(), 'norefresh', 'erp1', config, { limits: LIMITS });
+      const report = await syncSystem(deps(), 'norefresh', 'erp1', config, { limits: LIMITS });
       expect(report.status).toBe('failed');
       expect(sb.server.requestsByPath.get(SUITEQL)).toBe(1);
       expect(report.error).toMatch(/tenant norefresh, system erp1: .*INVALID_LOGIN/);

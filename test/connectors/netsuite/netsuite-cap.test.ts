@@ -1,22 +1,18 @@
 // SuiteQL's per-query result cap: the extractor windows its queries so none crosses it. The
 // default run uses 30,000 rows against a lowered cap of 10,000 (same code path, three windows);
 // TRUEUP_NETSUITE_FULL_SIZE=1 runs the issue's 250,000 rows against the real 100,000 cap.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NetsuiteSandbox } from '../../../pipeline/connectors/netsuite/netsuite-sandbox.js';
-import { runNetsuiteSync } from '../../../pipeline/connectors/netsuite/run-netsuite-sync.js';
+import { syncSystem } from '../../../pipeline/connectors/stream-runner.js';
 import { createLogger } from '../../../pipeline/log/logger.js';
-import { createTestDatabase, type TestDatabase } from '../../support/database.js';
-import { FAST_BACKOFF, netsuiteConfig, sandboxSnapshot, stagingSnapshot } from './netsuite-test-support.js';
+import { useTestDatabase } from '../../support/database.js';
+import { FAST_BACKOFF, netsuiteConfig, sandboxSnapshot, stagingSnapshot } from '../../support/netsuite.js';
 
 const FULL = process.env.TRUEUP_NETSUITE_FULL_SIZE === '1';
 const ROWS = FULL ? 250_000 : 30_000;
 const CAP = FULL ? 100_000 : 10_000;
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase('netsuite_cap');
-});
-afterAll(async () => t?.drop());
+const t = useTestDatabase('netsuite_cap');
 
 describe(`NetSuite: ${ROWS} rows through the ${CAP} per-query cap`, () => {
   it('full load and a tie-heavy incremental both cross the cap completely', {
@@ -49,7 +45,7 @@ describe(`NetSuite: ${ROWS} rows through the ${CAP} per-query cap`, () => {
         queryResultCap: CAP,
         stageBatchRows: 5000,
       });
-      const full = await runNetsuiteSync(deps, 'cap', 'netsuite', config, { limits: FAST_BACKOFF });
+      const full = await syncSystem(deps, 'cap', 'netsuite', config, { limits: FAST_BACKOFF });
       expect(full.status).toBe('completed');
       expect(full.streams[0]!.inserted).toBe(ROWS);
       expect(await stagingSnapshot(t, 'cap')).toEqual(sandboxSnapshot(sb));
@@ -60,7 +56,7 @@ describe(`NetSuite: ${ROWS} rows through the ${CAP} per-query cap`, () => {
       ids.forEach((id, i) => {
         sb.update('customer', id, { phone: String(i) }, later + (i % 2) * 1000);
       });
-      const inc = await runNetsuiteSync(deps, 'cap', 'netsuite', config, { limits: FAST_BACKOFF });
+      const inc = await syncSystem(deps, 'cap', 'netsuite', config, { limits: FAST_BACKOFF });
       expect(inc.status).toBe('completed');
       expect(inc.streams[0]!.updated).toBe(ROWS);
       expect(inc.streams[0]!.received).toBe(ROWS);

@@ -1,18 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NetsuiteSandbox } from '../../../pipeline/connectors/netsuite/netsuite-sandbox.js';
-import { runNetsuiteSync } from '../../../pipeline/connectors/netsuite/run-netsuite-sync.js';
+import { syncSystem } from '../../../pipeline/connectors/stream-runner.js';
 import { createLogger } from '../../../pipeline/log/logger.js';
 import { listCheckpoints } from '../../../staging/checkpoints.js';
-import { listDeadLetters } from '../../../staging/dead-letters.js';
-import { createTestDatabase, type TestDatabase } from '../../support/database.js';
-import { FAST_BACKOFF, netsuiteConfig, sandboxSnapshot, stagingSnapshot } from './netsuite-test-support.js';
+import { listDeadLetters } from '../../../staging/control/dead-letters.js';
+import { useTestDatabase } from '../../support/database.js';
+import { FAST_BACKOFF, netsuiteConfig, sandboxSnapshot, stagingSnapshot } from '../../support/netsuite.js';
 
-let t: TestDatabase;
+const t = useTestDatabase('netsuite');
 const logger = createLogger({ level: 'silent' });
-beforeAll(async () => {
-  t = await createTestDatabase('netsuite');
-});
-afterAll(async () => t?.drop());
 
 const deps = () => ({ staging: t.staging, logger });
 
@@ -26,7 +22,7 @@ describe('NetSuite extraction against the sandbox', () => {
     const url = await sb.listen();
     try {
       const config = netsuiteConfig(url, { pageSize: 50, stageBatchRows: 100 });
-      const full = await runNetsuiteSync(deps(), 'acme', 'netsuite', config, { limits: FAST_BACKOFF });
+      const full = await syncSystem(deps(), 'acme', 'netsuite', config, { limits: FAST_BACKOFF });
       expect(full.status).toBe('completed');
       expect(await stagingSnapshot(t, 'acme')).toEqual(sandboxSnapshot(sb));
       const row = await t.staging.pool.query(
@@ -56,7 +52,7 @@ describe('NetSuite extraction against the sandbox', () => {
         later,
       );
 
-      const inc = await runNetsuiteSync(deps(), 'acme', 'netsuite', config, { limits: FAST_BACKOFF });
+      const inc = await syncSystem(deps(), 'acme', 'netsuite', config, { limits: FAST_BACKOFF });
       expect(inc.status).toBe('completed');
       expect(inc.streams.map((s) => s.mode)).toEqual([
         'incremental',
@@ -89,14 +85,14 @@ describe('NetSuite extraction against the sandbox', () => {
     try {
       const config = netsuiteConfig(url, { streams: ['customer'], pageSize: 100, stageBatchRows: 200 });
       let units = 0;
-      const crashed = await runNetsuiteSync(deps(), 'resume', 'netsuite', config, {
+      const crashed = await syncSystem(deps(), 'resume', 'netsuite', config, {
         limits: FAST_BACKOFF,
         onUnitStaged: () => {
           if (++units === 2) throw new Error('simulated crash');
         },
       });
       expect(crashed.status).toBe('failed');
-      const again = await runNetsuiteSync(deps(), 'resume', 'netsuite', config, { limits: FAST_BACKOFF });
+      const again = await syncSystem(deps(), 'resume', 'netsuite', config, { limits: FAST_BACKOFF });
       expect(again.status).toBe('completed');
       const customer = again.streams.find((s) => s.stream === 'customer')!;
       expect(customer.received).toBe(600);
@@ -117,7 +113,7 @@ describe('NetSuite extraction against the sandbox', () => {
     sb.table('customer').get(b!)!.lastmodifieddate = null;
     const url = await sb.listen();
     try {
-      const report = await runNetsuiteSync(
+      const report = await syncSystem(
         deps(),
         'bad',
         'netsuite',
@@ -139,32 +135,34 @@ describe('NetSuite extraction against the sandbox', () => {
     }
   });
 
-  it('pauses a tenant on the request limit while another tenant completes', async () => {
+  // NetSuite has no daily request quota (WIRE.md): an account that keeps answering 429 (its
+  // concurrency limit) fails the tenant's streams once the retries are spent, never pauses them.
+  it('a tenant whose account keeps answering 429 fails, never paused, while another tenant completes', async () => {
     const limited = new NetsuiteSandbox({ seed: 1, counts: { customer: 500 }, faults: { dailyLimit: 2 } });
     const healthy = new NetsuiteSandbox({ seed: 2, counts: { customer: 300 } });
     const [u1, u2] = await Promise.all([limited.listen(), healthy.listen()]);
     try {
       const [a, b] = await Promise.all([
-        runNetsuiteSync(
+        syncSystem(
           deps(),
           'ns_limited',
           'netsuite',
           netsuiteConfig(u1, { pageSize: 100, stageBatchRows: 100 }),
           { limits: FAST_BACKOFF },
         ),
-        runNetsuiteSync(deps(), 'ns_healthy', 'netsuite', netsuiteConfig(u2, { pageSize: 100 }), {
+        syncSystem(deps(), 'ns_healthy', 'netsuite', netsuiteConfig(u2, { pageSize: 100 }), {
           limits: FAST_BACKOFF,
         }),
       ]);
-      expect(a.status).toBe('paused');
-      expect(a.error).toMatch(/REQUEST_LIMIT_EXCEEDED/);
+      expect(a.status).toBe('failed');
+      expect(a.error).toMatch(/CONCURRENCY_LIMIT_EXCEEDED/);
       expect(b.status).toBe('completed');
       expect(await stagingSnapshot(t, 'ns_healthy')).toEqual(sandboxSnapshot(healthy));
       const cps = await listCheckpoints(t.staging.db, 'ns_limited');
-      expect(cps.find((c) => c.stream === 'customer')!.state).toBe('paused');
-      expect(cps.find((c) => c.stream === 'deletedrecord')!.state).toBe('paused');
+      expect(cps.find((c) => c.stream === 'customer')!.state).toBe('failed');
+      expect(cps.find((c) => c.stream === 'deletedrecord')!.state).toBe('failed');
       limited.server.setFaults({});
-      const resumed = await runNetsuiteSync(
+      const resumed = await syncSystem(
         deps(),
         'ns_limited',
         'netsuite',
@@ -187,12 +185,12 @@ describe('NetSuite extraction against the sandbox', () => {
     const url = await sb.listen();
     try {
       const config = netsuiteConfig(url, { pageSize: 50, stageBatchRows: 100 });
-      const full = await runNetsuiteSync(deps(), 'ns_storm', 'netsuite', config, { limits: FAST_BACKOFF });
+      const full = await syncSystem(deps(), 'ns_storm', 'netsuite', config, { limits: FAST_BACKOFF });
       expect(full.status).toBe('completed');
       expect(full.throttled).toBeGreaterThan(0);
       expect(full.retries).toBeLessThan(full.requests);
       sb.update('customer', [...sb.table('customer').keys()][5]!, { phone: '0' }, Date.now() + 3000);
-      const inc = await runNetsuiteSync(deps(), 'ns_storm', 'netsuite', config, { limits: FAST_BACKOFF });
+      const inc = await syncSystem(deps(), 'ns_storm', 'netsuite', config, { limits: FAST_BACKOFF });
       expect(inc.status).toBe('completed');
       expect(await stagingSnapshot(t, 'ns_storm')).toEqual(sandboxSnapshot(sb));
     } finally {
@@ -225,7 +223,7 @@ describe('NetSuite extraction against the sandbox', () => {
           mappingVersion: 2,
         },
       } as never;
-      const report = await runNetsuiteSync(deps(), 'ns-over', 'netsuite', config, {
+      const report = await syncSystem(deps(), 'ns-over', 'netsuite', config, {
         limits: FAST_BACKOFF,
         entities,
       });
@@ -246,7 +244,7 @@ describe('NetSuite extraction against the sandbox', () => {
         });
       }
 
-      const hostile = await runNetsuiteSync(deps(), 'ns-bad', 'netsuite', config, {
+      const hostile = await syncSystem(deps(), 'ns-bad', 'netsuite', config, {
         limits: FAST_BACKOFF,
         entities: {
           customer: { mapping: { netsuite: { fields: { name: 'companyname FROM customer --' } } } },
@@ -294,7 +292,7 @@ describe('NetSuite keyset paging', () => {
         stageBatchRows: 3,
       });
       let units = 0;
-      const rep = await runNetsuiteSync(deps(), 'ns_keyset', 'netsuite', config, {
+      const rep = await syncSystem(deps(), 'ns_keyset', 'netsuite', config, {
         limits: FAST_BACKOFF,
         onUnitStaged: () => {
           // Between pages, someone deletes one already-read customer and modifies another.
@@ -309,7 +307,7 @@ describe('NetSuite keyset paging', () => {
       const { [String(ids[0])]: _modified, ...unchanged } = sandboxSnapshot(sb).customer!;
       expect(staged).toMatchObject(unchanged);
       expect(Object.keys(staged)).not.toContain(String(ids[1]));
-      const again = await runNetsuiteSync(deps(), 'ns_keyset', 'netsuite', config, { limits: FAST_BACKOFF });
+      const again = await syncSystem(deps(), 'ns_keyset', 'netsuite', config, { limits: FAST_BACKOFF });
       expect(again.status, again.error).toBe('completed');
       expect((await stagingSnapshot(t, 'ns_keyset')).customer).toEqual(sandboxSnapshot(sb).customer);
     } finally {

@@ -1,19 +1,15 @@
 // An incremental run while a full load of the same stream is unfinished (the process stopped
 // during the keyset paging): the records the full load had not reached must still be staged.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { NetsuiteSandbox } from '../../../pipeline/connectors/netsuite/netsuite-sandbox.js';
-import { runNetsuiteSync } from '../../../pipeline/connectors/netsuite/run-netsuite-sync.js';
+import { syncSystem } from '../../../pipeline/connectors/stream-runner.js';
 import { createLogger } from '../../../pipeline/log/logger.js';
 import { loadCheckpoint } from '../../../staging/checkpoints.js';
-import { createTestDatabase, type TestDatabase } from '../../support/database.js';
-import { FAST_BACKOFF, netsuiteConfig, sandboxSnapshot, stagingSnapshot } from './netsuite-test-support.js';
+import { useTestDatabase } from '../../support/database.js';
+import { FAST_BACKOFF, netsuiteConfig, sandboxSnapshot, stagingSnapshot } from '../../support/netsuite.js';
 
-let t: TestDatabase;
+const t = useTestDatabase('netsuite_unfinished');
 const logger = createLogger({ level: 'silent' });
-beforeAll(async () => {
-  t = await createTestDatabase('netsuite_unfinished');
-});
-afterAll(async () => t?.drop());
 
 it('an incremental run finishes an unfinished full load, then queries from its start: every record is staged', async () => {
   const sb = new NetsuiteSandbox({
@@ -24,7 +20,7 @@ it('an incremental run finishes an unfinished full load, then queries from its s
   try {
     const deps = { staging: t.staging, logger };
     const config = netsuiteConfig(url, { streams: ['customer'], pageSize: 10, stageBatchRows: 10 });
-    const stopped = await runNetsuiteSync(deps, 'unf', 'netsuite', config, {
+    const stopped = await syncSystem(deps, 'unf', 'netsuite', config, {
       limits: FAST_BACKOFF,
       onUnitStaged: () => {
         throw new Error('simulated kill after the first page');
@@ -40,7 +36,7 @@ it('an incremental run finishes an unfinished full load, then queries from its s
     const { id: _id, ...like } = sb.table('customer').get(first!)!;
     sb.insert('customer', { ...like, entityid: 'C-NEW', companyname: 'Created while stopped' });
 
-    const inc = await runNetsuiteSync(deps, 'unf', 'netsuite', config, {
+    const inc = await syncSystem(deps, 'unf', 'netsuite', config, {
       limits: FAST_BACKOFF,
       mode: 'incremental',
     });

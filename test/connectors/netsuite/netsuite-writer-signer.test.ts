@@ -9,7 +9,7 @@ import {
 } from '../../../pipeline/connectors/netsuite/oauth1-signer.js';
 import { parseSuiteql } from '../../../pipeline/connectors/netsuite/suiteql-parser.js';
 import { createLogger } from '../../../pipeline/log/logger.js';
-import { FAST_BACKOFF, netsuiteConfig } from './netsuite-test-support.js';
+import { FAST_BACKOFF, netsuiteConfig } from '../../support/netsuite.js';
 
 describe('OAuth 1.0a signer', () => {
   it('builds the RFC 5849 §3.4.1.1 example signature base string', () => {
@@ -106,7 +106,8 @@ describe('NetSuite upsert writer', () => {
         { externalId: 'hs-bad', fields: { credit_limit: 'plenty' } },
       ]);
       expect(out.failed).toEqual([
-        { externalId: 'hs-bad', message: expect.stringMatching(/creditlimit/), code: 'USER_ERROR' },
+        // REST field ids are camelCase (WIRE.md); a value that is no number is not sent.
+        { externalId: 'hs-bad', message: expect.stringMatching(/creditLimit/), code: 'INVALID_VALUE' },
       ]);
       expect(out.written.map((w) => w.externalId).sort()).toEqual([target.externalid, 'hs-new-1'].sort());
       expect(out.written.find((w) => w.externalId === target.externalid)!.internalId).toBe(String(target.id));

@@ -2,33 +2,18 @@
 // NULL keys, TRUNCATE inside a transaction (and its replay), unchanged TOAST values, one table mapped to two entities,
 // and transient source errors while mapping.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PostgresSystemConfig } from '../../../pipeline/connectors/postgres/config.js';
 import type { SourceState } from '../../../pipeline/connectors/postgres/source-machine.js';
 import { runSource, type SourceOutcome } from '../../../pipeline/connectors/postgres/sync-source.js';
 import { loadCheckpoint, saveCheckpoint } from '../../../staging/checkpoints.js';
+import { listDeadLetters } from '../../../staging/control/dead-letters.js';
 import { inTransaction } from '../../../staging/database.js';
-import { listDeadLetters } from '../../../staging/dead-letters.js';
-import { createTestDatabase, serverUrl, type TestDatabase } from '../../support/database.js';
-import {
-  createSourceDatabase,
-  quietLogger,
-  type SourceDb,
-  syncOnce,
-  systemConfig,
-  until,
-} from './support.js';
+import { useTestDatabase } from '../../support/database.js';
+import { quietLogger, syncOnce, systemConfig, until, useSourceDatabase } from '../../support/postgres.js';
 
-let staging: TestDatabase;
-let src: SourceDb;
-beforeAll(async () => {
-  staging = await createTestDatabase('cdcedge');
-  src = await createSourceDatabase(serverUrl());
-});
-afterAll(async () => {
-  await src?.drop();
-  await staging?.drop();
-});
+const staging = useTestDatabase('cdcedge');
+const src = useSourceDatabase();
 
 async function live(system: string, entity = 'customer'): Promise<string[]> {
   const res = await staging.staging.pool.query(

@@ -8,12 +8,12 @@ import { postgresSystemConfig } from '../../../pipeline/connectors/postgres/conf
 import { bigIntToLsn, lsnToBigInt } from '../../../pipeline/connectors/postgres/lsn.js';
 import { TableMapper } from '../../../pipeline/connectors/postgres/mapping.js';
 import {
-  backoffDelay,
   initialMachine,
   type Machine,
   type SourceEvent,
   transition,
 } from '../../../pipeline/connectors/postgres/source-machine.js';
+import { backoffDelay } from '../../../staging/model/backoff.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const env = { ODOO_PG_PASSWORD: 'x', TWENTY_PG_PASSWORD: 'y' };

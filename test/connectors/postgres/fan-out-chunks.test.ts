@@ -1,21 +1,13 @@
 // A table mapped to several entities (fan-out): stream.chunkRows counts source changes, not the
 // rows they fan out to, so a table feeding two entities still flushes a chunk every chunkRows
 // changes (and the changes of one source row stay in one chunk).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runSource } from '../../../pipeline/connectors/postgres/sync-source.js';
-import { createTestDatabase, serverUrl, type TestDatabase } from '../../support/database.js';
-import { createSourceDatabase, quietLogger, type SourceDb, syncOnce, systemConfig } from './support.js';
+import { useTestDatabase } from '../../support/database.js';
+import { quietLogger, syncOnce, systemConfig, useSourceDatabase } from '../../support/postgres.js';
 
-let staging: TestDatabase;
-let src: SourceDb;
-beforeAll(async () => {
-  staging = await createTestDatabase('cdcfanout');
-  src = await createSourceDatabase(serverUrl());
-});
-afterAll(async () => {
-  await src?.drop();
-  await staging?.drop();
-});
+const staging = useTestDatabase('cdcfanout');
+const src = useSourceDatabase();
 
 async function live(entity: 'order' | 'customer'): Promise<number> {
   const res = await staging.staging.pool.query(

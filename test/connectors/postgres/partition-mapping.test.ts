@@ -3,20 +3,12 @@
 // published ancestor, so such a mapping would receive nothing from the stream while the snapshot
 // staged its rows: refused at startup (before snapshot and stream alike), naming the root to map
 // instead. Where the partition's changes do arrive under its own name, the mapping works.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, serverUrl, type TestDatabase } from '../../support/database.js';
-import { createSourceDatabase, type SourceDb, syncOnce, systemConfig } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../../support/database.js';
+import { syncOnce, systemConfig, useSourceDatabase } from '../../support/postgres.js';
 
-let staging: TestDatabase;
-let src: SourceDb;
-beforeAll(async () => {
-  staging = await createTestDatabase('cdcpart');
-  src = await createSourceDatabase(serverUrl());
-});
-afterAll(async () => {
-  await src?.drop();
-  await staging?.drop();
-});
+const staging = useTestDatabase('cdcpart');
+const src = useSourceDatabase();
 
 async function live(system: string, entity: 'customer' | 'order' = 'customer') {
   const res = await staging.staging.pool.query(

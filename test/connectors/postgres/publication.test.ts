@@ -1,19 +1,11 @@
 // The publication trueup streams through: partitioned source tables (publish_via_partition_root)
 // and existing publications that would lose changes, refused at startup with what to run.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, serverUrl, type TestDatabase } from '../../support/database.js';
-import { createSourceDatabase, type SourceDb, syncOnce, systemConfig } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../../support/database.js';
+import { syncOnce, systemConfig, useSourceDatabase } from '../../support/postgres.js';
 
-let staging: TestDatabase;
-let src: SourceDb;
-beforeAll(async () => {
-  staging = await createTestDatabase('cdcpub');
-  src = await createSourceDatabase(serverUrl());
-});
-afterAll(async () => {
-  await src?.drop();
-  await staging?.drop();
-});
+const staging = useTestDatabase('cdcpub');
+const src = useSourceDatabase();
 
 async function live(system: string) {
   const res = await staging.staging.pool.query(

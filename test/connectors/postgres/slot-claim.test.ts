@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cdcSourceStatus } from '../../../pipeline/connectors/postgres/cdc-status.js';
 import { replicationNames } from '../../../pipeline/connectors/postgres/config.js';
 import { claimHolder } from '../../../pipeline/connectors/postgres/slot-claim.js';
-import { createTestDatabase, serverUrl, type TestDatabase } from '../../support/database.js';
+import { serverUrl, useTestDatabase } from '../../support/database.js';
 import {
   compiledCli,
   createSourceDatabase,
@@ -20,20 +20,18 @@ import {
   spawnCli,
   systemConfig,
   until,
-} from './support.js';
+} from '../../support/postgres.js';
 
-let staging: TestDatabase;
+const staging = useTestDatabase('claim');
 let src: SourceDb;
 let dir: string;
 beforeAll(async () => {
   compiledCli();
-  staging = await createTestDatabase('claim');
   src = await createSourceDatabase(serverUrl());
   dir = await mkdtemp(join(tmpdir(), 'trueup-claim-'));
 });
 afterAll(async () => {
   await src?.drop();
-  await staging?.drop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

@@ -10,12 +10,12 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cdcSourceStatus } from '../../../pipeline/connectors/postgres/cdc-status.js';
 import type { PostgresSystemConfig } from '../../../pipeline/connectors/postgres/config.js';
-import type { PostgresServer } from '../../../staging/postgres-server.js';
-import { createTestDatabase, type TestDatabase } from '../../support/database.js';
-import { startSourceServer } from './source-server.js';
-import { runRecorded, syncOnce, systemConfig, until } from './support.js';
+import type { PostgresServer } from '../../../pipeline/embedded/postgres-server.js';
+import { useTestDatabase } from '../../support/database.js';
+import { runRecorded, syncOnce, systemConfig, until } from '../../support/postgres.js';
+import { startSourceServer } from '../../support/postgres-source-cluster.js';
 
-let staging: TestDatabase;
+const staging = useTestDatabase('srccluster');
 let dir: string;
 let port: number;
 let cluster: PostgresServer;
@@ -31,14 +31,12 @@ const restartCluster = async (settings?: Record<string, string>) => {
 };
 
 beforeAll(async () => {
-  staging = await createTestDatabase('srccluster');
   dir = await mkdtemp(join(tmpdir(), 'trueup-cdc-source-'));
   port = await freePort();
   await startCluster();
 });
 afterAll(async () => {
   await cluster?.release();
-  await staging?.drop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

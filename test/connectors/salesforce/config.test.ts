@@ -73,7 +73,7 @@ describe('client limits (every API connector)', () => {
         'trueup.yaml',
         env,
       );
-      expect((cfg.tenants.acme!.systems.crm as { limits: unknown }).limits).toMatchObject({
+      expect(cfg.tenants.acme!.systems.crm!.limits).toMatchObject({
         minBackoffMs: 100,
         maxBackoffMs: 5000,
         idleTimeoutMs: 90_000,
@@ -104,13 +104,10 @@ describe('csv system config', () => {
 
 describe('an invalid system config fails that system with a report, never a throw', () => {
   it('salesforce and csv', async () => {
-    const { runSalesforceSync } = await import(
-      '../../../pipeline/connectors/salesforce/run-salesforce-sync.js'
-    );
-    const { runCsvSync } = await import('../../../pipeline/connectors/csv/run-csv-sync.js');
+    const { syncSystem } = await import('../../../pipeline/connectors/stream-runner.js');
     const { createLogger } = await import('../../../pipeline/log/logger.js');
     const deps = { staging: undefined as never, logger: createLogger({ level: 'silent' }) };
-    const sf = await runSalesforceSync(deps, 'acme', 'crm', {
+    const sf = await syncSystem(deps, 'acme', 'crm', {
       kind: 'salesforce',
       role: 'crm',
       baseUrl: 'https://x.my.salesforce.com',
@@ -121,7 +118,7 @@ describe('an invalid system config fails that system with a report, never a thro
     expect(sf.error).toBe(
       'invalid salesforce config for acme/crm: Account → customer: customer has no canonical field "shoe_size"',
     );
-    const csv = await runCsvSync(deps, 'acme', 'files', { kind: 'csv', role: 'erp' });
+    const csv = await syncSystem(deps, 'acme', 'files', { kind: 'csv', role: 'erp' });
     expect(csv.status).toBe('failed');
     expect(csv.error).toMatch(/invalid csv config for acme\/files: dropDir: /);
   });

@@ -1,12 +1,13 @@
 // Salesforce extraction against the sandbox and embedded Postgres: full load, incremental with
 // inserts/updates/deletes, restart mid-extraction, a fault storm, malformed rows, the daily
 // limit pausing one tenant while another completes, 401 refresh, and mapping overrides.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSalesforceSync } from '../../../pipeline/connectors/salesforce/run-salesforce-sync.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { SyncOptions } from '../../../pipeline/connectors/contract.js';
 import type { SalesforceSandbox } from '../../../pipeline/connectors/salesforce/sandbox.js';
+import { syncSystem } from '../../../pipeline/connectors/stream-runner.js';
 import { listCheckpoints } from '../../../staging/checkpoints.js';
-import { listDeadLetters } from '../../../staging/dead-letters.js';
-import { createTestDatabase, type TestDatabase } from '../../support/database.js';
+import { listDeadLetters } from '../../../staging/control/dead-letters.js';
+import { useTestDatabase } from '../../support/database.js';
 import {
   expectEqual,
   FAST_BULK,
@@ -15,16 +16,12 @@ import {
   staged,
   startSandbox,
   systemConfig,
-} from './support.js';
+} from '../../support/salesforce.js';
 
-let t: TestDatabase;
+const t = useTestDatabase('sfx');
 const sandboxes: SalesforceSandbox[] = [];
-beforeAll(async () => {
-  t = await createTestDatabase('sfx');
-});
 afterAll(async () => {
   await Promise.all(sandboxes.map((s) => s.close()));
-  await t?.drop();
 });
 
 async function sandbox(opts: Parameters<typeof startSandbox>[0] = {}) {
@@ -34,17 +31,14 @@ async function sandbox(opts: Parameters<typeof startSandbox>[0] = {}) {
 }
 
 const deps = () => ({ staging: t.staging, logger: quietLogger });
-const sync = (
-  s: SalesforceSandbox,
-  tenant: string,
-  opts: Parameters<typeof runSalesforceSync>[4] = {},
-  extra = {},
-) =>
-  runSalesforceSync(deps(), tenant, 'crm', systemConfig(s, extra), {
-    limits: FAST_LIMITS,
-    bulk: { ...FAST_BULK, maxRecords: 100, batchSize: 60 },
-    ...opts,
-  });
+const sync = (s: SalesforceSandbox, tenant: string, opts: SyncOptions = {}, extra = {}) =>
+  syncSystem(
+    deps(),
+    tenant,
+    'crm',
+    systemConfig(s, { bulk: { ...FAST_BULK, maxRecords: 100, batchSize: 60 }, ...extra }),
+    { limits: FAST_LIMITS, ...opts },
+  );
 
 describe('salesforce extraction', () => {
   it('full load equals the sandbox, with nulls, quoting, booleans and value maps', async () => {
@@ -213,7 +207,7 @@ describe('salesforce extraction', () => {
     let refreshed = 0;
     const report = await sync(s, 'auth', {
       streams: ['Product2'],
-      refreshToken: async () => {
+      refreshAuth: async () => {
         refreshed++;
         return 'fresh-token';
       },

@@ -1,20 +1,24 @@
 // A 401 INVALID_SESSION_ID from Salesforce (an access token expiring during a long Bulk run) is
 // refreshed and the request sent again without drawing on the transient retry budget; a 401 right
 // after a refresh, or with no refresh configured, is a terminal auth error naming tenant and system.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSalesforceSync } from '../../../pipeline/connectors/salesforce/run-salesforce-sync.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { SyncOptions } from '../../../pipeline/connectors/contract.js';
 import type { SalesforceSandbox } from '../../../pipeline/connectors/salesforce/sandbox.js';
-import { createTestDatabase, type TestDatabase } from '../../support/database.js';
-import { expectEqual, FAST_BULK, FAST_LIMITS, quietLogger, startSandbox, systemConfig } from './support.js';
+import { syncSystem } from '../../../pipeline/connectors/stream-runner.js';
+import { useTestDatabase } from '../../support/database.js';
+import {
+  expectEqual,
+  FAST_BULK,
+  FAST_LIMITS,
+  quietLogger,
+  startSandbox,
+  systemConfig,
+} from '../../support/salesforce.js';
 
-let t: TestDatabase;
+const t = useTestDatabase('sf_auth');
 const sandboxes: SalesforceSandbox[] = [];
-beforeAll(async () => {
-  t = await createTestDatabase('sf_auth');
-});
 afterAll(async () => {
   await Promise.all(sandboxes.map((s) => s.close()));
-  await t?.drop();
 });
 
 async function sandbox(opts: Parameters<typeof startSandbox>[0]) {
@@ -31,14 +35,15 @@ const sync = (
   tenant: string,
   system: string,
   accessToken: string,
-  opts: Parameters<typeof runSalesforceSync>[4] = {},
+  opts: SyncOptions = {},
 ) =>
-  runSalesforceSync(deps(), tenant, system, systemConfig(s, { accessToken }), {
-    limits: LIMITS,
-    bulk: { ...FAST_BULK, maxRecords: 50, batchSize: 50 },
-    streams: ['Account', 'Product2'],
-    ...opts,
-  });
+  syncSystem(
+    deps(),
+    tenant,
+    system,
+    systemConfig(s, { accessToken, bulk: { ...FAST_BULK, maxRecords: 50, batchSize: 50 } }),
+    { limits: LIMITS, streams: ['Account', 'Product2'], ...opts },
+  );
 
 describe('Salesforce 401 and token refresh', () => {
   it('a token expiring mid-run among transient errors is refreshed and the run completes', async () => {
@@ -62,7 +67,7 @@ describe('Salesforce 401 and token refresh', () => {
       if (jobs.length === 2) s.server.respondNext('unauthorized', 'serverError', 'serverError');
     };
     const report = await sync(s, 'expiry', 'crm', 'first', {
-      refreshToken: async () => {
+      refreshAuth: async () => {
         refreshed++;
         return s.server.issueToken();
       },
@@ -81,7 +86,7 @@ describe('Salesforce 401 and token refresh', () => {
     const s = await sandbox({ seed: 22, accounts: 20, tokens: ['valid'] });
     let refreshed = 0;
     const report = await sync(s, 'locked', 'sfcrm', 'stale', {
-      refreshToken: async () => {
+      refreshAuth: async () => {
         refreshed++;
         return 'also-stale';
       },

@@ -2,11 +2,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createCliContext } from '../../../pipeline/cli/cli-context.js';
 import { runCli } from '../../../pipeline/cli/main.js';
-import { SANDBOXES } from '../../../pipeline/connectors/sandboxes.js';
+import { findConnector } from '../../../pipeline/connectors/registry.js';
 
 describe('trueup sandbox', () => {
   it('starts the salesforce sandbox from the registry, serving its token', async () => {
-    const running = await SANDBOXES.salesforce!({
+    const running = await findConnector('salesforce')!.sandbox!({
       port: 0,
       host: '127.0.0.1',
       seed: 3,

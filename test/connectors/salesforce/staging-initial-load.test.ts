@@ -3,16 +3,12 @@
 // a staged key still goes through the version guard. Checked against a model of the guard over a
 // sequence that takes every branch of the probe (empty stream, disjoint key range, a range that
 // interleaves staged keys without hitting one, overlapping keys), with deletes and duplicates.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Change } from '../../../staging/model/change.js';
 import { stageUnit } from '../../../staging/stage.js';
-import { createTestDatabase, type TestDatabase } from '../../support/database.js';
+import { useTestDatabase } from '../../support/database.js';
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase('sfinitial');
-});
-afterAll(async () => t?.drop());
+const t = useTestDatabase('sfinitial');
 
 interface ModelRow {
   version: bigint;

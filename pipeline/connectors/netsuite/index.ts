@@ -1,0 +1,37 @@
+// The `netsuite` connector: SuiteQL over REST (keyset pages; deletedrecord for deletes), upsert by
+// external id write-back, and a local sandbox. No bounded re-read yet (a SuiteQL window on
+// lastmodifieddate or `id IN (…)` is the cheap way, issue 18).
+import type { Connector } from '../contract.js';
+import { outcomeWriter, vendorWriterOptions } from '../writer-results.js';
+import { type NetsuiteSystemConfig, netsuiteResolvedConfig, netsuiteSystemConfig } from './config.js';
+import { withNetsuiteReads } from './netsuite-reader.js';
+import { startNetsuiteSandbox } from './netsuite-sandbox.js';
+import { createNetsuiteWriter } from './netsuite-writer.js';
+import { openNetsuitePass } from './streams.js';
+
+export const netsuiteConnector: Connector<NetsuiteSystemConfig> = {
+  kind: 'netsuite',
+  title: 'NetSuite (SuiteQL over REST, keyset pages, deletedrecord; upsert by external id)',
+  configSchema: netsuiteSystemConfig,
+  parseConfig: (loaded) => netsuiteResolvedConfig.parse(loaded),
+  capture: { mode: 'passes', open: openNetsuitePass },
+  writer: (sys, opts) => {
+    const vendor = createNetsuiteWriter(
+      sys,
+      sys.tenant,
+      sys.system,
+      sys.config,
+      vendorWriterOptions(sys, opts),
+    );
+    return withNetsuiteReads(
+      outcomeWriter(vendor, (r) => ({ externalId: r.key, fields: { ...r.fields } }), {
+        key: 'externalId',
+        id: 'internalId',
+      }),
+      vendor.client,
+      sys,
+      vendorWriterOptions(sys, opts),
+    );
+  },
+  sandbox: startNetsuiteSandbox,
+};

@@ -1,0 +1,105 @@
+// What the write-back step asks of Salesforce besides the composite upsert (docs/apply.md): the
+// records as they are now, read one by one by their external id
+// (GET sobjects/{SObject}/{ExternalIdField}/{value}?fields=…, 404 NOT_FOUND when there is none, a
+// deleted record included) and mapped exactly as the Bulk extraction maps them, so their
+// SystemModstamp is the staging version reconciliation saw; and which canonical fields the
+// writer cannot write (not mapped to a field of the SObject).
+import type { Entity } from '../../../staging/model/entities.js';
+import type { ConnectorWriter, CurrentRecord, SystemHandle, WriterOptions } from '../contract.js';
+import { ApiClient, ApiError, mergeLimits } from '../http/api-client.js';
+import type { SalesforceSystemConfig } from './config.js';
+import { compileRowMapper, type ObjectMapping, selectFields } from './mapping.js';
+import { salesforceMappings, salesforcePolicy } from './streams.js';
+import { COMPOSITE_LIMIT } from './writer.js';
+
+/** A JSON value of the REST API as the Bulk CSV spells it ("" for null). */
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+/** `writer` with reads, the fields it cannot write and Salesforce's batch size (200 per composite call). */
+export function withSalesforceReads(
+  writer: ConnectorWriter,
+  sys: SystemHandle<SalesforceSystemConfig>,
+  opts: WriterOptions = {},
+): ConnectorWriter {
+  const { config, tenant, system } = sys;
+  const mappings = salesforceMappings(sys, opts.entities);
+  let api: ApiClient | undefined;
+  const client = () => {
+    api ??= new ApiClient({
+      baseUrl: config.baseUrl,
+      policy: salesforcePolicy(sys),
+      limits: mergeLimits(config.limits, opts.limits),
+      tenant,
+      system,
+      logger: sys.logger.child({ role: 'writer-reads' }),
+    });
+    return api;
+  };
+  const mappingOf = (entity: Entity): ObjectMapping | undefined => mappings.find((m) => m.entity === entity);
+
+  async function readOne(m: ObjectMapping, key: string): Promise<CurrentRecord> {
+    const header = selectFields(m);
+    const none: CurrentRecord = {
+      key,
+      found: false,
+      id: null,
+      fields: {},
+      version: null,
+      sourceUpdatedAt: null,
+    };
+    let body: Record<string, unknown>;
+    try {
+      body = await client().json<Record<string, unknown>>(
+        'GET',
+        `/services/data/v${config.apiVersion}/sobjects/${encodeURIComponent(m.sobject)}/${encodeURIComponent(m.externalIdField)}/${encodeURIComponent(key)}`,
+        { query: { fields: header.join(',') } },
+      );
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return none;
+      throw err;
+    }
+    const change = compileRowMapper(m, header)(header.map((h) => cell(body[h])));
+    if (change.op !== 'upsert') return none;
+    return {
+      key,
+      found: true,
+      id: change.sourceId,
+      fields: change.fields ?? {},
+      version: change.version,
+      sourceUpdatedAt: change.sourceUpdatedAt ?? null,
+    };
+  }
+
+  return {
+    ...writer,
+    batchLimit: COMPOSITE_LIMIT,
+    upsert: (entity, records, batch) => writer.upsert(entity, records, batch),
+    async read(entity, refs) {
+      const m = mappingOf(entity);
+      if (!m)
+        throw new Error(`tenant ${tenant}, system ${system}: no Salesforce object is mapped to ${entity}`);
+      return Promise.all(refs.map((r) => readOne(m, r.key)));
+    },
+    unwritable(entity, fields) {
+      const m = mappingOf(entity);
+      return fields.flatMap((field) => {
+        // The link fields are the record's Id and the key the upsert goes by.
+        if (field === 'crm_ref' || field === 'erp_ref') return [];
+        if (!m) return [{ field, reason: `has no Salesforce object (no object is mapped to ${entity})` }];
+        const target = m.fields[field];
+        if (!target) return [{ field, reason: `is not mapped to a field of ${m.sobject}` }];
+        if (target === 'Id' || target === m.externalIdField)
+          return [{ field, reason: `is ${m.sobject}.${target}, the record's identity` }];
+        return [];
+      });
+    },
+    async close() {
+      await writer.close();
+      await api?.close();
+    },
+  };
+}

@@ -1,0 +1,111 @@
+// What one pass over a system reports: per stream, what was received and what staging did with
+// it, and for the system, how the pass ended (completed, paused by a daily limit, failed, stopped).
+import { ZodError } from 'zod';
+import type { Entity } from '../../staging/model/entities.js';
+
+export type StreamStatus = 'completed' | 'paused' | 'failed' | 'stopped';
+
+export interface StreamReport {
+  stream: string;
+  entity: Entity;
+  mode: 'full' | 'incremental';
+  status: StreamStatus;
+  /** Records received from the source (upserts and deletes). */
+  received: number;
+  inserted: number;
+  updated: number;
+  deleted: number;
+  ignored: number;
+  deadLettered: number;
+  detail?: string;
+}
+
+export interface SyncReport {
+  tenant: string;
+  system: string;
+  kind: string;
+  /** completed: every stream done; paused: a daily limit stopped the tenant; failed: a stream failed. */
+  status: StreamStatus;
+  streams: StreamReport[];
+  requests: number;
+  retries: number;
+  throttled: number;
+  durationMs: number;
+  /** When paused by a daily limit: when the vendor says the limit resets (if known). */
+  resumeAt?: string;
+  error?: string;
+  /** A continuous source's own words (slot, stopped tables); its reports have no streams. */
+  detail?: string;
+}
+
+export function emptyStreamReport(
+  stream: string,
+  entity: Entity,
+  mode: 'full' | 'incremental',
+): StreamReport {
+  return {
+    stream,
+    entity,
+    mode,
+    status: 'completed',
+    received: 0,
+    inserted: 0,
+    updated: 0,
+    deleted: 0,
+    ignored: 0,
+    deadLettered: 0,
+  };
+}
+
+/** The pass's status from its streams: paused over failed over completed. */
+export function finishReport(
+  base: Omit<SyncReport, 'status' | 'durationMs'>,
+  startedAt: number,
+  paused: { message: string; resumeAt: Date | null } | null,
+): SyncReport {
+  const failed = base.streams.find((s) => s.status === 'failed');
+  const status: StreamStatus = paused ? 'paused' : failed || base.error ? 'failed' : 'completed';
+  return {
+    ...base,
+    status,
+    durationMs: Date.now() - startedAt,
+    ...(paused?.resumeAt ? { resumeAt: paused.resumeAt.toISOString() } : {}),
+    ...(paused
+      ? { error: paused.message }
+      : failed && !base.error
+        ? { error: `${failed.stream}: ${failed.detail}` }
+        : {}),
+  };
+}
+
+/** The report of a system that could not start (unknown kind, invalid config or mapping). */
+export function configFailure(
+  key: { tenant: string; system: string; kind: string },
+  startedAt: number,
+  err: unknown,
+): SyncReport {
+  const message =
+    err instanceof ZodError
+      ? err.issues.map((i) => `${i.path.map(String).join('.') || '(config)'}: ${i.message}`).join('; ')
+      : err instanceof Error
+        ? err.message
+        : String(err);
+  return {
+    ...key,
+    status: 'failed',
+    streams: [],
+    requests: 0,
+    retries: 0,
+    throttled: 0,
+    durationMs: Date.now() - startedAt,
+    error: `invalid ${key.kind} config for ${key.tenant}/${key.system}: ${message}`,
+  };
+}
+
+/** Sum of one count over a report's streams. */
+export function totalOf(
+  r: SyncReport,
+  k: 'received' | 'inserted' | 'updated' | 'deleted' | 'ignored' | 'deadLettered',
+): number {
+  return r.streams.reduce((n, s) => n + s[k], 0);
+}

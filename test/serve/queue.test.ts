@@ -1,0 +1,192 @@
+// Two serve instances (each its own pg-boss, scheduler, workers and lock sessions) on one staging
+// database: every scheduled fire of three tenants becomes exactly one job, run exactly once;
+// two runs of one tenant × entity never overlap (the second defers itself); a job whose process
+// died is handed back to the queue.
+import { expect, it } from 'vitest';
+import { CronSchedule } from '../../pipeline/serve/cron-schedule.js';
+import { JobQueue } from '../../pipeline/serve/job-queue.js';
+import { LOCK_NAMES, LockSession } from '../../pipeline/serve/lock-session.js';
+import { useTestDatabase } from '../support/database.js';
+import {
+  config,
+  parsePrometheus,
+  quietLogger,
+  type RecordedReconcile,
+  recordingWork,
+  sleep,
+  startTestServe,
+  until,
+} from './support.js';
+
+const db = useTestDatabase('serveq');
+
+const tenants = (schedule: string) =>
+  config(`
+tenants:
+${['alpha', 'beta', 'gamma']
+  .map(
+    (t, i) => `  ${t}:
+    timezone: ${['Europe/Berlin', 'America/New_York', 'Asia/Kolkata'][i]}
+    schedule: "${schedule}"
+    systems:
+      crm: { kind: csv, role: crm, dropDir: /tmp/trueup-serve-test/${t}/crm }
+      erp: { kind: csv, role: erp, dropDir: /tmp/trueup-serve-test/${t}/erp }
+`,
+  )
+  .join('')}`);
+
+it('two serve processes turn every scheduled fire of three tenants into one job, run once', async () => {
+  const cfg = tenants('*/2 * * * * *');
+  const log: RecordedReconcile[] = [];
+  const a = await startTestServe(db, cfg, recordingWork('a', log));
+  const b = await startTestServe(db, cfg, recordingWork('b', log));
+  const bothUp = Date.now();
+  await sleep(7_000);
+  const stopping = Date.now();
+  // A fire that finds the tenant's previous run still waiting in the queue joins it (no job of
+  // its own): allowed, and counted, so a slow machine cannot fail the test for it.
+  const joined = new Map<string, number>();
+  for (const s of [a, b]) {
+    const m = parsePrometheus(await s.metrics.text());
+    for (const x of m.samples.get('trueup_scheduled_total') ?? [])
+      if (x.labels.result === 'joined')
+        joined.set(x.labels.tenant!, (joined.get(x.labels.tenant!) ?? 0) + x.value);
+  }
+  await Promise.all([a.stop(), b.stop()]);
+
+  // Every fire instant while both ran, for every tenant, ran once; none ran twice.
+  const schedule = new CronSchedule('*/2 * * * * *', 'UTC');
+  const expected = schedule.between(bothUp, stopping - 1_500).map((t) => new Date(t).toISOString());
+  schedule.dispose();
+  expect(expected.length).toBeGreaterThanOrEqual(2);
+  for (const t of ['alpha', 'beta', 'gamma']) {
+    const ran = log.filter((r) => r.tenant === t).map((r) => r.job.scheduledAt!);
+    expect(new Set(ran).size).toBe(ran.length);
+    const missing = expected.filter((at) => !ran.includes(at));
+    expect(missing.length).toBeLessThanOrEqual(joined.get(t) ?? 0);
+  }
+  // The queue agrees: one job per tenant and fire instant, completed, never retried.
+  const { rows } = await db.staging.pool.query(
+    `SELECT data->>'tenant' AS tenant, data->>'scheduledAt' AS at, count(*)::int AS n,
+            bool_and(state = 'completed') AS completed, max(retry_count) AS retries
+       FROM pgboss.job WHERE name = 'reconcile' GROUP BY 1, 2`,
+  );
+  expect(rows.every((r) => r.n === 1 && r.completed && r.retries === 0)).toBe(true);
+  expect(rows.length).toBe(log.length);
+  // Both processes took part.
+  expect(new Set(log.map((r) => r.by)).size).toBe(2);
+});
+
+it('never runs two reconciles of one tenant × entity at once: the second defers itself', async () => {
+  const cfg = tenants('0 0 1 1 *');
+  const log: RecordedReconcile[] = [];
+  const a = await startTestServe(db, cfg, recordingWork('a', log, { reconcileMs: 1_500 }));
+  const b = await startTestServe(db, cfg, recordingWork('b', log, { reconcileMs: 1_500 }));
+  try {
+    // Different requests (so the queue does not join them), overlapping entities.
+    const r1 = await fetch(`${a.url}/api/tenants/alpha/runs`, { method: 'POST', body: JSON.stringify({}) });
+    const r2 = await fetch(`${b.url}/api/tenants/alpha/runs`, {
+      method: 'POST',
+      body: JSON.stringify({ entities: ['customer', 'invoice'] }),
+    });
+    const r3 = await fetch(`${b.url}/api/tenants/beta/runs`, { method: 'POST', body: JSON.stringify({}) });
+    expect([r1.status, r2.status, r3.status]).toEqual([202, 202, 202]);
+    // The same request again while it waits: joined, not queued twice.
+    const again = await fetch(`${a.url}/api/tenants/beta/runs`, { method: 'POST', body: JSON.stringify({}) });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { queued: boolean }).queued).toBe(false);
+    await until('three runs', () => log.length >= 3, 30_000);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+  const alpha = log.filter((r) => r.tenant === 'alpha').sort((x, y) => x.startedAt - y.startedAt);
+  expect(alpha.length).toBe(2);
+  // customer and invoice are in both: the second started after the first ended.
+  expect(alpha[1]!.startedAt).toBeGreaterThanOrEqual(alpha[0]!.endedAt);
+  const { rows } = await db.staging.pool.query(
+    `SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'reconcile' AND output->>'deferred' = 'true'`,
+  );
+  expect(rows[0].n).toBeGreaterThanOrEqual(1);
+  // beta ran beside alpha's runs (other tenant): no waiting for it.
+  const beta = log.find((r) => r.tenant === 'beta')!;
+  expect(beta.startedAt).toBeLessThan(alpha[1]!.startedAt);
+});
+
+it('hands a job whose process died back to the queue', async () => {
+  const queue = await JobQueue.open({ url: db.url, pool: db.staging.pool, logger: quietLogger() });
+  try {
+    // A process fetched the job and died before finishing it: active, and nobody holds its lock.
+    const id = await queue.send('backfill', {
+      tenant: 'alpha',
+      system: 'erp',
+      entity: 'customer',
+      ids: ['1'],
+    });
+    await db.staging.pool.query(
+      `UPDATE pgboss.job SET state = 'active', started_on = now() - interval '5 minutes' WHERE id = $1`,
+      [id],
+    );
+    // Another one still runs: its process holds the job's lock.
+    const running = await queue.send('backfill', {
+      tenant: 'beta',
+      system: 'erp',
+      entity: 'customer',
+      ids: ['2'],
+    });
+    await db.staging.pool.query(
+      `UPDATE pgboss.job SET state = 'active', started_on = now() - interval '5 minutes' WHERE id = $1`,
+      [running],
+    );
+    const alive = new LockSession(db.staging.pool.options, 'test');
+    await alive.tryLock({ tenant: 'beta', name: LOCK_NAMES.job(running!) });
+    try {
+      const reaped = await queue.reapOrphans(60);
+      expect(reaped.map((r) => r.id)).toEqual([id]);
+      // Back in the queue to run now (no retry delay): it is not the job's failure.
+      const back = await queue.job('backfill', id!);
+      expect(back?.state).toBe('retry');
+      expect(back?.output).toEqual({ handedBack: 'the serve process running this job ended' });
+      expect((await queue.job('backfill', running!))?.state).toBe('active');
+    } finally {
+      await alive.close();
+    }
+    // Its process gone, the second one is handed back too.
+    expect((await queue.reapOrphans(60)).map((r) => r.id)).toEqual([running]);
+  } finally {
+    await queue.close(1000);
+  }
+});
+
+it("applies a scheduled run's policy approvals right after it when the tenant says so", async () => {
+  const cfg = config(`
+tenants:
+  auto:
+    schedule: "* * * * * *"
+    actions: { policy: auto_approve, applyAfterRun: true }
+    systems:
+      crm: { kind: csv, role: crm, dropDir: /tmp/trueup-serve-test/auto/crm }
+      erp: { kind: csv, role: erp, dropDir: /tmp/trueup-serve-test/auto/erp }
+  manual:
+    schedule: "* * * * * *"
+    systems:
+      crm: { kind: csv, role: crm, dropDir: /tmp/trueup-serve-test/manual/crm }
+      erp: { kind: csv, role: erp, dropDir: /tmp/trueup-serve-test/manual/erp }
+`);
+  const log: RecordedReconcile[] = [];
+  const applies: string[] = [];
+  const s = await startTestServe(db, cfg, recordingWork('a', log, { applies }));
+  try {
+    await until(
+      'a run of each tenant and an apply',
+      () => applies.length > 0 && log.some((r) => r.tenant === 'manual'),
+    );
+  } finally {
+    await s.stop();
+  }
+  expect(new Set(applies)).toEqual(new Set(['auto']));
+  const { rows } = await db.staging.pool.query(
+    `SELECT data->>'tenant' AS tenant, data->>'runId' AS run FROM pgboss.job WHERE name = 'apply'`,
+  );
+  expect(rows.length).toBeGreaterThan(0);
+  expect(rows.every((r) => r.tenant === 'auto' && r.run.startsWith('run-'))).toBe(true);
+});
