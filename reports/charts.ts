@@ -18,6 +18,7 @@ const CLASS_COLOURS: Record<string, string> = {
   field_mismatch: '#5070dd',
   duplicate_match: '#9b59b6',
   deleted_in_one: '#6c757d',
+  unverifiable: '#adb5bd',
 };
 
 function render(option: echarts.EChartsOption, width: number, height: number): string {

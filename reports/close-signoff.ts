@@ -40,11 +40,10 @@ export interface SignoffInput {
 
 const LISTED = 20;
 
+/** `412 (invoice missing_in_erp C:0015…: 5000.00 USD)`: enough to find it and to weigh it. */
 function describe(d: LoadedDiscrepancy): string {
-  return `${d.id} (${d.entity} ${d.class}${d.field ? ` ${d.field}` : ''} ${d.matchKey}: ${d.moneyImpact ?? '?'} ${d.currency ?? ''})`.replace(
-    / \)$/,
-    ')',
-  );
+  const amount = d.moneyImpact === null ? '' : `: ${d.moneyImpact}${d.currency ? ` ${d.currency}` : ''}`;
+  return `${d.id} (${d.entity} ${d.class}${d.field ? ` ${d.field}` : ''} ${d.matchKey}${amount})`;
 }
 
 export async function signOffPeriod(pool: pg.Pool, input: SignoffInput): Promise<Signoff> {
@@ -98,7 +97,7 @@ export async function signOffPeriod(pool: pg.Pool, input: SignoffInput): Promise
         open: live.filter((d) => d.status === 'open').length,
         accepted: live.filter((d) => d.status === 'accepted').length,
         material: live.filter((d) => d.material).length,
-        acceptedMaterial: live.filter((d) => d.material && d.status === 'accepted').map((d) => d.id),
+        acceptedMaterialIds: live.filter((d) => d.material && d.status === 'accepted').map((d) => d.id),
         moneyAtStake: Object.fromEntries(money),
       };
       const { rows } = await client.query<{ id: string }>(

@@ -52,6 +52,21 @@ function cards(data: ReportData, s: ReportSummary): string {
   return `<section id="summary" class="cards">${out.join('')}</section>`;
 }
 
+/** The sides whose open dead letters exceed sync.maxDeadLetterShare (run summary `incomplete`, issue 12). */
+function incompleteNotice(data: ReportData): string {
+  const sides = (data.run.summary?.incomplete ?? []) as {
+    entity: string;
+    side: string;
+    system: string;
+    deadLetters: number;
+    completeness: number;
+  }[];
+  if (!Array.isArray(sides) || !sides.length) return '';
+  const one = (i: (typeof sides)[number]) =>
+    `${i.entity}: the ${i.side.toUpperCase()} side (${i.system}) is ${(i.completeness * 100).toFixed(1)} % complete, ${i.deadLetters} records could not be staged`;
+  return `<div class="notice bad">Incomplete input — records whose counterpart could not be staged are unverifiable, not missing. ${h(sides.map(one).join('; '))} (trueup dlq list).</div>`;
+}
+
 function figure(c: Chart): string {
   return `<figure id="${h(c.id)}"><figcaption>${h(c.title)}</figcaption>${c.svg}</figure>`;
 }
@@ -169,7 +184,7 @@ export function* reportHtml(data: ReportData, s: ReportSummary, files: readonly 
 <p class="meta">Run ${h(run.runId)} (${h(run.mode ?? '')}, ${h(run.status)}), started ${h(fmtTime(run.startedAt))}, finished ${h(
     fmtTime(run.finishedAt),
   )}; entities ${h(s.entities.join(', ') || 'none')}. Report made ${h(fmtTime(data.generatedAt))}.</p>
-${run.error ? `<div class="notice bad">The run failed: ${h(run.error)}</div>` : ''}</header>
+${run.error ? `<div class="notice bad">The run failed: ${h(run.error)}</div>` : ''}${incompleteNotice(data)}</header>
 ${closeSection(data)}
 ${cards(data, s)}
 ${charts(data, s)}

@@ -10,7 +10,7 @@ import {
 } from '../../staging/model/tenant-config.js';
 import { connectionUrl } from '../connectors/connector-config.js';
 import { connectors } from '../connectors/registry.js';
-import { type ServeConfig, serveConfigSchema } from '../serve/serve-config.js';
+import { serveConfigSchema } from '../serve/serve-config.js';
 
 /** A system entry as the loaded config holds it: kind and role, plus its connector's own keys. */
 export type SystemConfig = SystemConfigBase & Readonly<Record<string, unknown>>;

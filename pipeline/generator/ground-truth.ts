@@ -11,7 +11,6 @@
 import type { DiscrepancyClass } from '../../staging/control/discrepancy-states.js';
 import { ENTITIES, ENTITY_FIELDS, type Entity, type FieldDef } from '../../staging/model/entities.js';
 import { fromMinorUnits, minorUnits, toMinorUnits } from '../../staging/model/money.js';
-import type { SurvivorshipRule } from '../../staging/model/tenant-config.js';
 import {
   type CaseSpace,
   DEFAULT_COUNTS,
@@ -23,6 +22,7 @@ import {
   LIVE_PAIR_KINDS,
 } from './cases.js';
 import { differentValue, moneyFields, PROFILES } from './entity-profiles.js';
+import { type GeneratorOverrides, generatorTenantConfig } from './generator-config.js';
 import type { Rng } from './prng.js';
 import {
   otherCase,
@@ -36,6 +36,7 @@ import {
 
 export type { DiscrepancyClass } from '../../staging/control/discrepancy-states.js';
 export { DEFAULT_COUNTS, DEFAULT_RATES, type DeadLetterProfile, type GeneratorRates } from './cases.js';
+export { type GeneratorOverrides, generatorTenantConfig } from './generator-config.js';
 
 /** A record in canonical form. Deleted records keep their last fields; `version` is the delete's. */
 export interface GeneratedRecord {
@@ -77,19 +78,6 @@ export interface GeneratedChunk {
 }
 
 export type GeneratedEntity = GeneratedChunk;
-
-export interface GeneratorOverrides {
-  /** Money tolerance in minor units set on every money field; edge cases sit just inside it. Default 0. */
-  toleranceMinor?: number;
-  /** CRM spells enum values its own way ("Net 30") and the config maps them. Default true. */
-  valueMaps?: boolean;
-  /** Survivorship rules per entity and field (owners, most_recent, …) put into the tenant config. */
-  survivorship?: Partial<Record<Entity, Record<string, SurvivorshipRule>>>;
-  /** Tenant materiality threshold. Default "100". */
-  materialityThreshold?: string;
-  /** Tenant action policy allows creating missing records. Default true. */
-  createMissing?: boolean;
-}
 
 export interface GenerateOptions {
   tenant: string;
@@ -401,44 +389,4 @@ function applyEdgeCases(
     crm[d.name] = '';
     erp[d.name] = null;
   }
-}
-
-/**
- * The tenant config (raw, to be validated) under which the generated truth is exactly what a
- * correct reconciliation reports: business keys, value maps for the CRM enum spellings, money
- * tolerances, survivorship overrides, materiality and action policy.
- */
-export function generatorTenantConfig(opts: Omit<GenerateOptions, 'seed'>): Record<string, unknown> {
-  const ov = opts.overrides ?? {};
-  const systems = opts.systems ?? { crm: 'crm', erp: 'erp' };
-  const entities: Record<string, unknown> = {};
-  for (const entity of ENTITIES) {
-    const p = PROFILES[entity];
-    const compare: Record<string, unknown> = {};
-    if (ov.valueMaps ?? true) {
-      const map: Record<string, string> = {};
-      for (const [canonical, spelled] of Object.entries(p.enumField.values)) map[spelled] = canonical;
-      compare[p.enumField.field] = { type: 'enum', valueMap: { [systems.crm]: map } };
-    }
-    if (ov.toleranceMinor)
-      for (const m of moneyFields(entity))
-        compare[m.name] = { type: 'money', toleranceMinor: ov.toleranceMinor };
-    entities[entity] = {
-      match: {
-        keys: p.businessKey ? [{ field: p.businessKey.field, normalise: p.businessKey.normalise }] : [],
-      },
-      compare,
-      survivorship: ov.survivorship?.[entity] ?? {},
-    };
-  }
-  return {
-    displayName: `${opts.tenant} (generated)`,
-    materiality: { threshold: ov.materialityThreshold ?? '100' },
-    systems: {
-      [systems.crm]: { kind: 'csv', role: 'crm', dropDir: `/tmp/trueup-generated/${opts.tenant}/crm` },
-      [systems.erp]: { kind: 'csv', role: 'erp', dropDir: `/tmp/trueup-generated/${opts.tenant}/erp` },
-    },
-    entities,
-    actions: { policy: 'propose', createMissing: ov.createMissing ?? true },
-  };
 }

@@ -1,11 +1,12 @@
 // References in generated data, as real tenants have them (issue 12): each system refers with its
 // own ids — a CRM invoice's customer_ref is a CRM customer id (`C-cus-7`), the ERP invoice's the ERP
 // customer number (`E-cus-7`) — to a customer case whose two records are linked. When the referenced
-// entity is not generated at all (count 0), both sides keep the same opaque value, as before.
+// entity is not generated — `counts` gives it 0, or gives counts without naming it (a test that
+// stages customers and invoices only) — both sides keep the same opaque value, as before.
 // Whether a reference is then equal, a mismatch or unverifiable follows from the referenced cases:
 // how they are linked, and whether the "mapping gone wrong" profile dead-lettered one of them.
 import { ENTITIES, type Entity } from '../../staging/model/entities.js';
-import { type CaseSpace, countOf, drawCase, isDeadLettered, LIVE_PAIR_KINDS } from './cases.js';
+import { type CaseSpace, DEFAULT_COUNTS, drawCase, isDeadLettered, LIVE_PAIR_KINDS } from './cases.js';
 import { PROFILES } from './entity-profiles.js';
 import { mix, Rng } from './prng.js';
 
@@ -59,7 +60,7 @@ function findCase(
   kinds: readonly string[],
   not?: number,
 ): number | null {
-  const count = countOf(space, target);
+  const count = space.counts ? (space.counts[target] ?? 0) : DEFAULT_COUNTS[target];
   if (!count) return null;
   const start = rng.int(0, count - 1);
   for (let i = 0; i < Math.min(count, 500); i++) {

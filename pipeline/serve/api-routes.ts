@@ -6,7 +6,7 @@ import { listDiscrepancies } from '../../staging/control/discrepancies.js';
 import { DISCREPANCY_STATUSES, type DiscrepancyStatus } from '../../staging/control/discrepancy-states.js';
 import type { Staging } from '../../staging/database.js';
 import { ENTITIES, type Entity } from '../../staging/model/entities.js';
-import type { TrueupConfig } from '../config/schema.js';
+import type { SystemConfig, TrueupConfig } from '../config/schema.js';
 import { listRuns } from './control-reads.js';
 import { HttpError, type Route } from './http-server.js';
 import { backfillJobData, describeIssues, reconcileJobData, reconcileSingletonKey } from './job-data.js';
@@ -19,6 +19,8 @@ export interface RouteDeps {
   queue: JobQueue;
   metrics: ServeMetrics;
   ready(): Promise<{ ready: boolean; checks: Record<string, string> }>;
+  /** Whether a system can be backfilled (its kind has a bounded re-read). */
+  rereadable(config: SystemConfig): boolean;
   status(): object;
 }
 
@@ -127,8 +129,14 @@ export function serveRoutes(deps: RouteDeps): Route[] {
         const tenant = tenantOf(deps, params.tenant!);
         const parsed = backfillJobData.safeParse({ ...(body as object), tenant });
         if (!parsed.success) throw new HttpError(400, describeIssues(parsed.error));
-        if (!Object.hasOwn(deps.config.tenants[tenant]!.systems, parsed.data.system))
-          throw new HttpError(400, `tenant ${tenant} has no system "${parsed.data.system}"`);
+        const systems = deps.config.tenants[tenant]!.systems;
+        const system = Object.hasOwn(systems, parsed.data.system) ? systems[parsed.data.system] : undefined;
+        if (!system) throw new HttpError(400, `tenant ${tenant} has no system "${parsed.data.system}"`);
+        if (!deps.rereadable(system))
+          throw new HttpError(
+            400,
+            `${tenant}/${parsed.data.system}: connector kind "${system.kind}" cannot re-read a window or given ids yet`,
+          );
         const id = await deps.queue.send('backfill', parsed.data);
         return { status: 202, json: { queued: true, job: { kind: 'backfill', id } } };
       },

@@ -3,9 +3,10 @@
 // JobQueue.reapOrphans) and — a reconcile — 'reconcile <entity>' of each entity it covers: a job
 // that finds one held (another process reconciles that tenant × entity) defers itself instead of
 // running beside it. On stop, jobs still running after the grace period are handed back to the
-// queue (failed, so retried by another process or after a restart) and their runs marked failed.
+// queue (to run now in another process, or in this one after its restart), their runs marked failed.
 import type pg from 'pg';
 import type { ZodType } from 'zod';
+import { TrueupError } from '../../staging/model/errors.js';
 import type { TrueupConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import {
@@ -43,8 +44,8 @@ interface Running {
   done: Promise<unknown>;
 }
 
-/** A job whose data no version of trueup could run: failing it again would not help. */
-class BadJobError extends Error {
+/** A job no process can run (its data is invalid): retrying would not help. */
+class BadJobError extends TrueupError {
   override name = 'BadJobError';
 }
 
@@ -164,7 +165,9 @@ export class JobRunner {
 
   private tenantConfig(tenant: string) {
     const t = Object.hasOwn(this.o.config.tenants, tenant) ? this.o.config.tenants[tenant] : undefined;
-    if (!t) throw new BadJobError(`tenant "${tenant}" is not in this process's config`);
+    // Another process may know it (a config being rolled out): failed here, retried by the queue.
+    if (!t)
+      throw new TrueupError(`tenant "${tenant}" is not in this process's config`, { subject: { tenant } });
     return t;
   }
 

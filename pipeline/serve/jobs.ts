@@ -61,15 +61,20 @@ async function slotFigures(config: PostgresSystemConfig, slot: string): Promise<
 export function trueupWork(deps: TrueupWorkDeps): ServeWork {
   const capture = { staging: deps.staging, logger: deps.logger };
   let pool: ReconcilePool | undefined;
+  // keepOpen 0: a mirror file is closed when its job ends (before the job's tenant × entity lock
+  // is released), so serve processes sharing a dataDir — one machine, or a shared volume — take
+  // turns on it instead of failing on DuckDB's file lock held by another process's idle thread.
   const reconcilePool = () =>
     (pool ??= createReconcilePool({
       ...(deps.workers.threads ? { threads: deps.workers.threads } : {}),
       jobTimeoutMs: deps.workers.jobTimeoutMs,
+      keepOpen: 0,
     }));
   const q: pg.Pool = deps.staging.pool;
 
   return {
     captureMode: (config) => findConnector(config.kind)?.capture.mode,
+    rereadable: (config) => findConnector(config.kind)?.reread !== undefined,
 
     async stream(tenant, system, config, tenantConfig, signal) {
       const r = await syncSystem(capture, tenant, system, config, {

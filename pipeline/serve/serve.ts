@@ -9,6 +9,7 @@
 import { hostname } from 'node:os';
 import type { Staging } from '../../staging/database.js';
 import { loadMigrations } from '../../staging/migrate.js';
+import { TrueupError } from '../../staging/model/errors.js';
 import type { TrueupConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { serveRoutes } from './api-routes.js';
@@ -57,10 +58,15 @@ export interface RunningServe {
   stop(): Promise<{ handedBack: number; sourcesStopped: boolean }>;
 }
 
+/** serve would listen beyond this machine without a token. */
+export class ServeBindingError extends TrueupError {
+  override name = 'ServeBindingError';
+}
+
 /** An off-loopback address without a token is refused before anything starts. */
 export function checkBinding(host: string, token: string | undefined): void {
   if (!isLoopback(host) && !token)
-    throw new Error(
+    throw new ServeBindingError(
       `serve would listen on ${host} without a token: set serve.token to a secret reference (e.g. \${env:TRUEUP_SERVE_TOKEN}), or bind to 127.0.0.1`,
     );
 }
@@ -214,7 +220,15 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
       host: o.serve.host,
       port: o.serve.port,
       ...(o.token ? { token: o.token } : {}),
-      routes: serveRoutes({ config: o.config, staging: o.staging, queue, metrics, ready, status }),
+      routes: serveRoutes({
+        config: o.config,
+        staging: o.staging,
+        queue,
+        metrics,
+        ready,
+        status,
+        rereadable: (c) => o.work.rereadable(c),
+      }),
       onError: (err, req) => log.error({ err, path: req.url }, 'HTTP request failed'),
     });
   } catch (err) {

@@ -70,6 +70,8 @@ export interface CdcFigures {
 
 export interface ServeWork {
   captureMode(config: SystemConfig): CaptureMode | undefined;
+  /** Whether the system's kind can re-read a window or given ids (what a backfill does). */
+  rereadable(config: SystemConfig): boolean;
   /** Runs a continuous source until `signal` aborts (it then commits, acknowledges and releases its claim) or it fails. */
   stream(
     tenant: string,

@@ -8,14 +8,16 @@
 //
 // Identical values are equal without a look-up: the content hash (mirror-layout.ts) already treats
 // them so, and a system pair that shares ids (a customer number in both) simply agrees.
-import { poolDb } from '../../staging/control/control-db.js';
+import { clientDb } from '../../staging/control/control-db.js';
 import {
   type LinkSource,
   linkedPairs,
   type ReferencedRecord,
   referencedRecords,
 } from '../../staging/control/discrepancies-evidence.js';
+import type { Db } from '../../staging/database.js';
 import type { Entity } from '../../staging/model/entities.js';
+import { withTenantScope } from '../../staging/tenant-scope.js';
 import { isEmpty, type Side } from '../actions/survivorship.js';
 import { loneKey, pairKey } from '../classify/keys.js';
 import type { JobContext } from '../job/job-context.js';
@@ -80,7 +82,9 @@ export async function resolveReferences(
   const slice = job.config;
   const fields = REFERENCES[entity].filter((r) => slice.references?.[r.target]);
   if (!fields.length) return { diffs: [...diffs], refs: NO_REFERENCES };
-  const db = poolDb(pool);
+  // The look-ups read another entity's staged rows and links: in the tenant's scope, like every read of a job.
+  const scoped = <T>(fn: (db: Db) => Promise<T>) =>
+    withTenantScope(pool, job.tenant, (client) => fn(clientDb(client)));
   const nulls = slice.entity.nullEquivalents;
   const source = (target: Entity): LinkSource => ({
     tenant: job.tenant,
@@ -102,11 +106,8 @@ export async function resolveReferences(
   /** Ids whose partners, names and dead letters are looked up, per target and side. */
   const wanted = new Map<Entity, Record<Side, Set<string>>>();
   const want = (target: Entity, side: Side, ids: readonly string[]) => {
-    let w = wanted.get(target);
-    if (!w) {
-      w = { crm: new Set(), erp: new Set() };
-      wanted.set(target, w);
-    }
+    const w = wanted.get(target) ?? { crm: new Set<string>(), erp: new Set<string>() };
+    wanted.set(target, w);
     for (const id of ids) w[side].add(id);
   };
   for (const d of diffs)
@@ -130,7 +131,7 @@ export async function resolveReferences(
     for (const q of mine)
       for (const c of q.crm) for (const e of q.erp) pairs.set(`${c}\u0000${e}`, { crm: c, erp: e });
     const list = [...pairs.values()];
-    const linked = await linkedPairs(db, source(target), list);
+    const linked = await scoped((db) => linkedPairs(db, source(target), list));
     const isLinked = new Set(list.filter((_p, i) => linked.has(i)).map((p) => `${p.crm}\u0000${p.erp}`));
     for (const q of mine) {
       const link = (c: string, e: string) => isLinked.has(`${c}\u0000${e}`);
@@ -155,10 +156,13 @@ export async function resolveReferences(
   const records = new Map<Entity, Record<Side, Map<string, ReferencedRecord>>>();
   for (const [target, ids] of wanted) {
     const s = source(target);
-    records.set(target, {
-      crm: await referencedRecords(db, s, NAME_FIELD[target], 'crm', [...ids.crm]),
-      erp: await referencedRecords(db, s, NAME_FIELD[target], 'erp', [...ids.erp]),
-    });
+    records.set(
+      target,
+      await scoped(async (db) => ({
+        crm: await referencedRecords(db, s, NAME_FIELD[target], 'crm', [...ids.crm]),
+        erp: await referencedRecords(db, s, NAME_FIELD[target], 'erp', [...ids.erp]),
+      })),
+    );
   }
   const recordOf = (target: Entity, side: Side, id: string): ReferencedRecord =>
     records.get(target)?.[side].get(id) ?? { id, name: null, linkedTo: [], deadLetters: [] };

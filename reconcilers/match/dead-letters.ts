@@ -7,9 +7,10 @@
 // records linked to one of them (by the same links matching uses) go to `<o>lone_dl`. An incremental
 // run re-examines the records an open dead letter links to (a letter may be new) and those of live
 // unverifiable discrepancies (a letter may have been replayed or discarded): both are few.
-import { poolDb } from '../../staging/control/control-db.js';
+import { clientDb } from '../../staging/control/control-db.js';
 import { liveDiscrepancyRecords, openDeadLettersSql } from '../../staging/control/discrepancies-evidence.js';
 import type { EntityConfig } from '../../staging/model/tenant-config.js';
+import { withTenantScope } from '../../staging/tenant-scope.js';
 import type { Duck } from '../duckdb/duck.js';
 import { type CsvColumn, readCsv } from '../duckdb/transfer.js';
 import type { JobContext } from '../job/job-context.js';
@@ -134,11 +135,13 @@ export async function deadLetterSeeds(
   // nothing to look at (a run without either pays no query).
   const records =
     lastUnverifiable > 0 || deadLetters.crm + deadLetters.erp > 0
-      ? await liveDiscrepancyRecords(poolDb(pool), {
-          tenant: job.tenant,
-          entity: job.entity,
-          classes: ['unverifiable'],
-        })
+      ? await withTenantScope(pool, job.tenant, (client) =>
+          liveDiscrepancyRecords(clientDb(client), {
+            tenant: job.tenant,
+            entity: job.entity,
+            classes: ['unverifiable'],
+          }),
+        )
       : [];
   await duck.run('CREATE OR REPLACE TEMP TABLE uv_records (side VARCHAR, source_id VARCHAR)');
   if (records.length) {

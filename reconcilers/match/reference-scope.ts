@@ -8,10 +8,11 @@
 // ids their direct keys name). The seeds are the records whose reference token is among them
 // (mirror-layout.ts t_r_*), and those of the live discrepancies of a reference field (their
 // reference may name a record whose old direct key is gone).
-import { poolDb } from '../../staging/control/control-db.js';
+import { clientDb, poolDb } from '../../staging/control/control-db.js';
 import { liveDiscrepancyRecords } from '../../staging/control/discrepancies-evidence.js';
 import { xrefLinksSql, xrefVersion } from '../../staging/control/xref.js';
 import type { Entity } from '../../staging/model/entities.js';
+import { withTenantScope } from '../../staging/tenant-scope.js';
 import { REFERENCES } from '../compare/reference-fields.js';
 import { duckIdent } from '../duckdb/sql-params.js';
 import { type CsvColumn, readCsv } from '../duckdb/transfer.js';
@@ -133,11 +134,13 @@ export async function trackReferences(cx: JobContext, incremental: boolean): Pro
   }
   if (!incremental || full || !changed.length) return { seeds: () => [], meta, full };
   const refFields = fields.filter((r) => changed.includes(r.target));
-  const records = await liveDiscrepancyRecords(db, {
-    tenant: job.tenant,
-    entity: job.entity,
-    fields: refFields.map((r) => r.field),
-  });
+  const records = await withTenantScope(pool, job.tenant, (client) =>
+    liveDiscrepancyRecords(clientDb(client), {
+      tenant: job.tenant,
+      entity: job.entity,
+      fields: refFields.map((r) => r.field),
+    }),
+  );
   await duck.run('CREATE OR REPLACE TEMP TABLE ref_records (side VARCHAR, source_id VARCHAR)');
   if (records.length) {
     const app = await duck.conn.createAppender('ref_records');

@@ -10,7 +10,7 @@ export const DISCREPANCY_CLASSES = [
   'duplicate_match',
   'deleted_in_one',
   // A record whose counterpart could not be staged (an open dead letter), or a reference whose
-  // target is not linked yet: nothing can be said either way. Never material (migration 0013).
+  // target is not linked yet: nothing can be said either way. Never material (migration 0011).
   'unverifiable',
 ] as const;
 export type DiscrepancyClass = (typeof DISCREPANCY_CLASSES)[number];

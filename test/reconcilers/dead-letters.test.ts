@@ -22,7 +22,6 @@ import { replayDeadLetters } from '../../staging/control/replay-dead-letters.js'
 import { runCliCaptured } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
 import {
-  applyPendingMigrations,
   csvTenantConfig,
   dataDir,
   keyOf,
@@ -34,7 +33,7 @@ import {
 } from './helpers.js';
 
 const db = useTestDatabase('recon_dl');
-const COUNTS = { customer: 80, product: 20, order: 60, invoice: 60, payment: 40, subscription: 30 };
+const COUNTS = { customer: 60, product: 10, order: 40, invoice: 40, payment: 30, subscription: 20 };
 const opts: GenerateOptions = {
   tenant: 'acme',
   seed: 12,
@@ -47,7 +46,6 @@ const cli = (args: string[]) => runCliCaptured(args, { databaseUrl: db.url, conf
 
 beforeAll(async () => {
   dir = await dataDir();
-  await applyPendingMigrations(db);
   configFile = join(dir, 'trueup.yaml');
   await writeFile(configFile, stringify({ dataDir: dir, tenants: { acme: generatorTenantConfig(opts) } }));
 });
@@ -92,7 +90,7 @@ describe('a side with 30 % of its records dead-lettered', () => {
       gen.truth.filter((t) => t.class === 'missing_in_crm').length,
     );
     const unverifiable = gen.truth.filter((t) => t.class === 'unverifiable' && t.field === '');
-    expect(unverifiable.length).toBeGreaterThan(50);
+    expect(unverifiable.length).toBeGreaterThan(30);
 
     // summary.json states the completeness of each side per entity.
     const path = /summary: (.*summary\.json)/.exec(run.out)![1]!;

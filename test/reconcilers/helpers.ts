@@ -2,7 +2,6 @@
 // validated config, and a reconcile run with inline jobs and a private data folder; for
 // hand-made cases, records staged through the normal write path, a tenant config with two csv
 // systems (crm, erp), and the open discrepancies as sortable keys.
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,42 +35,13 @@ export async function removeDataDirs(): Promise<void> {
 
 export const pool = createReconcilePool({ threads: 1, inline: true });
 
-const pendingApplied = new Map<string, Promise<void>>();
-
-/**
- * Applies sql/migrations/0013_unverifiable.sql.pending (the class `unverifiable`) to a test
- * database while the file waits for migrations 0011 and 0012 to be numbered (the runner refuses
- * gaps); nothing once it is 0013_unverifiable.sql. Once per database.
- */
-export function applyPendingMigrations(db: TestDatabase): Promise<void> {
-  let done = pendingApplied.get(db.url);
-  if (!done) {
-    const dir = join(import.meta.dirname, '..', '..', 'sql', 'migrations');
-    const pending = join(dir, '0013_unverifiable.sql.pending');
-    done =
-      existsSync(join(dir, '0013_unverifiable.sql')) || !existsSync(pending)
-        ? Promise.resolve()
-        : db.staging.pool
-            .query(
-              `SELECT pg_get_constraintdef(oid) LIKE '%unverifiable%' AS ok FROM pg_constraint
-                WHERE conname = 'discrepancies_class_check'`,
-            )
-            .then(async (r) => {
-              if (!r.rows[0]?.ok) await db.staging.pool.query(readFileSync(pending, 'utf8'));
-            });
-    pendingApplied.set(db.url, done);
-  }
-  return done;
-}
-
-export async function reconcile(
+export function reconcile(
   db: TestDatabase,
   dir: string,
   tenant: string,
   tenantConfig: TenantConfig,
   extra: Partial<ReconcileOptions> = {},
 ) {
-  await applyPendingMigrations(db);
   return reconcileTenant({
     tenant,
     tenantConfig,

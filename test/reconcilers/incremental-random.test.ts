@@ -2,7 +2,9 @@
 // business keys copied onto other records (duplicates appear and vanish), direct keys re-pointed
 // or cleared, records deleted, revived and created, fields changed, xref links added and removed.
 // After every round the open discrepancies of an incremental run (one mirror) must equal those of
-// a full run on a freshly rebuilt mirror (another data folder).
+// a full run on a freshly rebuilt mirror (another data folder). With invoices referring to the
+// customers (each system with its own ids), the invoices whose customers' links changed must be
+// re-examined too (issue 12).
 import { afterAll, describe, expect, it } from 'vitest';
 import { type GeneratedRecord, generateTenant } from '../../pipeline/generator/ground-truth.js';
 import { Rng } from '../../pipeline/generator/prng.js';
@@ -20,18 +22,24 @@ afterAll(async () => {
 type Side = 'crm' | 'erp';
 
 describe('incremental reconcile under random change sets', () => {
-  for (const seed of [11, 12]) {
-    it(`equals a full run after every round (seed ${seed})`, async () => {
+  for (const [seed, withInvoices] of [
+    [11, false],
+    [12, false],
+    [13, true],
+  ] as const) {
+    it(`equals a full run after every round (seed ${seed}${withInvoices ? ', with invoices' : ''})`, async () => {
       const tenant = `rand${seed}`;
-      const opts = { tenant, seed, counts: { customer: 90 } };
+      const opts = { tenant, seed, counts: { customer: 90, ...(withInvoices ? { invoice: 60 } : {}) } };
+      const entities = withInvoices ? (['customer', 'invoice'] as const) : (['customer'] as const);
       const gen = generateTenant(opts);
-      await stageTenant(db.staging.pool, gen, { entities: ['customer'] });
+      await stageTenant(db.staging.pool, gen, { entities });
       const base = tenantConfigOf(opts);
       const customer = base.entities.customer!;
       // Two business-key levels, so records move between levels too.
       const cfg = {
         ...base,
         entities: {
+          ...base.entities,
           customer: {
             ...customer,
             match: {
@@ -60,7 +68,7 @@ describe('incremental reconcile under random change sets', () => {
       const links: [string, string][] = [];
       const incDir = await dataDir();
       const fullDir = await dataDir();
-      const first = await reconcile(db, incDir, tenant, cfg, { entities: ['customer'] });
+      const first = await reconcile(db, incDir, tenant, cfg, { entities });
       expect(first.errors).toEqual([]);
 
       for (let round = 0; round < 3; round++) {
@@ -69,7 +77,7 @@ describe('incremental reconcile under random change sets', () => {
           const other: Side = side === 'crm' ? 'erp' : 'crm';
           const r = any(side);
           const f = { ...r.fields };
-          switch (rng.int(0, 7)) {
+          switch (rng.int(0, withInvoices ? 9 : 7)) {
             case 0: // a business key copied from another record (a duplicate, or a move)
               f.email = any(rng.chance(0.5) ? side : other).fields.email;
               break;
@@ -136,17 +144,48 @@ describe('incremental reconcile under random change sets', () => {
                 });
               continue;
             }
+            case 8:
+            case 9: {
+              // A customer loses every link (its xref links, its direct key, its business keys):
+              // the invoices that refer to it, unchanged themselves, can no longer be verified.
+              // One an invoice refers to.
+              const named = gen.entities.invoice[side].map((i) => String(i.fields.customer_ref));
+              const r = live[side].get(rng.pick(named.filter((id) => live[side].has(id)))) ?? any(side);
+              const col = side === 'crm' ? 'crm_id' : 'erp_id';
+              await db.staging.pool.query(
+                `DELETE FROM control.xref WHERE tenant_id = $1 AND entity = 'customer' AND ${col} = $2`,
+                [tenant, r.sourceId],
+              );
+              await write(side, {
+                ...r,
+                fields: {
+                  ...r.fields,
+                  crm_ref: null,
+                  erp_ref: null,
+                  email: `gone-${round}-${op}@example.com`,
+                  tax_id: `GONE${round}${op}`,
+                },
+              });
+              const back = side === 'crm' ? 'crm_ref' : 'erp_ref';
+              for (const x of [...live[other].values()].filter((x) => x.fields[back] === r.sourceId))
+                await write(
+                  other,
+                  { ...x, fields: { ...x.fields, [back]: null } },
+                  x.deleted ? 'delete' : 'upsert',
+                );
+              continue;
+            }
             default:
               f.name = `renamed ${round}.${op}`;
           }
           await write(side, { ...r, fields: f });
         }
-        const inc = await reconcile(db, incDir, tenant, cfg, { entities: ['customer'] });
+        const inc = await reconcile(db, incDir, tenant, cfg, { entities });
         expect(inc.errors).toEqual([]);
-        expect(inc.entities[0]!.mode).toBe('incremental');
+        expect(inc.entities.map((e) => e.mode)).toEqual(entities.map(() => 'incremental'));
         const afterIncremental = (await openDiscrepancies(db, tenant)).map(keyOf).sort();
         const full = await reconcile(db, fullDir, tenant, cfg, {
-          entities: ['customer'],
+          entities,
           mode: 'full',
           rebuildMirror: true,
         });

@@ -79,7 +79,7 @@ describe('reconcile precision and recall vs the generator truth', () => {
     }
   }
   for (const [ti, t] of MAPPING_GONE_WRONG.entries()) {
-    for (const seed of [1, 2]) {
+    for (const seed of [ti + 1]) {
       it(`mapping gone wrong ${ti} (30 % of the ${t.deadLetters!.side} side dead-lettered), seed ${seed}`, async () => {
         const tenant = `dl${ti}-s${seed}`;
         const opts: GenerateOptions = { ...t, tenant, seed, counts: COUNTS };

@@ -185,6 +185,20 @@ it('exposes Prometheus metrics whose values move as rows are staged, dead-letter
   expect(actions.status).toBe(200);
 });
 
+it('queues a backfill, which re-reads the given ids through the connector', async () => {
+  const post = await http(`${serve.url}/api/tenants/acme/backfills`, {
+    method: 'POST',
+    body: { system: 'crm', entity: 'customer', ids: ['c-1', 'c-2'] },
+  });
+  expect(post.status).toBe(202);
+  const job = (post.json as { job: { kind: string; id: string } }).job;
+  expect(job.kind).toBe('backfill');
+  await until('the backfill finished', async () => {
+    const j = (await http(`${serve.url}/api/jobs/backfill/${job.id}`)).json as { job?: { state: string } };
+    return j.job?.state === 'completed';
+  });
+});
+
 it('checks what the API is given', async () => {
   expect((await http(`${serve.url}/api/tenants/nobody/runs`)).status).toBe(404);
   const bad = await http(`${serve.url}/api/tenants/acme/runs`, {

@@ -3,7 +3,7 @@
 // HTTP calls, and the CLI bundled from the sources for tests that run `trueup serve` as processes.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { parseConfigText } from '../../pipeline/config/load-config.js';
@@ -46,6 +46,7 @@ export function recordingWork(
 ): ServeWork {
   return {
     captureMode: () => undefined,
+    rereadable: () => true,
     stream: async () => emptyReport(),
     pass: async () => emptyReport(),
     async reconcile(req) {
@@ -178,6 +179,13 @@ export async function http(
 }
 
 let bundled: Promise<string> | undefined;
+
+/** Removes the bundle (afterAll of a file that used it). */
+export async function removeBundledCli(): Promise<void> {
+  const file = await bundled?.catch(() => undefined);
+  bundled = undefined;
+  if (file) await rm(file, { force: true });
+}
 
 /**
  * The `trueup` CLI bundled from the TypeScript sources (esbuild, dependencies left external), so

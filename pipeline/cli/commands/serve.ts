@@ -115,18 +115,6 @@ Examples:
           else stop.addEventListener('abort', () => resolve(), { once: true });
         });
         const out = await running.stop();
-        if (process.env.TRUEUP_SERVE_DEBUG) {
-          const t0 = Date.now();
-          process.on('exit', (c) =>
-            process.stderr.write(`DEBUG exit handler code ${c} +${Date.now() - t0}\n`),
-          );
-          setInterval(() => {
-            const h = (process as unknown as { _getActiveHandles(): object[] })._getActiveHandles();
-            process.stderr.write(
-              `DEBUG +${Date.now() - t0} handles ${h.map((x) => x.constructor?.name).join(',')}\n`,
-            );
-          }, 2000);
-        }
         // The reconcile worker pool is closed only when no job was handed back: a handed-back job
         // still runs on it, and the process ends right after this command returns anyway.
         if (!out.handedBack)
