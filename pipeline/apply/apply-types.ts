@@ -12,6 +12,8 @@ export interface ApplyHooks {
   beforeWrite?(batch: bigint): void | Promise<void>;
   /** After the write returned, before its bookkeeping (tests crash here). */
   afterWrite?(batch: bigint): void | Promise<void>;
+  /** Actions decided so far out of the total selected (after each batch; the CLI's progress). */
+  progress?(done: number, total: number): void;
 }
 
 export interface ApplyOptions {

@@ -67,6 +67,11 @@ export async function applyActions(o: ApplyOptions): Promise<ApplyReport> {
     const candidates = sel.candidates.filter(
       (c) => !blocked.has(c.id) && (!o.onlyPolicyApproved || c.decidedBy?.startsWith('policy:')),
     );
+    let done = 0;
+    const progress = (n: number) => {
+      done += n;
+      o.hooks?.progress?.(done, candidates.length);
+    };
     for (const group of groupsOf(candidates)) {
       let writer: ConnectorWriter;
       try {
@@ -74,6 +79,7 @@ export async function applyActions(o: ApplyOptions): Promise<ApplyReport> {
       } catch (err) {
         for (const c of group)
           report.items.push(item(c, { do: 'hold', reason: (err as Error).message }, 'held'));
+        progress(group.length);
         continue;
       }
       const size = Math.max(
@@ -86,6 +92,7 @@ export async function applyActions(o: ApplyOptions): Promise<ApplyReport> {
           report.items.push(
             ...(o.write ? await writeBatch(o, writer, batch) : await planBatch(o, writer, batch)),
           );
+          progress(batch.length);
         } catch (err) {
           // This system cannot be applied to now: its actions stay approved (and anything logged
           // pending); the tenant's other systems go on.
@@ -102,6 +109,7 @@ export async function applyActions(o: ApplyOptions): Promise<ApplyReport> {
             message,
           });
           for (const c of left) report.items.push(item(c, { do: 'hold', reason: '' }, 'not_now', message));
+          progress(left.length);
           break;
         }
       }

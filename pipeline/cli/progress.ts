@@ -33,6 +33,13 @@ export interface ProgressOptions {
   log?: (line: string) => void;
   /** Clock (ms), for tests. */
   now?: () => number;
+  /** What is counted (default "rows"). */
+  unit?: string;
+  /**
+   * Plain mode: the final line only when an interval line was printed before it (work that
+   * ended within `everyMs` leaves the command's own output alone). Default false.
+   */
+  finalOnlyIfLong?: boolean;
 }
 
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -47,15 +54,22 @@ function seconds(ms: number): string {
 export function createProgress(label: string, opts: ProgressOptions = {}): Progress {
   const stream = opts.stream ?? process.stderr;
   const tty = opts.tty ?? (process.stdout.isTTY === true && stream.isTTY === true);
-  return tty ? barProgress(label, stream, opts.total) : lineProgress(label, stream, opts);
+  return tty
+    ? barProgress(label, stream, opts.total, opts.unit ?? 'rows')
+    : lineProgress(label, stream, opts);
 }
 
-function barProgress(label: string, stream: NodeJS.WriteStream, initialTotal: number | undefined): Progress {
+function barProgress(
+  label: string,
+  stream: NodeJS.WriteStream,
+  initialTotal: number | undefined,
+  unit: string,
+): Progress {
   let total = initialTotal ?? 0;
   let done = 0;
   const started = Date.now();
-  const withTotal = `${label} [{bar}] {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {eta_formatted}`;
-  const withoutTotal = `${label} {value} rows | {rate} rows/s | {duration_formatted}`;
+  const withTotal = `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}`;
+  const withoutTotal = `${label} {value} ${unit} | {rate} ${unit}/s | {duration_formatted}`;
   const bar = new SingleBar(
     {
       stream,
@@ -99,20 +113,23 @@ function lineProgress(label: string, stream: NodeJS.WriteStream, opts: ProgressO
   const started = now();
   let total = opts.total;
   let done = 0;
+  const unit = opts.unit ?? 'rows';
   let lastLine = started;
+  let printed = false;
   let stopped = false;
   const line = (final: string | undefined) => {
     const elapsed = now() - started;
     const rate = done / Math.max(0.001, elapsed / 1000);
     if (final !== undefined)
-      return `${label}: ${count(done)} rows ${final} in ${seconds(elapsed)} (${count(rate)} rows/s)`;
-    const of = total ? ` / ${count(total)} rows (${Math.floor((done / total) * 100)}%)` : ' rows';
+      return `${label}: ${count(done)} ${unit} ${final} in ${seconds(elapsed)} (${count(rate)} ${unit}/s)`;
+    const of = total ? ` / ${count(total)} ${unit} (${Math.floor((done / total) * 100)}%)` : ` ${unit}`;
     const eta = total && rate > 0 && done < total ? `, ETA ${seconds(((total - done) / rate) * 1000)}` : '';
-    return `${label}: ${count(done)}${of}, ${count(rate)} rows/s${eta}`;
+    return `${label}: ${count(done)}${of}, ${count(rate)} ${unit}/s${eta}`;
   };
   const maybe = () => {
     if (stopped || now() - lastLine < everyMs) return;
     lastLine = now();
+    printed = true;
     log(line(undefined));
   };
   return {
@@ -130,6 +147,7 @@ function lineProgress(label: string, stream: NodeJS.WriteStream, opts: ProgressO
     stop(verb = 'done') {
       if (stopped) return;
       stopped = true;
+      if (opts.finalOnlyIfLong && !printed) return;
       log(line(verb));
     },
   };

@@ -91,3 +91,24 @@ it('uses plain lines when stdout is not a terminal', () => {
     /^order: 5 \/ 10 rows \(50%\), [\d,]+ rows\/s, ETA .+\norder: 5 rows compared in .+\n$/,
   );
 });
+
+it('counts in its own unit, and leaves short work without a final line when asked', () => {
+  let now = 0;
+  const lines: string[] = [];
+  const opts = { tty: false, everyMs: 1_000, now: () => now, log: (l: string) => lines.push(l) };
+  const short = createProgress('apply acme', { ...opts, total: 3, unit: 'actions', finalOnlyIfLong: true });
+  short.update(3);
+  short.stop('decided');
+  expect(lines).toEqual([]);
+  const long = createProgress('apply acme', { ...opts, total: 300, unit: 'actions', finalOnlyIfLong: true });
+  now = 1_000;
+  long.update(100);
+  now = 2_000;
+  long.update(300);
+  long.stop('decided');
+  expect(lines).toEqual([
+    'apply acme: 100 / 300 actions (33%), 100 actions/s, ETA 2.0 s',
+    'apply acme: 300 / 300 actions (100%), 150 actions/s',
+    'apply acme: 300 actions decided in 2.0 s (150 actions/s)',
+  ]);
+});

@@ -9,6 +9,7 @@ import type { ApplyHooks, ApplyItem, ApplyReport } from '../../apply/apply-types
 import { applyActions } from '../../apply/run-apply.js';
 import { type CliContext, checkIds, checkTenantId, configuredTenant, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
+import { createProgress, type Progress } from '../progress.js';
 
 interface ApplyCliOptions {
   tenant: string;
@@ -157,7 +158,14 @@ Exit 1 when an action failed (its error is in \`actions list\` and a dead letter
             `--target ${JSON.stringify(opts.target)} is not a system of tenant ${opts.tenant} (configured: ${Object.keys(config.systems).sort().join(', ')})`,
           );
         const logger = rt.logger.child({ tenant: opts.tenant, command: 'actions apply' });
-        const hooks = crashHooks(ctx.env.TRUEUP_TEST_APPLY_CRASH);
+        let bar: Progress | undefined;
+        const hooks: ApplyHooks = {
+          ...crashHooks(ctx.env.TRUEUP_TEST_APPLY_CRASH),
+          progress(done, total) {
+            bar ??= createProgress(`apply ${opts.tenant}`, { total, unit: 'actions', finalOnlyIfLong: true });
+            bar.update(done);
+          },
+        };
         const report = await applyActions({
           staging: rt.staging,
           tenant: opts.tenant,
@@ -170,8 +178,9 @@ Exit 1 when an action failed (its error is in \`actions list\` and a dead letter
           ...(batchSize ? { batchSize } : {}),
           logger,
           openWriter: tenantWriters({ staging: rt.staging, logger }, opts.tenant, config),
-          ...(hooks ? { hooks } : {}),
+          hooks,
         });
+        bar?.stop(opts.yes ? 'decided' : 'planned');
         ctx.out(opts.json ? `${JSON.stringify(report, jsonSafe, 2)}\n` : render(report));
         const failed =
           (report.counts.failed ?? 0) > 0 ||
