@@ -80,7 +80,9 @@ export async function listActions(db: Db, f: ActionFilter): Promise<ActionView[]
   if (f.targetSystem !== undefined) q = q.where('target_system', '=', f.targetSystem);
   if (f.ids) q = q.where(sql<boolean>`id = ANY(${f.ids}::bigint[])`);
   const rows = await q
-    .orderBy('id')
+    // The table's bigint id, not the text column of the same name the select outputs (which
+    // Postgres would order as text: 1, 10, 100, 2, …).
+    .orderBy(sql`control.actions.id`)
     .limit(f.limit ?? 1_000)
     .execute();
   const reasons = await decisionReasons(db, f.tenant, rows);
