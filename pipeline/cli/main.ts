@@ -81,6 +81,6 @@ export async function runCli(
         return 0;
       return EXIT_USAGE;
     }
-    return reportError(err, (t) => process.stderr.write(t));
+    return reportError(err, ctx.err);
   }
 }

@@ -41,6 +41,12 @@ export interface DiscrepancyView {
   lastSeen: Date;
   acceptedBy: string | null;
   acceptedReason: string | null;
+  crmId: string | null;
+  erpId: string | null;
+  /** For a record missing on one side: unmatched records of the other side that look like it. */
+  candidates: string[];
+  /** The per-field explanation and what the run recorded (candidates, why no create, …). */
+  detail: Record<string, unknown> | null;
 }
 
 export interface DiscrepancyFilter {
@@ -76,9 +82,13 @@ export async function listDiscrepancies(db: Db, f: DiscrepancyFilter): Promise<D
     last_seen: Date;
     accepted_by: string | null;
     accepted_reason: string | null;
+    crm_id: string | null;
+    erp_id: string | null;
+    detail: Record<string, unknown> | null;
   }>`
     SELECT id::text, entity, class, field, match_key, crm_value, erp_value, currency::text, money_impact::text,
-           material, status, runs_open, first_seen, last_seen, accepted_by, accepted_reason
+           material, status, runs_open, first_seen, last_seen, accepted_by, accepted_reason,
+           crm_id, erp_id, detail
       FROM control.discrepancies_now
      WHERE ${sql.join(where, sql` AND `)}
      ORDER BY material DESC, money_impact DESC NULLS LAST, entity, first_seen, id
@@ -100,6 +110,10 @@ export async function listDiscrepancies(db: Db, f: DiscrepancyFilter): Promise<D
     lastSeen: r.last_seen,
     acceptedBy: r.accepted_by,
     acceptedReason: r.accepted_reason,
+    crmId: r.crm_id,
+    erpId: r.erp_id,
+    candidates: Array.isArray(r.detail?.candidates) ? r.detail.candidates.map(String) : [],
+    detail: r.detail,
   }));
 }
 

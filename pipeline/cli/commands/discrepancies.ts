@@ -1,4 +1,4 @@
-// `trueup discrepancies list|accept`: what reconciliation found for a tenant, and a reviewer's
+// `trueup discrepancies list|show|accept`: what reconciliation found for a tenant, and a reviewer's
 // acceptance of discrepancies that are known and fine (who and why recorded, audited). Accepted
 // ones stay accepted while they persist and do not count for `reconcile --fail-on`.
 import type { Command } from 'commander';
@@ -106,6 +106,7 @@ Example:
               'runs',
               'first seen',
               'accepted by',
+              'candidates',
             ],
             rows.map((d) => [
               d.id,
@@ -121,9 +122,80 @@ Example:
               String(d.runsOpen),
               d.firstSeen.toISOString().slice(0, 19),
               d.acceptedBy ? `${d.acceptedBy}: ${d.acceptedReason ?? ''}` : '',
+              d.candidates.length > 2
+                ? `${d.candidates.slice(0, 2).join(', ')} +${d.candidates.length - 2}`
+                : d.candidates.join(', '),
             ]),
           )}\n`,
         );
+      });
+    });
+
+  cmd
+    .command('show')
+    .description('show one discrepancy: its records, values, explanation and candidate matches')
+    .argument('<id>', 'discrepancy id (from `discrepancies list`)')
+    .requiredOption('--tenant <id>', 'tenant')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ trueup discrepancies show --tenant acme 412
+
+For a record missing on one side, the candidates are unmatched records of the other side that
+look like it (same normalised email, tax id, name, number or sku); link one with
+  $ trueup xref link --tenant acme --from-candidate 412 --candidate <id>`,
+    )
+    .action(async (id: string, opts: { tenant: string; json?: boolean }, c: Command) => {
+      checkIds([id], 'discrepancy');
+      checkTenantId(opts.tenant);
+      await ctx.withRuntime(c, async (rt) => {
+        const [d] = await listDiscrepancies(rt.staging.db, {
+          tenant: checkTenant(rt, opts.tenant),
+          ids: [id],
+        });
+        if (!d) {
+          ctx.err(`trueup: tenant ${opts.tenant} has no discrepancy ${id}\n`);
+          process.exitCode = 1;
+          return;
+        }
+        if (opts.json) {
+          ctx.out(`${JSON.stringify(d, null, 2)}\n`);
+          return;
+        }
+        const systems = systemsOf(rt, opts.tenant);
+        const { candidates: _c, ...detail } = d.detail ?? {};
+        const lines: [string, string][] = [
+          ['id', d.id],
+          ['entity', d.entity],
+          ['class', d.class],
+          ['field', d.field],
+          ['match key', d.matchKey],
+          [`crm record${systems ? ` (${systems.crm})` : ''}`, d.crmId ?? ''],
+          [`erp record${systems ? ` (${systems.erp})` : ''}`, d.erpId ?? ''],
+          ['crm value', show(d.crmValue)],
+          ['erp value', show(d.erpValue)],
+          ['money impact', d.moneyImpact ? `${d.moneyImpact} ${d.currency ?? ''}`.trim() : ''],
+          ['material', d.material ? 'yes' : 'no'],
+          ['status', d.status],
+          ['first seen', d.firstSeen.toISOString()],
+          ['last seen', d.lastSeen.toISOString()],
+          ['runs open', String(d.runsOpen)],
+          ['accepted by', d.acceptedBy ? `${d.acceptedBy}: ${d.acceptedReason ?? ''}` : ''],
+          ['detail', Object.keys(detail).length ? JSON.stringify(detail) : ''],
+        ];
+        const width = Math.max(...lines.map(([k]) => k.length));
+        let text = lines
+          .filter(([, v]) => v !== '')
+          .map(([k, v]) => `${k.padEnd(width)}  ${v}`)
+          .join('\n');
+        if (d.candidates.length) {
+          text += `\n\ncandidates (unmatched ${d.crmId ? 'erp' : 'crm'} records that look like it):\n`;
+          text += d.candidates.map((x) => `  ${x}`).join('\n');
+          text += `\nlink one: trueup xref link --tenant ${opts.tenant} --from-candidate ${d.id} --candidate ${d.candidates[0]}`;
+        }
+        ctx.out(`${text}\n`);
       });
     });
 

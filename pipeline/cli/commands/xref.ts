@@ -3,18 +3,20 @@
 // that staging has seen both records (a typo would otherwise link nothing to something) unless
 // --allow-missing, and takes over a link a key match recorded (origin manual).
 import type { Command } from 'commander';
+import { listDiscrepancies } from '../../../staging/control/discrepancies.js';
 import { linkManually, listLinks, unlinkRecords } from '../../../staging/control/xref.js';
 import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
+import { TrueupError } from '../../../staging/model/errors.js';
 import { systemsByRole } from '../../../staging/model/tenant-config.js';
 import type { Runtime } from '../../runtime.js';
-import { type CliContext, configuredTenant, UsageError } from '../cli-context.js';
+import { type CliContext, checkIds, configuredTenant, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
 
 interface LinkOptions {
   tenant: string;
-  entity: string;
-  crm: string;
-  erp: string;
+  entity?: string;
+  crm?: string;
+  erp?: string;
   by?: string;
   allowMissing?: boolean;
 }
@@ -25,6 +27,11 @@ function systemsOf(rt: Runtime, tenant: string): { crm: string; erp: string } {
   if (!crm || !erp)
     throw new UsageError(`tenant "${tenant}" needs one system with role crm and one with role erp`);
   return { crm, erp };
+}
+
+/** A discrepancy that cannot give a link (not found, not a missing record, no candidates): exit 1. */
+class LinkCandidateError extends TrueupError {
+  override name = 'LinkCandidateError';
 }
 
 function checkEntity(entity: string): void {
@@ -39,7 +46,15 @@ export function registerXrefCommands(program: Command, ctx: CliContext): void {
       .requiredOption('--entity <name>', `entity (${ENTITIES.join(', ')})`)
       .requiredOption('--crm <id>', 'source id of the CRM record')
       .requiredOption('--erp <id>', 'source id of the ERP record');
-  common(xref.command('link').description('link a CRM record to an ERP record'))
+  xref
+    .command('link')
+    .description('link a CRM record to an ERP record (or a discrepancy to one of its candidates)')
+    .requiredOption('--tenant <id>', 'tenant')
+    .option('--entity <name>', `entity (${ENTITIES.join(', ')}); implied by --from-candidate`)
+    .option('--crm <id>', 'source id of the CRM record')
+    .option('--erp <id>', 'source id of the ERP record')
+    .option('--from-candidate <discrepancy>', 'a missing_in_* discrepancy: link its record to a candidate')
+    .option('--candidate <id>', 'with --from-candidate: which candidate (needed when it has several)')
     .option('--by <name>', 'who links them (audit; default $USER)')
     .option('--allow-missing', 'link even if staging has no row of a record yet (not extracted yet)')
     .addHelpText(
@@ -47,23 +62,70 @@ export function registerXrefCommands(program: Command, ctx: CliContext): void {
       `
 Example:
   $ trueup xref link --tenant acme --entity customer --crm 0015g00000ABC --erp 10042
+  $ trueup xref link --tenant acme --from-candidate 412 --candidate 10042
 
 Both records must be in staging (live or deleted) unless --allow-missing; otherwise exit 1 naming
-the missing ones. Linking a pair that a key match linked makes the link manual.`,
+the missing ones. Linking a pair that a key match linked makes the link manual. --from-candidate
+takes the record and the entity from a missing_in_crm / missing_in_erp discrepancy and links it to
+one of the candidate matches \`trueup discrepancies show\` lists; the next reconcile matches them.`,
     )
-    .action(async (opts: LinkOptions, cmd: Command) => {
-      checkEntity(opts.entity);
+    .action(async (opts: LinkOptions & { fromCandidate?: string; candidate?: string }, cmd: Command) => {
+      if (opts.fromCandidate === undefined) {
+        if (!opts.entity || !opts.crm || !opts.erp)
+          throw new UsageError(
+            'xref link needs --entity, --crm and --erp (or --from-candidate <discrepancy>)',
+          );
+        checkEntity(opts.entity);
+      } else {
+        checkIds([opts.fromCandidate], 'discrepancy');
+        if (opts.crm || opts.erp)
+          throw new UsageError(
+            '--from-candidate takes the records from the discrepancy: leave out --crm and --erp',
+          );
+      }
       await ctx.withRuntime(cmd, async (rt) => {
         const s = systemsOf(rt, opts.tenant);
+        let { entity, crm, erp } = opts;
+        if (opts.fromCandidate !== undefined) {
+          const [d] = await listDiscrepancies(rt.staging.db, {
+            tenant: opts.tenant,
+            ids: [opts.fromCandidate],
+          });
+          if (!d)
+            throw new LinkCandidateError(`tenant ${opts.tenant} has no discrepancy ${opts.fromCandidate}`);
+          if (d.class !== 'missing_in_crm' && d.class !== 'missing_in_erp')
+            throw new LinkCandidateError(
+              `discrepancy ${d.id} is ${d.class}: only a missing_in_crm or missing_in_erp discrepancy has candidates`,
+            );
+          if (!d.candidates.length)
+            throw new LinkCandidateError(
+              `discrepancy ${d.id} has no candidate matches; link with --crm and --erp`,
+            );
+          const pick = opts.candidate ?? (d.candidates.length === 1 ? d.candidates[0] : undefined);
+          if (pick === undefined)
+            throw new UsageError(
+              `discrepancy ${d.id} has ${d.candidates.length} candidates (${d.candidates.join(', ')}): name one with --candidate`,
+            );
+          if (!d.candidates.includes(pick))
+            throw new UsageError(
+              `${pick} is not a candidate of discrepancy ${d.id} (candidates: ${d.candidates.join(', ')})`,
+            );
+          if (opts.entity && opts.entity !== d.entity)
+            throw new UsageError(`discrepancy ${d.id} is about ${d.entity}, not ${opts.entity}`);
+          entity = d.entity;
+          crm = d.class === 'missing_in_erp' ? (d.crmId ?? undefined) : pick;
+          erp = d.class === 'missing_in_erp' ? pick : (d.erpId ?? undefined);
+          if (!crm || !erp) throw new LinkCandidateError(`discrepancy ${d.id} does not name its record`);
+        }
         const done = await linkManually(
           rt.staging.db,
           {
             tenant: opts.tenant,
-            entity: opts.entity as Entity,
+            entity: entity as Entity,
             crmSystem: s.crm,
-            crmId: opts.crm,
+            crmId: crm!,
             erpSystem: s.erp,
-            erpId: opts.erp,
+            erpId: erp!,
             createdBy: opts.by ?? ctx.env.USER ?? 'cli',
           },
           { allowMissing: opts.allowMissing ?? false },
@@ -73,7 +135,7 @@ the missing ones. Linking a pair that a key match linked makes the link manual.`
           : done.madeManual
             ? ' (was key_match, now manual)'
             : ' (already linked)';
-        ctx.out(`linked ${s.crm} ${opts.crm} ↔ ${s.erp} ${opts.erp} (${opts.entity})${how}\n`);
+        ctx.out(`linked ${s.crm} ${crm} ↔ ${s.erp} ${erp} (${entity})${how}\n`);
       });
     });
   common(xref.command('unlink').description('remove a link between a CRM record and an ERP record'))
@@ -81,7 +143,7 @@ the missing ones. Linking a pair that a key match linked makes the link manual.`
       'after',
       '\nExample:\n  $ trueup xref unlink --tenant acme --entity customer --crm 0015g00000ABC --erp 10042',
     )
-    .action(async (opts: LinkOptions, cmd: Command) => {
+    .action(async (opts: Required<Pick<LinkOptions, 'tenant' | 'entity' | 'crm' | 'erp'>>, cmd: Command) => {
       checkEntity(opts.entity);
       await ctx.withRuntime(cmd, async (rt) => {
         const s = systemsOf(rt, opts.tenant);
