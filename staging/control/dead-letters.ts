@@ -126,6 +126,8 @@ export interface DeadLetterFilter {
   status?: DeadLetterStatus | 'all';
   ids?: readonly string[];
   limit?: number;
+  /** Only ids after this one (paging one tenant's letters in id order). */
+  afterId?: string;
 }
 
 export async function listDeadLetters(db: Db, filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
@@ -134,6 +136,7 @@ export async function listDeadLetters(db: Db, filter: DeadLetterFilter = {}): Pr
   if (filter.system) q = q.where('system', '=', filter.system);
   if (filter.entity) q = q.where('entity', '=', filter.entity);
   if (filter.ids?.length) q = q.where('id', 'in', [...filter.ids]);
+  if (filter.afterId !== undefined) q = q.where('id', '>', filter.afterId);
   const status = filter.status ?? 'open';
   if (status !== 'all') q = q.where('status', '=', status);
   if (filter.limit) q = q.limit(filter.limit);

@@ -24,8 +24,31 @@ export async function replayDeadLetters(
   filter: { tenant: string; ids?: readonly string[]; system?: string; entity?: string },
   remap?: Remapper,
 ): Promise<ReplayResult> {
-  const letters = await listDeadLetters(staging.db, { ...filter, status: 'open' });
   const result: ReplayResult = { replayed: [], failed: [] };
+  // A page of letters at a time (a tenant may hold millions after a bad mapping): in id order, so
+  // a letter that fails again is not read twice.
+  for (let afterId: string | undefined, page: DeadLetter[]; ; afterId = page.at(-1)!.id) {
+    page = await listDeadLetters(staging.db, {
+      ...filter,
+      status: 'open',
+      limit: REPLAY_PAGE,
+      ...(afterId !== undefined ? { afterId } : {}),
+    });
+    if (!page.length) break;
+    await replayPage(staging, page, result, remap);
+  }
+  return result;
+}
+
+/** Letters read per query by replayDeadLetters. */
+const REPLAY_PAGE = 500;
+
+async function replayPage(
+  staging: Staging,
+  letters: readonly DeadLetter[],
+  result: ReplayResult,
+  remap: Remapper | undefined,
+): Promise<void> {
   for (const dl of letters) {
     const change = toChange(dl) ?? remap?.(dl) ?? null;
     const fail = async (message: string) => {
@@ -62,7 +85,6 @@ export async function replayDeadLetters(
     });
     result.replayed.push(dl.id);
   }
-  return result;
 }
 
 function toChange(dl: DeadLetter): Change | null {

@@ -70,6 +70,24 @@ describe('re-mapping from raw', () => {
 });
 
 describe('dead letters', () => {
+  it("replays a tenant's letters a page at a time, each once, however many there are", async () => {
+    const changes = Array.from({ length: 600 }, (_, i) => ({
+      sourceId: `p${i}`,
+      version: 1n,
+      op: 'upsert' as const,
+      fields: { currency: 'euro' },
+    }));
+    await stageUnit(t.staging.pool, {
+      tenant: 'page',
+      system: 'crm',
+      batches: [{ entity: 'customer', changes }],
+    });
+    const res = await replayDeadLetters(t.staging, { tenant: 'page' });
+    expect(res.replayed).toEqual([]);
+    expect(res.failed).toHaveLength(600);
+    expect(new Set(res.failed.map((f) => f.id)).size).toBe(600);
+  });
+
   it('counts repeats as attempts, replays what is now valid, keeps what is not, discards on request', async () => {
     const pool = t.staging.pool;
     const bad = { sourceId: 'x', version: 1n, op: 'upsert' as const, fields: { currency: 'euro' } };
