@@ -5,6 +5,7 @@
 // attempt is audited too. Every entity's results lock is held while checking and recording, so a
 // run writing its results cannot slip a material discrepancy in between.
 import type pg from 'pg';
+import type { AuditAction } from '../staging/control/audit.js';
 import { clientDb } from '../staging/control/control-db.js';
 import { lockEntityResults } from '../staging/control/entity-results-lock.js';
 import { inTransaction } from '../staging/database.js';
@@ -108,10 +109,11 @@ export async function signOffPeriod(pool: pg.Pool, input: SignoffInput): Promise
       const id = rows[0]!.id;
       await client.query(
         `INSERT INTO control.audit (tenant_id, actor, action, subject, detail)
-         VALUES ($1, $2, 'close.signoff', $3, $4::jsonb)`,
+         VALUES ($1, $2, $3, $4, $5::jsonb)`,
         [
           tenant,
           by,
+          'close.signoff' satisfies AuditAction,
           `period:${period}`,
           JSON.stringify({ signoff: id, runId, note: input.note ?? null, totals }),
         ],
@@ -123,10 +125,11 @@ export async function signOffPeriod(pool: pg.Pool, input: SignoffInput): Promise
     if (err instanceof CloseRefusedError && by)
       await pool.query(
         `INSERT INTO control.audit (tenant_id, actor, action, subject, detail)
-         VALUES ($1, $2, 'close.refuse', $3, $4::jsonb)`,
+         VALUES ($1, $2, $3, $4, $5::jsonb)`,
         [
           tenant,
           by,
+          'close.refuse' satisfies AuditAction,
           `period:${period}`,
           JSON.stringify({
             reason: err.message,

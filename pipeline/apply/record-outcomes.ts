@@ -4,12 +4,16 @@
 // attempts finished. docs/apply.md, "What is recorded".
 import type pg from 'pg';
 import { actionTransition } from '../../staging/control/action-states.js';
-import { auditSubject } from '../../staging/control/audit.js';
+import { type AuditAction, auditSubject } from '../../staging/control/audit.js';
 import { addDeadLetters } from '../../staging/control/dead-letters.js';
 import { finishLog } from './apply-log.js';
 
 /** The audit actions the apply step writes (control.audit.action). */
-export const APPLY_AUDIT_ACTIONS = ['action.apply', 'action.fail', 'action.stale'] as const;
+export const APPLY_AUDIT_ACTIONS = [
+  'action.apply',
+  'action.fail',
+  'action.stale',
+] as const satisfies readonly AuditAction[];
 
 export type OutcomeStatus = 'applied' | 'failed' | 'skipped_stale';
 

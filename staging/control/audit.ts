@@ -5,11 +5,19 @@
 import { sql } from 'kysely';
 import type { Db } from '../database.js';
 
+/** Every audit action any part of trueup writes: the one list (reports and tests read it). */
 export const AUDIT_ACTIONS = [
   'discrepancy.accept',
   'action.approve',
   'action.reject',
   'action.withdraw',
+  // the apply step (pipeline/apply/record-outcomes.ts)
+  'action.apply',
+  'action.fail',
+  'action.stale',
+  // the close pack (reports/close-signoff.ts)
+  'close.signoff',
+  'close.refuse',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
