@@ -3,6 +3,7 @@
 import { cdcBench } from './cdc.bench.js';
 import { extractBench } from './extract.bench.js';
 import type { BenchDefinition } from './harness.js';
+import { memoryBench } from './memory.bench.js';
 import { reconcileBench } from './reconcile.bench.js';
 import { reportBench } from './report.bench.js';
 import { stagingBench } from './staging.bench.js';
@@ -13,4 +14,5 @@ export const BENCHMARKS: BenchDefinition[] = [
   extractBench,
   reconcileBench,
   reportBench,
+  memoryBench,
 ];
