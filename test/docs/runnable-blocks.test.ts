@@ -21,7 +21,7 @@ interface Block {
 }
 
 /** The runnable blocks of a Markdown file, each command with its line number. */
-export function runnableBlocks(file: string, text: string): Block[] {
+function runnableBlocks(file: string, text: string): Block[] {
   const blocks: Block[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
