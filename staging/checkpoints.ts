@@ -1,7 +1,18 @@
 // Checkpoints: the position each source stream has been staged up to (an LSN, an API cursor,
 // a set of processed file hashes). Always written in the transaction of the rows they cover.
-import type pg from 'pg';
+// Every read and write here is one tenant's: it runs in that tenant's scope (tenant-scope.ts),
+// where the scope's role writes control.checkpoints only through the migration 0013 functions.
+import pg from 'pg';
 import type { Db } from './database.js';
+import {
+  enterTenantScope,
+  saveScopedCheckpoint,
+  scopeEnforced,
+  scopeEnforcedDb,
+  setScopedStreamState,
+  withTenantScope,
+  withTenantScopeDb,
+} from './tenant-scope.js';
 
 export interface CheckpointRow {
   tenant: string;
@@ -14,10 +25,24 @@ export interface CheckpointRow {
   updatedAt: Date;
 }
 
+/**
+ * Saves a checkpoint for `cp.tenant`. On a pool: in a transaction of its own, in the tenant's scope.
+ * On a client: the caller's transaction enters (or stays in) the tenant's scope — the checkpoint
+ * commits with whatever else that transaction wrote, and the rest of it runs in the scope too.
+ */
 export async function saveCheckpoint(
   client: pg.Pool | pg.ClientBase,
   cp: { tenant: string; system: string; stream: string; position: unknown; rows?: number },
 ): Promise<void> {
+  if (client instanceof pg.Pool) {
+    await withTenantScope(client, cp.tenant, (c) => saveCheckpoint(c, cp));
+    return;
+  }
+  await enterTenantScope(client, cp.tenant);
+  if (await scopeEnforced(client)) {
+    await saveScopedCheckpoint(client, cp);
+    return;
+  }
   await client.query(
     `INSERT INTO control.checkpoints AS c (tenant_id, system, stream, position, rows_total)
      VALUES ($1, $2, $3, $4::jsonb, $5)
@@ -28,10 +53,12 @@ export async function saveCheckpoint(
   );
 }
 
+/** A stream's saved position (on a pool: read in the tenant's scope). */
 export async function loadCheckpoint(
   q: pg.Pool | pg.ClientBase,
   key: { tenant: string; system: string; stream: string },
 ): Promise<unknown | undefined> {
+  if (q instanceof pg.Pool) return withTenantScope(q, key.tenant, (c) => loadCheckpoint(c, key));
   const res = await q.query<{ position: unknown }>(
     'SELECT position FROM control.checkpoints WHERE tenant_id = $1 AND system = $2 AND stream = $3',
     [key.tenant, key.system, key.stream],
@@ -49,19 +76,25 @@ export async function firstCheckpoint<T>(
   key: { tenant: string; system: string; stream: string },
   initial: T,
 ): Promise<{ position: T; created: boolean }> {
-  const saved = (await loadCheckpoint(pool, key)) as T | null | undefined;
-  if (saved) return { position: saved, created: false };
-  await saveCheckpoint(pool, { ...key, position: initial });
-  return { position: initial, created: true };
+  return withTenantScope(pool, key.tenant, async (client) => {
+    const saved = (await loadCheckpoint(client, key)) as T | null | undefined;
+    if (saved) return { position: saved, created: false };
+    await saveCheckpoint(client, { ...key, position: initial });
+    return { position: initial, created: true };
+  });
 }
 
-/** Records a stream's state without moving its position (paused, failed, needs_resnapshot…). */
+/** Records a stream's state without moving its position (paused, failed, needs_resnapshot…), in the tenant's scope. */
 export async function setStreamState(
   db: Db,
   key: { tenant: string; system: string; stream: string },
   state: string,
   detail: string | null,
 ): Promise<void> {
+  if (await scopeEnforcedDb(db)) {
+    await withTenantScopeDb(db, key.tenant, (trx) => setScopedStreamState(trx, key, state, detail));
+    return;
+  }
   await db
     .insertInto('control.checkpoints')
     .values({
@@ -78,7 +111,13 @@ export async function setStreamState(
     .execute();
 }
 
+/** The checkpoints of one tenant, or (no tenant: a cross-tenant status) of all, unscoped. */
 export async function listCheckpoints(db: Db, tenant?: string): Promise<CheckpointRow[]> {
+  if (tenant) return withTenantScopeDb(db, tenant, (trx) => readCheckpoints(trx, tenant));
+  return readCheckpoints(db);
+}
+
+async function readCheckpoints(db: Db, tenant?: string): Promise<CheckpointRow[]> {
   let q = db
     .selectFrom('control.checkpoints')
     .selectAll()

@@ -162,6 +162,11 @@ function checkChange(entity: Entity, c: Change): string | { change: Change; raw:
     if (fields) fields = read.fields;
     if (c.keepFields?.some((k) => !ENTITY_FIELDS[entity].some((d) => d.name === k)))
       return `keepFields names an unknown field of ${entity}`;
+  } else if (fields) {
+    // A delete's values are kept only for a record first seen deleted (a soft-deleted row in a
+    // snapshot): values that do not validate make it a bare tombstone, never a lost delete.
+    const read = normaliseCanonical(entity, fields);
+    fields = read.ok ? read.fields : undefined;
   }
   const change =
     fields === c.fields && updatedAt === c.sourceUpdatedAt ? c : { ...c, fields, sourceUpdatedAt: updatedAt };
@@ -199,7 +204,9 @@ function collapse(changes: readonly Change[]): Change[] {
 
 function toCopyRow(defs: readonly FieldDef[], c: Change, rawJson: string | undefined): CopyValue[] {
   const row: CopyValue[] = [c.sourceId];
-  const fields = c.op === 'delete' ? {} : (c.fields ?? {});
+  // A delete's fields land only when it inserts (a record first seen deleted): the tombstone
+  // of a staged record keeps the staged values (write-changes.ts).
+  const fields = c.fields ?? {};
   for (const d of defs) {
     const v = fields[d.name];
     if (v === undefined || v === null) row.push(null);

@@ -32,17 +32,19 @@ export async function remapEntity(pool: pg.Pool, input: RemapInput): Promise<Rem
   const result: RemapResult = { scanned: 0, updated: 0, deadLettered: 0 };
   let after = '';
   for (;;) {
-    const { rows } = await pool.query<{
-      source_id: string;
-      raw: unknown;
-      version: string;
-      source_updated_at: Date | null;
-    }>(
-      `SELECT source_id, raw, version, source_updated_at FROM ${table}
-        WHERE tenant_id = $1 AND system = $2 AND source_id > $3 AND deleted_at IS NULL
-          AND mapping_version <> $4
-        ORDER BY source_id LIMIT $5`,
-      [input.tenant, input.system, after, input.mappingVersion, chunk],
+    const { rows } = await withTenantScope(pool, input.tenant, (c) =>
+      c.query<{
+        source_id: string;
+        raw: unknown;
+        version: string;
+        source_updated_at: Date | null;
+      }>(
+        `SELECT source_id, raw, version, source_updated_at FROM ${table}
+          WHERE tenant_id = $1 AND system = $2 AND source_id > $3 AND deleted_at IS NULL
+            AND mapping_version <> $4
+          ORDER BY source_id LIMIT $5`,
+        [input.tenant, input.system, after, input.mappingVersion, chunk],
+      ),
     );
     if (!rows.length) break;
     after = rows[rows.length - 1]!.source_id;

@@ -4,6 +4,7 @@
 // `trueup actions apply`).
 import type { Staging } from '../../staging/database.js';
 import type { TenantConfig } from '../../staging/model/tenant-config.js';
+import { tenantStaging } from '../../staging/scoped-staging.js';
 import type { ConnectorWriter } from '../connectors/contract.js';
 import { openWriter } from '../connectors/open-writer.js';
 import type { Logger } from '../log/logger.js';
@@ -20,7 +21,9 @@ export function tenantWriters(
     const sys = Object.hasOwn(config.systems, system) ? config.systems[system] : undefined;
     if (!sys)
       throw new ApplyError(`tenant ${tenant} has no system ${system}`, { subject: { tenant, system } });
-    return openWriter(deps, tenant, system, sys, { entities: config.entities });
+    return openWriter({ ...deps, staging: tenantStaging(deps.staging, tenant) }, tenant, system, sys, {
+      entities: config.entities,
+    });
   };
 }
 

@@ -7,6 +7,7 @@
 // target. A system that fails leaves its actions approved; the others go on. The dry-run reads
 // the same and writes nothing, anywhere.
 import type pg from 'pg';
+import { tenantStaging } from '../../staging/scoped-staging.js';
 import type { ConnectorWriter } from '../connectors/contract.js';
 import { pendingEntries } from './apply-log.js';
 import { ApplyError, type ApplyOptions, type ApplyReport } from './apply-types.js';
@@ -16,7 +17,9 @@ import { type Candidate, selectApproved } from './select-actions.js';
 
 const DEFAULT_BATCH = 100;
 
-export async function applyActions(o: ApplyOptions): Promise<ApplyReport> {
+export async function applyActions(options: ApplyOptions): Promise<ApplyReport> {
+  // Everything an apply reads and writes in staging is its tenant's: in the tenant's scope.
+  const o: ApplyOptions = { ...options, staging: tenantStaging(options.staging, options.tenant) };
   const pool = o.staging.pool;
   const systems = systemNames(o);
   const writers = new Map<string, ConnectorWriter>();

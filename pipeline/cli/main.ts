@@ -3,9 +3,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createCliContext, EXIT_USAGE, reportError } from './cli-context.js';
 import { registerActionsCommands } from './commands/actions.js';
+import { registerBackfillCommand } from './commands/backfill.js';
 import { registerCloseCommand } from './commands/close.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDbCommands } from './commands/db.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerDiscrepanciesCommands } from './commands/discrepancies.js';
 import { registerDlqCommands } from './commands/dlq.js';
 import { registerMigrateCommand } from './commands/migrate.js';
@@ -51,6 +53,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.`,
   registerDlqCommands(program, ctx);
   registerDbCommands(program, ctx);
   registerSyncCommand(program, ctx);
+  registerBackfillCommand(program, ctx);
   registerSandboxCommand(program, ctx);
   registerReconcileCommand(program, ctx);
   registerXrefCommands(program, ctx);
@@ -59,6 +62,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.`,
   registerReportCommand(program, ctx);
   registerCloseCommand(program, ctx);
   registerServeCommand(program, ctx);
+  registerDemoCommand(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

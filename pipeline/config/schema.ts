@@ -2,6 +2,7 @@
 // composed with the system schemas of the registered connectors, plus staging and worker settings.
 // Built from the registry when a config is validated, so a kind registered at runtime is known.
 import { z } from 'zod';
+import { MEMORY_LIMIT_PATTERN } from '../../reconcilers/duckdb/memory-limit.js';
 import { TENANT_ID_PATTERN } from '../../staging/identifiers.js';
 import {
   type SystemConfigBase,
@@ -58,6 +59,16 @@ export function configSchema() {
           .min(0)
           .max(2 ** 31 - 1)
           .default(2 * 60 * 60 * 1000),
+      })
+      .prefault({}),
+    /** DuckDB memory_limit of each reconcile job ("2GB"); default: half the RAM split across worker threads. */
+    reconcile: z
+      .strictObject({
+        memoryLimit: z
+          .string()
+          .trim()
+          .regex(MEMORY_LIMIT_PATTERN, 'a size such as "2GB" or "1536MiB"')
+          .optional(),
       })
       .prefault({}),
     serve: serveConfigSchema,

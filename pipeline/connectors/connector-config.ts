@@ -29,6 +29,7 @@ export const baseUrl = () =>
  * - maxRetries: retries of one request (and of one result chunk cut mid-stream) after the first try;
  * - timeoutMs: until the response headers arrive; idleTimeoutMs: the longest silence while a
  *   body is read (a long body that keeps arriving never times out);
+ * - maxBodyBytes: the largest response body read (default 64 MiB), larger is a clear error;
  * - minBackoffMs / maxBackoffMs: bounds of the exponential backoff with jitter between retries
  *   (default 500 / 30000); maxBackoffMs also caps a Retry-After wait (default cap 60000).
  */
@@ -39,6 +40,7 @@ export const clientLimits = z
     maxRetries: z.number().int().min(0).max(20).default(6),
     timeoutMs: z.number().int().positive().default(60_000),
     idleTimeoutMs: z.number().int().positive().default(60_000),
+    maxBodyBytes: z.number().int().positive().optional(),
     minBackoffMs: z.number().int().min(1).max(600_000).optional(),
     maxBackoffMs: z.number().int().min(1).max(600_000).optional(),
   })

@@ -153,11 +153,28 @@ export function mapRecord(
       out[canonical] = null;
       continue;
     }
-    const map = mapping.valueMaps?.[canonical];
-    if (map && typeof v === 'string' && map[v] !== undefined) v = map[v];
+    const mapped = typeof v === 'string' ? mappedValue(mapping.valueMaps?.[canonical], v) : undefined;
+    if (mapped !== undefined) v = mapped;
     out[canonical] = normalise(def.type, v);
   }
   return out;
+}
+
+/**
+ * The value map's entry for a source value, only if the map itself has it: a source value such as
+ * `constructor` or `__proto__` must not find Object.prototype's members (it would be staged as
+ * "function Object() { [native code] }").
+ */
+export function mappedValue(
+  map: Readonly<Record<string, string>> | undefined,
+  v: string,
+): string | undefined {
+  return map && Object.hasOwn(map, v) ? map[v] : undefined;
+}
+
+/** A source record's own property (never one inherited from Object.prototype), for `mapRecord`'s `get`. */
+export function ownValue(record: object | null | undefined, key: string): unknown {
+  return record && Object.hasOwn(record, key) ? (record as Record<string, unknown>)[key] : undefined;
 }
 
 function normalise(type: FieldType, v: unknown): unknown {
@@ -217,6 +234,31 @@ export function parseStampMs(v: unknown): number | null {
   if (/^\d{12,}$/.test(v)) return Number(v);
   const ms = Date.parse(v);
   return Number.isNaN(ms) ? null : ms;
+}
+
+/** How far past the server's time a modification stamp may be (clock skew) and still be a version. */
+export const FUTURE_STAMP_TOLERANCE_MS = 5 * 60_000;
+/** Modification stamps before 1970 or after 9999 are out of range (a version is µs since 1970). */
+const LAST_STAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * Why a record's modification stamp (epoch ms, null when unreadable) cannot be its version, or
+ * null when it can. A stamp beyond `now` + FUTURE_STAMP_TOLERANCE_MS would win over every later
+ * real change (the version guard) and, where the cursor is the stamp, move the checkpoint past
+ * records not read yet: such a record is dead-lettered with this reason, and read again by a
+ * later run once its stamp is no longer in the future. `what` names the field
+ * ("hs_lastmodifieddate"); `raw` is the text received.
+ */
+export function stampProblem(ms: number | null, now: number, what: string, raw?: unknown): string | null {
+  const shown = raw === undefined ? '' : ` ${JSON.stringify(raw)}`;
+  if (ms === null || !Number.isFinite(ms)) return `${what}${shown} is missing or not a timestamp`;
+  if (ms < 0 || ms > LAST_STAMP_MS) return `${what}${shown} is out of range (1970 to 9999)`;
+  if (ms > now + FUTURE_STAMP_TOLERANCE_MS)
+    return (
+      `${what} ${new Date(ms).toISOString()} is in the future (server time ${new Date(now).toISOString()}, ` +
+      `tolerance ${FUTURE_STAMP_TOLERANCE_MS / 60_000} min); not staged, read again once it is not`
+    );
+  return null;
 }
 
 /** Epoch milliseconds → version in microseconds (the staging version of a modification stamp). */

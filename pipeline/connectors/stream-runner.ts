@@ -15,8 +15,10 @@ import type {
 import { DailyLimitError } from './http/api-errors.js';
 import { commitPendingUnit, type PendingUnit } from './pending-unit.js';
 import { findConnector } from './registry.js';
+import { markRun, type RunMark, tallyRun } from './staged-tally.js';
 import {
   configFailure,
+  type EntityReport,
   emptyStreamReport,
   finishReport,
   type StreamReport,
@@ -64,8 +66,11 @@ export async function syncSystem(
   }
   const { connector, handle } = opened;
   try {
-    if (!pass) return await runContinuous(connector, handle, opts, startedAt);
-    return await runPass(handle, key.kind, pass, startedAt, { checkpoints: true });
+    const mark = await markRun(handle.staging.pool);
+    const report = pass
+      ? await runPass(handle, key.kind, pass, startedAt, { checkpoints: true })
+      : await runContinuous(connector, handle, opts, startedAt);
+    return await withTally(handle, report, mark);
   } catch (err) {
     handle.logger.error({ err }, 'sync failed');
     return {
@@ -96,7 +101,12 @@ export async function rereadSystem(
       });
     const { connector, handle } = openSystem(deps, { tenant, system, config }, opts, { reread: true });
     const pass = await connector.reread!(handle, request);
-    return await runPass(handle, key.kind, pass, startedAt, { checkpoints: false });
+    const mark = await markRun(handle.staging.pool);
+    return await withTally(
+      handle,
+      await runPass(handle, key.kind, pass, startedAt, { checkpoints: false }),
+      mark,
+    );
   } catch (err) {
     deps.logger.error({ err, tenant, system }, 're-read failed');
     return configFailure(key, startedAt, err);
@@ -176,6 +186,28 @@ async function runPass(
     'sync pass finished',
   );
   return report;
+}
+
+/**
+ * The report with what the run staged and could not, per entity (staged-tally.ts). A tally that
+ * cannot be read leaves the report without it (logged): the data is staged either way.
+ */
+async function withTally(sys: SystemHandle<unknown>, report: SyncReport, mark: RunMark): Promise<SyncReport> {
+  try {
+    const streamEntities = [...new Set(report.streams.map((s) => s.entity))];
+    const tallies = await tallyRun(sys.staging.pool, sys, mark, streamEntities);
+    const entities = tallies.map((t): EntityReport => {
+      const streams = report.streams.filter((s) => s.entity === t.entity);
+      const read = streams.length
+        ? streams.reduce((n, s) => n + s.received, 0)
+        : t.staged + t.tombstones + t.deadLetters;
+      return { ...t, read: Math.max(read, t.deadLetters) };
+    });
+    return { ...report, entities };
+  } catch (err) {
+    sys.logger.error({ err }, 'could not read what the sync staged (the report has no per-entity counts)');
+    return report;
+  }
 }
 
 /** Where a stream's read puts its units: staged with the checkpoint, counted, then the test hook. */

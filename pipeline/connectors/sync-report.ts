@@ -2,6 +2,9 @@
 // it, and for the system, how the pass ended (completed, paused by a daily limit, failed, stopped).
 import { ZodError } from 'zod';
 import type { Entity } from '../../staging/model/entities.js';
+import type { EntityTally } from './staged-tally.js';
+
+export type { DeadLetterReason } from './staged-tally.js';
 
 export type StreamStatus = 'completed' | 'paused' | 'failed' | 'stopped';
 
@@ -20,6 +23,12 @@ export interface StreamReport {
   detail?: string;
 }
 
+/** What the run staged and could not for one entity (staged-tally.ts), with the rows it read. */
+export interface EntityReport extends EntityTally {
+  /** Records read from the source for this entity (the share's denominator). */
+  read: number;
+}
+
 export interface SyncReport {
   tenant: string;
   system: string;
@@ -36,6 +45,42 @@ export interface SyncReport {
   error?: string;
   /** A continuous source's own words (slot, stopped tables); its reports have no streams. */
   detail?: string;
+  /** Per entity: staged, tombstoned, dead-lettered this run, open dead letters (absent: not read). */
+  entities?: EntityReport[];
+}
+
+/** An entity whose dead letters this run exceed `sync.maxDeadLetterShare` of the rows it read. */
+export interface DeadLetterAlert {
+  entity: Entity;
+  deadLetters: number;
+  read: number;
+  message: string;
+}
+
+/**
+ * The entities of a report over the tenant's `sync.maxDeadLetterShare` (dead letters this run
+ * above that share of the rows read, per entity): a sync with any exits 1. Each message names
+ * the mapping to look at and the largest reason.
+ */
+export function deadLetterAlerts(r: SyncReport, maxShare: number): DeadLetterAlert[] {
+  const alerts: DeadLetterAlert[] = [];
+  for (const e of r.entities ?? []) {
+    if (!e.deadLetters || e.deadLetters <= maxShare * e.read) continue;
+    const top = e.reasons[0];
+    const pct = (n: number) => `${Number((n * 100).toFixed(2))}%`;
+    alerts.push({
+      entity: e.entity,
+      deadLetters: e.deadLetters,
+      read: e.read,
+      message:
+        `${r.tenant}/${r.system} ${e.entity}: ${e.deadLetters} of ${e.read} rows read were dead-lettered ` +
+        `(${pct(e.deadLetters / e.read)}, above sync.maxDeadLetterShare ${pct(maxShare)}); look at the ` +
+        `${e.entity} mapping of system ${r.system} (tenants.${r.tenant}.systems.${r.system}, ` +
+        `tenants.${r.tenant}.entities.${e.entity}.mapping.${r.system})` +
+        (top ? `; most common: ${top.kind}: ${top.reason}` : ''),
+    });
+  }
+  return alerts;
 }
 
 export function emptyStreamReport(

@@ -176,5 +176,6 @@ export function toSystemValue(def: FieldDef, cfg: EntityConfig, system: string, 
 export function toCanonicalValue(def: FieldDef, cfg: EntityConfig, system: string, value: unknown): unknown {
   const cmp = cfg.compare[def.name];
   if (cmp?.type !== 'enum' || typeof value !== 'string') return value;
-  return cmp.valueMap[system]?.[value] ?? value;
+  const map = cmp.valueMap[system];
+  return map && Object.hasOwn(map, value) ? map[value] : value;
 }

@@ -4,13 +4,14 @@
 // parallel CSV reader, and DuckDB `COPY (…) TO file` is streamed into Postgres `COPY … FROM STDIN`.
 // JavaScript only moves buffers, never rows (the discrepancies and actions a job decides go by
 // COPY as well: staging/control/copy-rows.ts).
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Duck } from './duck.js';
+import { narrowFiles, privateDir, privateWriteStream } from './private-files.js';
 
 /** One CSV column as DuckDB should read it. */
 export interface CsvColumn {
@@ -18,13 +19,13 @@ export interface CsvColumn {
   duckType: string;
 }
 
-/** A scratch folder of one job (under the tenant's mirror folder), emptied on close. */
+/** A scratch folder of one job (under the tenant's mirror folder, 0700), emptied on close. */
 export class Scratch {
   private n = 0;
   constructor(readonly dir: string) {}
   async open(): Promise<this> {
     await rm(this.dir, { recursive: true, force: true });
-    await mkdir(this.dir, { recursive: true });
+    await privateDir(this.dir);
     return this;
   }
   file(stem: string): string {
@@ -37,7 +38,7 @@ export class Scratch {
 
 /** Streams the rows of a Postgres SELECT (trueup-built SQL, no parameters) into a CSV file. */
 export async function pgToFile(client: pg.ClientBase, select: string, file: string): Promise<void> {
-  await pipeline(client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT csv)`)), createWriteStream(file));
+  await pipeline(client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT csv)`)), privateWriteStream(file));
 }
 
 /**
@@ -64,5 +65,6 @@ export async function duckToPg(
   params?: Record<string, string | number | boolean | null>,
 ): Promise<void> {
   await duck.run(`COPY (${select}) TO '${file.replaceAll("'", "''")}' (FORMAT csv, HEADER false)`, params);
+  await narrowFiles(file); // DuckDB wrote it with the umask's mode (its folder is 0700 anyway)
   await pipeline(createReadStream(file), client.query(copyFrom(`COPY ${into} FROM STDIN (FORMAT csv)`)));
 }

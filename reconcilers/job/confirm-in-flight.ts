@@ -6,6 +6,7 @@
 // flight and not reported; what holds is reported with the fresh values.
 import { listCheckpoints } from '../../staging/checkpoints.js';
 import { poolDb } from '../../staging/control/control-db.js';
+import { withTenantScope } from '../../staging/tenant-scope.js';
 import { classifyPass, type Discrepancy, identityOf } from '../classify/classify.js';
 import { comparePass, type PassResult } from '../compare/compare-pass.js';
 import type { Duck } from '../duckdb/duck.js';
@@ -39,8 +40,9 @@ async function liveStreams({
   pool,
   job,
 }: Pick<JobContext, 'pool' | 'job'>): Promise<{ system: string; stream: string }[]> {
-  const { rows } = await pool.query<{ system: string; stream: string }>(
-    `SELECT c.system, c.stream FROM control.checkpoints c
+  const { rows } = await withTenantScope(pool, job.tenant, (client) =>
+    client.query<{ system: string; stream: string }>(
+      `SELECT c.system, c.stream FROM control.checkpoints c
       WHERE c.tenant_id = $1 AND c.system = ANY($2) AND c.state = 'ok'
         AND EXISTS (SELECT 1 FROM pg_locks l
               WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
@@ -48,7 +50,8 @@ async function liveStreams({
                 AND l.classid = (hashtext(c.tenant_id)::bigint & 4294967295)::oid
                 AND l.objid IN ((hashtext('cdc ' || c.system || '/' || c.stream)::bigint & 4294967295)::oid,
                                 (hashtext('pass ' || c.system)::bigint & 4294967295)::oid))`,
-    [job.tenant, [job.config.systems.crm, job.config.systems.erp]],
+      [job.tenant, [job.config.systems.crm, job.config.systems.erp]],
+    ),
   );
   return rows;
 }

@@ -4,12 +4,12 @@
 // confirm in flight → survivorship and actions → write discrepancies, actions and key-match links
 // to Postgres → remember how far this run got. docs/reconcile.md tells the whole story.
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { planActions } from '../actions/plan-actions.js';
 import { classifyPass, type Discrepancy, identityOf } from '../classify/classify.js';
 import { comparePass } from '../compare/compare-pass.js';
-import { connectDuck } from '../duckdb/duck.js';
+import { connectDuck, type Duck } from '../duckdb/duck.js';
+import { narrowFiles, privateDir } from '../duckdb/private-files.js';
 import { duckToPg, Scratch } from '../duckdb/transfer.js';
 import { examinedRefs } from '../lifecycle/examined.js';
 import { writeResults } from '../lifecycle/write-results.js';
@@ -39,7 +39,7 @@ const hash = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).dige
 const MAX_SCOPE_SHARE = 0.5;
 
 /** Test seam: runs right after the mirror refresh, inside the job's DuckDB transaction. */
-export const jobHooks: { afterRefresh?: (job: ReconcileJob) => Promise<void> } = {};
+export const jobHooks: { afterRefresh?: (job: ReconcileJob, duck: Duck) => Promise<void> } = {};
 
 /** Sum of the phases whose names start with one of `prefixes` (the coarse timings). */
 function sum(phases: Record<string, number>, ...prefixes: string[]): number {
@@ -53,8 +53,8 @@ export async function runReconcileJob(job: ReconcileJob, resources: JobResources
   const { entity, tenant } = job;
   const cfg = job.config.entity;
   const layout = mirrorLayout(entity, cfg);
-  await mkdir(job.mirrorDir, { recursive: true });
-  const lease = await resources.acquire(mirrorFile(job), job.duckdbThreads);
+  await privateDir(job.mirrorDir);
+  const lease = await resources.acquire(mirrorFile(job), job.duckdbThreads, job.duckdbMemoryLimit);
   pc.mark('open.mirror');
   let healthy = false;
   const duck = await connectDuck(lease.instance).catch((err) => {
@@ -74,7 +74,7 @@ export async function runReconcileJob(job: ReconcileJob, resources: JobResources
     const refresh = await refreshMirror(cx, { examinedBy: 'this-job', clock: pc });
     await syncXref(cx);
     pc.mark('refresh.xref');
-    await jobHooks.afterRefresh?.(job);
+    await jobHooks.afterRefresh?.(job, duck);
     // Before matching: what each side could not stage (issue 12).
     Object.assign(cx.deadLetters, await loadDeadLetters(cx));
     pc.mark('refresh.deadletters');
@@ -159,6 +159,8 @@ export async function runReconcileJob(job: ReconcileJob, resources: JobResources
     // A rebuilt mirror is written out now. A delta is small: it stays in DuckDB's write-ahead
     // log until DuckDB checkpoints on its own or the mirror is closed.
     if (refresh.cold) await duck.run('CHECKPOINT');
+    // The write-ahead log DuckDB may have created meanwhile holds tenant rows too.
+    await narrowFiles(`${mirrorFile(job)}.wal`);
     pc.mark('meta');
     healthy = true;
     const ph = pc.phases;

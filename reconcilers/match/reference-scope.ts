@@ -8,7 +8,7 @@
 // ids their direct keys name). The seeds are the records whose reference token is among them
 // (mirror-layout.ts t_r_*), and those of the live discrepancies of a reference field (their
 // reference may name a record whose old direct key is gone).
-import { clientDb, poolDb } from '../../staging/control/control-db.js';
+import { clientDb } from '../../staging/control/control-db.js';
 import { liveDiscrepancyRecords } from '../../staging/control/discrepancies-evidence.js';
 import { xrefLinksSql, xrefVersion } from '../../staging/control/xref.js';
 import type { Entity } from '../../staging/model/entities.js';
@@ -47,15 +47,16 @@ export async function trackReferences(cx: JobContext, incremental: boolean): Pro
   const fields = REFERENCES[job.entity].filter((r) => job.config.references?.[r.target]);
   if (!fields.length) return NONE;
   const { systems } = job.config;
-  const db = poolDb(pool);
   await duck.run('CREATE OR REPLACE TEMP TABLE ref_changed (target VARCHAR, side VARCHAR, id VARCHAR)');
   const meta: Record<string, string> = {};
   const changed: Entity[] = [];
   let full = false;
   for (const target of new Set(fields.map((r) => r.target))) {
     // The version first, then the links: a change in between makes the copy newer than its stamp.
-    const xv = await xrefVersion(db, job.tenant, target);
-    const seq = await maxSeqOf(pool, job.tenant, target, systems);
+    const [xv, seq] = await withTenantScope(pool, job.tenant, async (client) => [
+      await xrefVersion(clientDb(client), job.tenant, target),
+      await maxSeqOf(client, job.tenant, target, systems),
+    ]);
     const saved = await getMeta(duck, `ref:${target}`);
     const prev = saved ? (JSON.parse(saved) as Stamp) : undefined;
     meta[`ref:${target}`] = JSON.stringify({ xv, seq: seq.toString() } satisfies Stamp);

@@ -3,14 +3,15 @@
 // new one on every write of the links, so no change goes unnoticed). The version is read before
 // the links: a change committed in between makes the copy newer than its version, and the next
 // run just reads the links again. Changed links are left in the temp table xref_changed.
-import { statSync } from 'node:fs';
-import { poolDb } from '../../staging/control/control-db.js';
+import { clientDb } from '../../staging/control/control-db.js';
 import { xrefLinksSql, xrefVersion } from '../../staging/control/xref.js';
+import { withTenantScope } from '../../staging/tenant-scope.js';
 import { duckSql, statements } from '../duckdb/sql-file.js';
-import { type CsvColumn, pgToFile, readCsv } from '../duckdb/transfer.js';
+import { type CsvColumn, readCsv } from '../duckdb/transfer.js';
 import type { JobContext } from '../job/job-context.js';
 import { tokenSql } from './mirror-layout.js';
 import { getMeta, saveMeta } from './mirror-meta.js';
+import { copyOut } from './staged-rows.js';
 
 const COLUMNS: CsvColumn[] = [
   { name: 'crm_id', duckType: 'VARCHAR' },
@@ -18,7 +19,10 @@ const COLUMNS: CsvColumn[] = [
 ];
 
 export async function syncXref({ duck, pool, job, scratch }: JobContext): Promise<void> {
-  const stamp = `v:${await xrefVersion(poolDb(pool), job.tenant, job.entity)}`;
+  const version = await withTenantScope(pool, job.tenant, (client) =>
+    xrefVersion(clientDb(client), job.tenant, job.entity),
+  );
+  const stamp = `v:${version}`;
   await duck.run('CREATE OR REPLACE TEMP TABLE xref_changed (crm_id VARCHAR, erp_id VARCHAR)');
   if ((await getMeta(duck, 'xref_stamp')) === stamp) return;
   const file = scratch.file('xref');
@@ -28,13 +32,7 @@ export async function syncXref({ duck, pool, job, scratch }: JobContext): Promis
     crmSystem: job.config.systems.crm,
     erpSystem: job.config.systems.erp,
   });
-  const client = await pool.connect();
-  try {
-    await pgToFile(client, links, file);
-  } finally {
-    client.release();
-  }
-  if (statSync(file).size > 0)
+  if (await copyOut(pool, links, file, job.tenant))
     await duck.run(
       `CREATE OR REPLACE TEMP TABLE xref_new AS SELECT DISTINCT crm_id, erp_id FROM ${readCsv(COLUMNS)}`,
       { files: [file] },

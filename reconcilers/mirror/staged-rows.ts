@@ -3,7 +3,7 @@
 // whether staging stores the content hash. COPY takes no $n parameters, so the values of its query
 // (validated tenant id, system names, integers) are quoted literals and identifiers are quoted.
 import { statSync } from 'node:fs';
-import type pg from 'pg';
+import pg from 'pg';
 import { assertTenantId, quoteIdent, quoteLiteral } from '../../staging/identifiers.js';
 import type { Entity } from '../../staging/model/entities.js';
 import { withTenantScope } from '../../staging/tenant-scope.js';
@@ -27,25 +27,11 @@ export function narrowSelect(
 }
 
 /**
- * Runs a COPY query into `file` on a connection of its own, under the tenant's scope when one is
- * given (Postgres then admits only that tenant's rows, staging/tenant-scope.ts); false when no row
- * came. Every tenant job passes its tenant; only cross-tenant reads may leave it out.
+ * Runs a COPY query into `file` on a connection of its own, under the tenant's scope (Postgres then
+ * admits only that tenant's rows, staging/tenant-scope.ts); false when no row came.
  */
-export async function copyOut(
-  pool: pg.Pool,
-  select: string,
-  file: string,
-  tenant?: string,
-): Promise<boolean> {
-  if (tenant !== undefined) await withTenantScope(pool, tenant, (client) => pgToFile(client, select, file));
-  else {
-    const client = await pool.connect();
-    try {
-      await pgToFile(client, select, file);
-    } finally {
-      client.release();
-    }
-  }
+export async function copyOut(pool: pg.Pool, select: string, file: string, tenant: string): Promise<boolean> {
+  await withTenantScope(pool, tenant, (client) => pgToFile(client, select, file));
   return statSync(file).size > 0;
 }
 
@@ -62,15 +48,18 @@ export async function contentHash(pool: pg.Pool, job: ReconcileJob, layout: Mirr
   const computed = contentHashSql(layout);
   const table = `staging.${quoteIdent(job.entity)}`;
   const stored = await pool.query<{ stored: boolean }>(
+    // (the catalog only: no tenant's rows)
     `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'content_hash'
                       AND attgenerated = 's' AND NOT attisdropped) AS stored`,
     [table],
   );
   if (!stored.rows[0]?.stored) return computed;
-  const { rows } = await pool.query<{ bad: number }>(
-    `SELECT count(*) FILTER (WHERE content_hash IS DISTINCT FROM ${computed})::int AS bad
-       FROM (SELECT * FROM ${table} WHERE tenant_id = $1 LIMIT 16) s`,
-    [job.tenant],
+  const { rows } = await withTenantScope(pool, job.tenant, (client) =>
+    client.query<{ bad: number }>(
+      `SELECT count(*) FILTER (WHERE content_hash IS DISTINCT FROM ${computed})::int AS bad
+         FROM (SELECT * FROM ${table} WHERE tenant_id = $1 LIMIT 16) s`,
+      [job.tenant],
+    ),
   );
   return rows[0]?.bad === 0 ? STORED_HASH : computed;
 }
@@ -84,9 +73,9 @@ export async function maxSeq(pool: pg.Pool, job: ReconcileJob): Promise<bigint> 
   return maxSeqOf(pool, job.tenant, job.entity, job.config.systems);
 }
 
-/** The newest staged_seq of a tenant × entity on its CRM and ERP systems (0 when none). */
+/** The newest staged_seq of a tenant × entity on its CRM and ERP systems (0 when none), in the tenant's scope. */
 export async function maxSeqOf(
-  pool: pg.Pool,
+  pool: pg.Pool | pg.ClientBase,
   tenant: string,
   entity: Entity,
   systems: { crm: string; erp: string },
@@ -96,10 +85,14 @@ export async function maxSeqOf(
   const newest = (n: number) =>
     `(SELECT max(staged_seq) FROM staging.${quoteIdent(entity)}
        WHERE tenant_id = $1 AND system = $${n} AND staged_seq > 0)`;
-  const { rows } = await pool.query<{ hi: string | null }>(
-    `SELECT greatest(${newest(2)}, ${newest(3)})::text AS hi`,
-    [tenant, systems.crm, systems.erp],
-  );
+  const query = (q: pg.ClientBase) =>
+    q.query<{ hi: string | null }>(`SELECT greatest(${newest(2)}, ${newest(3)})::text AS hi`, [
+      tenant,
+      systems.crm,
+      systems.erp,
+    ]);
+  // A client is the caller's transaction, already in the scope.
+  const { rows } = pool instanceof pg.Pool ? await withTenantScope(pool, tenant, query) : await query(pool);
   return rows[0]?.hi ? BigInt(rows[0].hi) : 0n;
 }
 

@@ -50,6 +50,8 @@ export interface ReconcileJob {
   confirm: { waitMs: number; pollMs: number; liveWindowMs: number };
   /** DuckDB threads for this job. */
   duckdbThreads?: number;
+  /** DuckDB memory_limit for this job ("1536MiB"; duckdb/memory-limit.ts). Absent: DuckDB's own default. */
+  duckdbMemoryLimit?: string;
   /** Parallel COPY streams for the cold path (default 2: one per side). */
   copyRanges?: number;
 }

@@ -8,10 +8,12 @@ import { statSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
 import { guardPool } from '../../staging/database.js';
+import { narrowFiles, privateDir } from '../duckdb/private-files.js';
 
 interface OpenMirror {
   instance: DuckDBInstance;
   threads: number | undefined;
+  memoryLimit: string | undefined;
   ino: number;
   dev: number;
   inUse: number;
@@ -39,22 +41,40 @@ export class JobResources {
 
   constructor(readonly keepOpen: number) {}
 
-  /** The DuckDB instance of the mirror file at `path`, opened if needed. */
-  async acquire(path: string, threads: number | undefined): Promise<MirrorLease> {
+  /**
+   * The DuckDB instance of the mirror file at `path`, opened if needed with the job's threads and
+   * memory_limit (an open instance with other settings is reopened; both are per instance).
+   */
+  async acquire(
+    path: string,
+    threads: number | undefined,
+    memoryLimit: string | undefined = undefined,
+  ): Promise<MirrorLease> {
     let open = this.mirrors.get(path);
     const id = fileId(path);
     if (
       open &&
       !open.inUse &&
-      (open.threads !== threads || !id || id.ino !== open.ino || id.dev !== open.dev)
+      (open.threads !== threads ||
+        open.memoryLimit !== memoryLimit ||
+        !id ||
+        id.ino !== open.ino ||
+        id.dev !== open.dev)
     ) {
       this.close(path);
       open = undefined;
     }
     if (!open) {
-      const instance = await DuckDBInstance.create(path, threads ? { threads: String(threads) } : {});
+      // DuckDB spills to <mirror>.tmp; made private first, so what it writes there is too.
+      await privateDir(`${path}.tmp`);
+      const instance = await DuckDBInstance.create(path, {
+        ...(threads ? { threads: String(threads) } : {}),
+        ...(memoryLimit ? { memory_limit: memoryLimit } : {}),
+      });
+      // DuckDB creates the mirror with the process umask: it holds tenant data.
+      await narrowFiles(path, `${path}.wal`);
       const created = fileId(path) ?? { ino: -1, dev: -1 };
-      open = { instance, threads, ...created, inUse: 0 };
+      open = { instance, threads, memoryLimit, ...created, inUse: 0 };
     }
     this.mirrors.delete(path);
     this.mirrors.set(path, open);

@@ -5,7 +5,6 @@
 // another one of the run (an invoice's customer_ref) starts once that one's job is done: references
 // are judged by the referenced entity's links, which its job records (key matches).
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listCheckpoints } from '../../staging/checkpoints.js';
 import { failUnfinishedRun, finishRun, startRun } from '../../staging/control/runs.js';
@@ -13,7 +12,10 @@ import type { Staging } from '../../staging/database.js';
 import { assertTenantId } from '../../staging/identifiers.js';
 import { ENTITIES, type Entity } from '../../staging/model/entities.js';
 import type { TenantConfig } from '../../staging/model/tenant-config.js';
+import { tenantStaging } from '../../staging/scoped-staging.js';
 import { referencedEntities } from '../compare/reference-fields.js';
+import { jobMemoryLimit } from '../duckdb/memory-limit.js';
+import { privateDir, writePrivateFile } from '../duckdb/private-files.js';
 import type { JobResult, ReconcileMode, StreamPosition, TenantSlice } from '../pool/job-protocol.js';
 import type { ReconcilePool } from '../pool/reconcile-pool.js';
 import { type RunSummary, summarise } from './run-summary.js';
@@ -32,6 +34,8 @@ export interface ReconcileOptions {
   rebuildMirror?: boolean;
   confirm?: Partial<{ waitMs: number; pollMs: number; liveWindowMs: number }>;
   duckdbThreads?: number;
+  /** DuckDB memory_limit per job (config `reconcile.memoryLimit`); default: a share of RAM per pool thread. */
+  memoryLimit?: string;
 }
 
 export function newRunId(now = new Date()): string {
@@ -58,9 +62,12 @@ export async function reconcileTenant(opts: ReconcileOptions): Promise<RunSummar
     });
   }
   const systems = slices.values().next().value?.systems;
+  // The run's bookkeeping is its tenant's: in the tenant's scope (the jobs scope their own reads).
+  const scoped = tenantStaging(opts.staging, tenant);
   const runId = newRunId();
   const outputDir = join(opts.dataDir, 'runs', tenant, runId);
-  await mkdir(outputDir, { recursive: true });
+  const memoryLimit = jobMemoryLimit(opts.memoryLimit, opts.pool.threads);
+  await privateDir(outputDir);
   const started = new Date();
   const crmErp: readonly string[] = systems ? [systems.crm, systems.erp] : [];
   const positions: StreamPosition[] = (await listCheckpoints(opts.staging.db, tenant))
@@ -72,7 +79,7 @@ export async function reconcileTenant(opts: ReconcileOptions): Promise<RunSummar
       state: c.state,
       updatedAt: c.updatedAt.toISOString(),
     }));
-  await startRun(opts.staging.db, {
+  await startRun(scoped.db, {
     tenant,
     runId,
     kind: 'reconcile',
@@ -101,6 +108,7 @@ export async function reconcileTenant(opts: ReconcileOptions): Promise<RunSummar
         positions,
         confirm,
         ...(opts.duckdbThreads ? { duckdbThreads: opts.duckdbThreads } : {}),
+        duckdbMemoryLimit: memoryLimit,
       }),
     );
   }
@@ -116,9 +124,9 @@ export async function reconcileTenant(opts: ReconcileOptions): Promise<RunSummar
   const file = join(outputDir, 'summary.json');
   let step = `writing ${file}`;
   try {
-    await writeFile(file, `${JSON.stringify(summary, null, 2)}\n`);
+    await writePrivateFile(file, `${JSON.stringify(summary, null, 2)}\n`);
     step = 'recording the run in control.runs';
-    await finishRun(opts.staging.db, {
+    await finishRun(scoped.db, {
       tenant,
       runId,
       summary,
@@ -128,7 +136,7 @@ export async function reconcileTenant(opts: ReconcileOptions): Promise<RunSummar
     // Without this the run would stay `running` for ever. Best effort: if Postgres itself is
     // what failed, this may fail too, and the caller still gets the original error.
     const why = `${step} failed: ${(err as Error)?.message ?? String(err)}`;
-    await failUnfinishedRun(opts.staging.db, { tenant, runId, error: [why, ...jobErrors].join('; ') }).catch(
+    await failUnfinishedRun(scoped.db, { tenant, runId, error: [why, ...jobErrors].join('; ') }).catch(
       () => {},
     );
     throw err;

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type pg from 'pg';
 import type { Db } from '../database.js';
+import { enterTenantScope } from '../tenant-scope.js';
 import {
   type DeadLetterStatus,
   deadLetterStatusesAllowing,
@@ -97,6 +98,9 @@ export async function addDeadLetters(
     merged.set(key, { letter, fingerprint: fp, count: (prev?.count ?? 0) + 1 });
   }
   const rows = [...merged.values()];
+  // One tenant's letters are written in its scope (the rest of the caller's transaction stays in it).
+  const tenants = new Set(letters.map((l) => l.tenant));
+  if (tenants.size === 1) await enterTenantScope(client, letters[0]!.tenant);
   // The conflict target names the unique index's predicate (open letters only, L1).
   await client.query(
     `INSERT INTO control.dead_letters AS d

@@ -7,6 +7,7 @@ import type { Staging } from '../database.js';
 import type { Change } from '../model/change.js';
 import { isEntity } from '../model/entities.js';
 import { prepareChanges } from '../prepare-changes.js';
+import { tenantStaging } from '../scoped-staging.js';
 import { withTenantScope } from '../tenant-scope.js';
 import { writePrepared } from '../write-changes.js';
 import { clientDb } from './control-db.js';
@@ -25,6 +26,8 @@ export async function replayDeadLetters(
   remap?: Remapper,
 ): Promise<ReplayResult> {
   const result: ReplayResult = { replayed: [], failed: [] };
+  // Everything a replay reads and writes is the tenant's: on a handle scoped to it.
+  staging = tenantStaging(staging, filter.tenant);
   // A page of letters at a time (a tenant may hold millions after a bad mapping): in id order, so
   // a letter that fails again is not read twice.
   for (let afterId: string | undefined, page: DeadLetter[]; ; afterId = page.at(-1)!.id) {

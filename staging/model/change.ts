@@ -10,7 +10,10 @@ export interface Change {
   /** Source-comparable position (LSN as integer, modstamp in epoch microseconds...). Newer is greater. */
   version: bigint;
   op: ChangeOp;
-  /** Canonical field values (already mapped). Ignored for deletes. */
+  /**
+   * Canonical field values (already mapped). On a delete: optional, the values of a record first
+   * seen deleted (kept by its tombstone); a delete of a staged record keeps the staged values.
+   */
   fields?: Record<string, unknown>;
   /** The record as received from the source. */
   raw?: unknown;

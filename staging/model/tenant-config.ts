@@ -138,8 +138,10 @@ export type AutoApproveLimits = z.infer<typeof autoApproveLimits>;
 const tenantFields = {
   displayName: z.string().optional(),
   /**
-   * A side whose open dead letters exceed this share of its records (per entity) is incomplete:
-   * a sync exits 1, and `reconcile --fail-on` fails unless `--allow-incomplete` (issue 12).
+   * The share of dead letters a source may have, per entity. Reconcile: a side whose open dead
+   * letters exceed it of its records (staged + dead letters) is incomplete, and `reconcile
+   * --fail-on` fails unless `--allow-incomplete`. Sync: a run whose own dead letters exceed it
+   * of the rows it read exits 1, naming the mapping (docs/capture.md).
    */
   sync: z.strictObject({ maxDeadLetterShare: z.number().min(0).max(1).default(0.01) }).prefault({}),
   timezone: timezone.default('UTC'),

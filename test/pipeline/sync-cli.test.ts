@@ -36,6 +36,8 @@ beforeAll(async () => {
     join(dir, 'trueup.yaml'),
     `tenants:
   acme:
+    # One of the three CSV rows is bad on purpose: above the default 1 %, which would exit 1.
+    sync: { maxDeadLetterShare: 0.5 }
     systems:
       crm:
         kind: salesforce

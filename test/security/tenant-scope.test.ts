@@ -1,37 +1,18 @@
-// Tenant isolation enforced by Postgres (migration 0014, staging/tenant-scope.ts): row security
+// Tenant isolation enforced by Postgres (migration 0013, staging/tenant-scope.ts): row security
 // forced on every staging and control table; each tenant-scoped path, run with its tenant filter
 // deliberately left out (through a test hook), sees no row of another tenant; the scope's role
 // cannot rewrite the audit trail or write checkpoints except through the scoped function.
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { copyOut } from '../../reconcilers/mirror/staged-rows.js';
-import { loadMigrations, migrate } from '../../staging/migrate.js';
-import { sqlPath } from '../../staging/package-root.js';
 import { stageUnit } from '../../staging/stage.js';
-import { forgetScopeEnforcement, tenantScopeTestHooks, withTenantScope } from '../../staging/tenant-scope.js';
+import { tenantScopeTestHooks, withTenantScope } from '../../staging/tenant-scope.js';
 import { useTestDatabase } from '../support/database.js';
 
 const t = useTestDatabase('sec');
 const dir = mkdtempSync(join(tmpdir(), 'trueup-sec-'));
-
-/** Migration 0014 is still `.sql.pending` (it waits for 0011–0013): apply it here as migrate would. */
-async function applyTenantScopeMigration(pool: pg.Pool): Promise<void> {
-  const sql = readFileSync(sqlPath('migrations/0014_tenant_scope.sql.pending'), 'utf8');
-  const known = await loadMigrations();
-  if (!known.some((m) => m.id === 14))
-    known.push({
-      id: 14,
-      name: '0014_tenant_scope',
-      sql,
-      checksum: createHash('sha256').update(sql).digest('hex'),
-    });
-  await migrate(pool, { migrations: known });
-  forgetScopeEnforcement();
-}
 
 const customers = (ids: string[]) =>
   ids.map((id) => ({
@@ -44,7 +25,6 @@ const customers = (ids: string[]) =>
 
 beforeAll(async () => {
   const pool = t.staging.pool;
-  await applyTenantScopeMigration(pool);
   for (const tenant of ['ta', 'tb'])
     await stageUnit(pool, {
       tenant,

@@ -12,6 +12,7 @@ import {
   listActions,
 } from '../../../staging/control/actions.js';
 import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
+import { tenantStaging } from '../../../staging/scoped-staging.js';
 import type { Runtime } from '../../runtime.js';
 import { type CliContext, checkIds, checkTenantId, configuredTenant, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
@@ -118,7 +119,7 @@ Example:
         configuredTenant(rt.config, opts.tenant);
         checkTarget(rt, opts.tenant, opts.target);
         // One more than asked tells whether the list was cut.
-        const rows = await listActions(rt.staging.db, {
+        const rows = await listActions(tenantStaging(rt.staging, opts.tenant).db, {
           tenant: opts.tenant,
           ...(opts.entity ? { entity: opts.entity as Entity } : {}),
           ...(opts.status !== 'all' ? { status: opts.status as ActionStatus } : {}),
@@ -162,7 +163,7 @@ Example:
     await ctx.withRuntime(c, async (rt) => {
       configuredTenant(rt.config, opts.tenant);
       try {
-        const done = await decideActions(rt.staging.db, {
+        const done = await decideActions(tenantStaging(rt.staging, opts.tenant).db, {
           tenant: opts.tenant,
           decision,
           ids: unique,

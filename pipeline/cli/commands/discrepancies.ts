@@ -10,6 +10,7 @@ import {
 import { DISCREPANCY_STATUSES, type DiscrepancyStatus } from '../../../staging/control/discrepancy-states.js';
 import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
 import { systemsByRole } from '../../../staging/model/tenant-config.js';
+import { tenantStaging } from '../../../staging/scoped-staging.js';
 import type { Runtime } from '../../runtime.js';
 import { type CliContext, checkIds, checkTenantId, configuredTenant, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
@@ -79,7 +80,7 @@ Example:
       if (!Number.isInteger(limit) || limit < 1)
         throw new UsageError('--limit must be a positive whole number');
       await ctx.withRuntime(c, async (rt) => {
-        const rows = await listDiscrepancies(rt.staging.db, {
+        const rows = await listDiscrepancies(tenantStaging(rt.staging, opts.tenant).db, {
           tenant: checkTenant(rt, opts.tenant),
           ...(opts.entity ? { entity: opts.entity as Entity } : {}),
           status: opts.status as DiscrepancyStatus,
@@ -151,7 +152,7 @@ look like it (same normalised email, tax id, name, number or sku); link one with
       checkIds([id], 'discrepancy');
       checkTenantId(opts.tenant);
       await ctx.withRuntime(c, async (rt) => {
-        const [d] = await listDiscrepancies(rt.staging.db, {
+        const [d] = await listDiscrepancies(tenantStaging(rt.staging, opts.tenant).db, {
           tenant: checkTenant(rt, opts.tenant),
           ids: [id],
         });
@@ -228,13 +229,16 @@ actions are left as they are.`,
       await ctx.withRuntime(c, async (rt) => {
         const tenant = checkTenant(rt, opts.tenant);
         try {
-          const { accepted, withdrawnActions } = await acceptDiscrepancies(rt.staging.db, {
-            tenant,
-            ids,
-            by: opts.by.trim(),
-            reason: opts.reason.trim(),
-            systems: systemsOf(rt, tenant),
-          });
+          const { accepted, withdrawnActions } = await acceptDiscrepancies(
+            tenantStaging(rt.staging, tenant).db,
+            {
+              tenant,
+              ids,
+              by: opts.by.trim(),
+              reason: opts.reason.trim(),
+              systems: systemsOf(rt, tenant),
+            },
+          );
           const n = withdrawnActions.length;
           if (opts.json)
             ctx.out(

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { DEAD_LETTER_STATUSES, type DeadLetterStatus } from '../../../staging/control/dead-letter-states.js';
 import { discardDeadLetters, listDeadLetters } from '../../../staging/control/dead-letters.js';
 import { replayDeadLetters } from '../../../staging/control/replay-dead-letters.js';
+import { tenantStaging } from '../../../staging/scoped-staging.js';
 import { type CliContext, checkIds, configuredTenant, EXIT_FAILURE, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
 
@@ -36,7 +37,9 @@ export function registerDlqCommands(program: Command, ctx: CliContext): void {
           throw new UsageError(`--status must be ${DEAD_LETTER_STATUSES.join(', ')} or all`);
         await ctx.withRuntime(cmd, async (rt) => {
           if (opts.tenant !== undefined) configuredTenant(rt.config, opts.tenant);
-          const rows = await listDeadLetters(rt.staging.db, {
+          // One tenant's list in its scope; without --tenant, the list across tenants (unscoped).
+          const staging = opts.tenant !== undefined ? tenantStaging(rt.staging, opts.tenant) : rt.staging;
+          const rows = await listDeadLetters(staging.db, {
             ...opts,
             status: opts.status as DeadLetterStatus | 'all',
             limit: Number(opts.limit),
@@ -88,7 +91,7 @@ export function registerDlqCommands(program: Command, ctx: CliContext): void {
     .action(async (list: string[], opts: { tenant: string }, cmd: Command) => {
       await ctx.withRuntime(cmd, async (rt) => {
         configuredTenant(rt.config, opts.tenant);
-        const res = await replayDeadLetters(rt.staging, {
+        const res = await replayDeadLetters(tenantStaging(rt.staging, opts.tenant), {
           tenant: opts.tenant,
           ...(list.length ? { ids: checkIds(list, 'dead-letter') } : {}),
         });
@@ -107,7 +110,11 @@ export function registerDlqCommands(program: Command, ctx: CliContext): void {
     .action(async (list: string[], opts: { tenant: string }, cmd: Command) => {
       await ctx.withRuntime(cmd, async (rt) => {
         configuredTenant(rt.config, opts.tenant);
-        const n = await discardDeadLetters(rt.staging.db, opts.tenant, checkIds(list, 'dead-letter'));
+        const n = await discardDeadLetters(
+          tenantStaging(rt.staging, opts.tenant).db,
+          opts.tenant,
+          checkIds(list, 'dead-letter'),
+        );
         ctx.out(`discarded ${n}\n`);
       });
     });

@@ -100,6 +100,8 @@ incomplete, 2 usage error.`,
                 mode: opts.full || opts.rebuildMirror ? 'full' : 'incremental',
                 rebuildMirror: opts.rebuildMirror ?? false,
                 confirm: { waitMs: confirmWait },
+                // A config built in code (tests, embedders) may have no `reconcile` section.
+                ...(rt.config.reconcile?.memoryLimit ? { memoryLimit: rt.config.reconcile.memoryLimit } : {}),
               });
               summaries.push(s);
               // The run's report files (html, xlsx, csv, parquet) beside summary.json (docs/reports.md).

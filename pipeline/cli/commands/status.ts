@@ -1,11 +1,14 @@
-// `trueup status`: tenants, the checkpoint of every source stream, open dead letters, and for each
-// Postgres (CDC) source its live figures: state, checkpoint LSN, bytes behind, wal_status, rows/s.
+// `trueup status`: tenants, the checkpoint of every source stream, per tenant × system × entity the
+// staged rows, tombstones and open dead letters (grouped by reason, share against
+// sync.maxDeadLetterShare), and for each Postgres (CDC) source its live figures: state,
+// checkpoint LSN, bytes behind, wal_status, rows/s.
 import type { Command } from 'commander';
 import { listCheckpoints } from '../../../staging/checkpoints.js';
 import { countOpenDeadLetters } from '../../../staging/control/dead-letters.js';
 import { listTenants, upsertTenants } from '../../../staging/tenants.js';
 import { type CdcSourceStatus, cdcSourceStatus } from '../../connectors/postgres/cdc-status.js';
 import type { PostgresSystemConfig } from '../../connectors/postgres/config.js';
+import { type StagedState, stagedState } from '../../connectors/staged-tally.js';
 import { type CliContext, configuredTenant } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
 
@@ -20,6 +23,10 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
+Per stream (tenant × system × entity): live rows, tombstones, open dead letters and their share
+of live rows plus dead letters (marked when over sync.maxDeadLetterShare, as reconcile counts
+it), then the open dead letters grouped by reason with the first record ids.
+
 Postgres sources: state is streaming (a sync holds the slot), idle (no sync runs; the slot keeps
 the changes), snapshotting, failed, slot_missing or slot_lost (re-snapshot needed),
 source_unreachable or no_checkpoint; "behind" is the source WAL the slot still retains.
@@ -43,6 +50,11 @@ Examples:
         const dead = (await countOpenDeadLetters(rt.staging.db)).filter(
           (d) => !opts.tenant || d.tenant === opts.tenant,
         );
+        const streams = (await stagedState(rt.staging.pool, opts.tenant)).map((s) => {
+          const share = s.live + s.openDeadLetters ? s.openDeadLetters / (s.live + s.openDeadLetters) : 0;
+          const max = rt.config.tenants[s.tenant]?.sync.maxDeadLetterShare ?? 0.01;
+          return { ...s, deadLetterShare: share, overThreshold: share > max };
+        });
         const cdcSources = await Promise.all(
           Object.entries(rt.config.tenants)
             .filter(([id]) => !opts.tenant || id === opts.tenant)
@@ -53,7 +65,9 @@ Examples:
             ),
         );
         if (opts.json) {
-          ctx.out(`${JSON.stringify({ tenants, checkpoints, deadLetters: dead, cdcSources }, null, 2)}\n`);
+          ctx.out(
+            `${JSON.stringify({ tenants, checkpoints, deadLetters: dead, streams, cdcSources }, null, 2)}\n`,
+          );
           return;
         }
         ctx.out(`staging: ${rt.server.embedded ? 'embedded Postgres' : 'external Postgres'}\n\n`);
@@ -82,15 +96,38 @@ Examples:
           )}\n`,
         );
         if (cdcSources.length) ctx.out(`${formatCdcSources(cdcSources)}\n`);
-        if (dead.length)
-          ctx.out(
-            `${formatTable(
-              ['tenant', 'system', 'entity', 'open dead letters'],
-              dead.map((d) => [d.tenant, d.system, d.entity, String(d.count)]),
-            )}\n`,
-          );
+        if (streams.length) ctx.out(`${formatStreams(streams)}\n`);
       });
     });
+}
+
+/**
+ * Per tenant × system × entity: live rows, tombstones, open dead letters and their share (as
+ * reconcile counts it: of live rows plus dead letters), then the open dead letters by reason.
+ */
+function formatStreams(
+  streams: readonly (StagedState & { deadLetterShare: number; overThreshold: boolean })[],
+) {
+  const lines = [
+    formatTable(
+      ['tenant', 'system', 'entity', 'live', 'tombstones', 'open dead letters', 'share'],
+      streams.map((s) => [
+        s.tenant,
+        s.system,
+        s.entity,
+        String(s.live),
+        String(s.tombstones),
+        String(s.openDeadLetters),
+        `${Number((s.deadLetterShare * 100).toFixed(2))}%${s.overThreshold ? ' (over sync.maxDeadLetterShare)' : ''}`,
+      ]),
+    ),
+  ];
+  for (const s of streams)
+    for (const g of s.reasons)
+      lines.push(
+        `${s.tenant}/${s.system} ${s.entity}: ${g.count} × ${g.kind}: ${g.reason} (e.g. ${g.sourceIds.map((id) => id ?? '(no id)').join(', ')})`,
+      );
+  return lines.join('\n');
 }
 
 function formatCdcSources(sources: readonly CdcSourceStatus[]): string {

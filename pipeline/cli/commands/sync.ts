@@ -1,11 +1,18 @@
 // `trueup sync --tenant T [--once]`: captures a tenant's sources into staging through the stream
 // runner (connectors/capture-systems.ts): pass kinds run a pass (full the first time, incremental
 // after) and, without --once, another every --interval seconds; continuous kinds (Postgres CDC)
-// snapshot, then stream until SIGINT/SIGTERM. One source failing never stops the others.
+// snapshot, then stream until SIGINT/SIGTERM. One source failing never stops the others. Each
+// report says per entity what the run staged and could not; too many dead letters exit 1.
 import type { Command } from 'commander';
 import { captureSystems } from '../../connectors/capture-systems.js';
 import { connectors } from '../../connectors/registry.js';
-import { type SyncReport, totalOf } from '../../connectors/sync-report.js';
+import {
+  type DeadLetterReason,
+  deadLetterAlerts,
+  type EntityReport,
+  type SyncReport,
+  totalOf,
+} from '../../connectors/sync-report.js';
 import { type CliContext, configuredTenant, UsageError } from '../cli-context.js';
 
 /** The registered kinds with their titles, for --help (read when help is shown). */
@@ -48,7 +55,12 @@ Examples:
   $ trueup sync --tenant acme --system erp --resnapshot   rebuild the erp source from a fresh snapshot
   $ trueup sync --tenant acme --system crm --full --once  re-extract the crm (an API source) in full
 
-One sync reads a source at a time: another one waits and takes over when the first ends or dies.`,
+One sync reads a source at a time: another one waits and takes over when the first ends or dies.
+
+Under each system's line, per entity: rows read, staged, tombstoned and dead-lettered by this run
+(grouped by reason, with the first record ids) and the open dead letters. Exit 1 when a source
+failed, or when an entity's dead letters this run exceed the tenant's sync.maxDeadLetterShare
+(default 0.01) of the rows it read: the line names the mapping to look at.`,
     )
     .addHelpText('after', () => `\nConnector kinds (tenants.<id>.systems.<name>.kind):\n${kindsHelp()}`)
     .action(
@@ -74,6 +86,8 @@ One sync reads a source at a time: another one waits and takes over when the fir
         if (opts.system && !selected.length)
           throw new UsageError(`tenant ${opts.tenant} has no system named "${opts.system}"`);
         if (!selected.length) throw new UsageError(`tenant ${opts.tenant} has no systems to sync`);
+        const maxShare = tenant.sync.maxDeadLetterShare;
+        let alerted = false;
         await ctx.withRuntime(cmd, async (rt) => {
           const abort = new AbortController();
           const onSignal = () => abort.abort();
@@ -93,16 +107,39 @@ One sync reads a source at a time: another one waits and takes over when the fir
                 resnapshot: opts.resnapshot ?? false,
                 intervalMs: interval * 1000,
                 signal: abort.signal,
-                onReport: (report) => ctx.out(`${describeReport(report)}\n`),
+                onReport: (report) => {
+                  ctx.out(`${describeReport(report)}\n${describeEntities(report)}`);
+                  const alerts = deadLetterAlerts(report, maxShare);
+                  for (const a of alerts) ctx.out(`over the dead-letter threshold: ${a.message}\n`);
+                  if (alerts.length) alerted = true;
+                },
               },
             );
-            if (failed) process.exitCode = 1;
+            if (failed || alerted) process.exitCode = 1;
           } finally {
             stop.removeEventListener('abort', onSignal);
           }
         });
       },
     );
+}
+
+/**
+ * Per entity, under the pass's line: what the run staged, tombstoned and dead-lettered (grouped
+ * by reason, first record ids) and the open dead letters. Empty when the report has no tally.
+ */
+export function describeEntities(r: SyncReport): string {
+  return (r.entities ?? []).map((e) => `${entityLine(e)}\n${e.reasons.map(reasonLine).join('')}`).join('');
+}
+
+function entityLine(e: EntityReport): string {
+  const tomb = `${e.tombstones} tombstone${e.tombstones === 1 ? '' : 's'}`;
+  return `  ${e.entity}: ${e.read} read, ${e.staged} staged, ${tomb}, ${e.deadLetters} dead-lettered this run, ${e.openDeadLetters} open dead letter${e.openDeadLetters === 1 ? '' : 's'}`;
+}
+
+function reasonLine(g: DeadLetterReason): string {
+  const ids = g.sourceIds.map((id) => id ?? '(no id)').join(', ');
+  return `    ${g.count} × ${g.kind}: ${g.reason}${ids ? ` (e.g. ${ids})` : ''}\n`;
 }
 
 /** One line per pass: "acme/crm (salesforce): completed, 3 streams, 1200 received, 1180 staged, 2 dead-lettered". */

@@ -8,6 +8,7 @@ import { linkManually, listLinks, unlinkRecords } from '../../../staging/control
 import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
 import { TrueupError } from '../../../staging/model/errors.js';
 import { systemsByRole } from '../../../staging/model/tenant-config.js';
+import { tenantStaging } from '../../../staging/scoped-staging.js';
 import type { Runtime } from '../../runtime.js';
 import { type CliContext, checkIds, configuredTenant, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
@@ -87,7 +88,7 @@ one of the candidate matches \`trueup discrepancies show\` lists; the next recon
         const s = systemsOf(rt, opts.tenant);
         let { entity, crm, erp } = opts;
         if (opts.fromCandidate !== undefined) {
-          const [d] = await listDiscrepancies(rt.staging.db, {
+          const [d] = await listDiscrepancies(tenantStaging(rt.staging, opts.tenant).db, {
             tenant: opts.tenant,
             ids: [opts.fromCandidate],
           });
@@ -118,7 +119,7 @@ one of the candidate matches \`trueup discrepancies show\` lists; the next recon
           if (!crm || !erp) throw new LinkCandidateError(`discrepancy ${d.id} does not name its record`);
         }
         const done = await linkManually(
-          rt.staging.db,
+          tenantStaging(rt.staging, opts.tenant).db,
           {
             tenant: opts.tenant,
             entity: entity as Entity,
@@ -147,7 +148,7 @@ one of the candidate matches \`trueup discrepancies show\` lists; the next recon
       checkEntity(opts.entity);
       await ctx.withRuntime(cmd, async (rt) => {
         const s = systemsOf(rt, opts.tenant);
-        const n = await unlinkRecords(rt.staging.db, {
+        const n = await unlinkRecords(tenantStaging(rt.staging, opts.tenant).db, {
           tenant: opts.tenant,
           entity: opts.entity,
           crmSystem: s.crm,
@@ -171,7 +172,7 @@ one of the candidate matches \`trueup discrepancies show\` lists; the next recon
       checkEntity(opts.entity);
       await ctx.withRuntime(cmd, async (rt) => {
         configuredTenant(rt.config, opts.tenant);
-        const links = await listLinks(rt.staging.db, opts.tenant, opts.entity);
+        const links = await listLinks(tenantStaging(rt.staging, opts.tenant).db, opts.tenant, opts.entity);
         ctx.out(
           `${formatTable(
             ['crm system', 'crm id', 'erp system', 'erp id', 'origin', 'by'],

@@ -10,6 +10,7 @@ import { ENTITIES, type Entity } from '../../../staging/model/entities.js';
 import type { RereadRequest, SourcePass, StreamOutput, StreamPlan, SystemHandle } from '../contract.js';
 import { tenantEntityMapping } from '../map-record.js';
 import { type CsvEntityConfig, type CsvSystemConfig, csvEntityConfig } from './config.js';
+import { PartialExportError } from './full-snapshot.js';
 import { type CsvFile, type CsvPosition, type FileStream, stageFile } from './stage-file.js';
 
 export async function openCsvPass(sys: SystemHandle<CsvSystemConfig>): Promise<SourcePass> {
@@ -85,12 +86,14 @@ async function csvEntities(sys: SystemHandle<CsvSystemConfig>): Promise<Omit<Fil
     entityConfig,
     folder: join(root, entityConfig.folder ?? entity),
     tenantMapping: tenantEntityMapping(options.entities, entity, system),
+    pool: sys.staging.pool,
   }));
 }
 
 async function readDrops(ctx: FileStream & { out: StreamOutput<CsvPosition> }, position: CsvPosition) {
   let files = 0;
   let duplicates = 0;
+  const refusals: PartialExportError[] = [];
   const skip = (path: string, why: string) => ctx.out.logger.warn({ file: path }, `${why}; skipped`);
   for (const file of await listFiles(ctx.folder, skip)) {
     const hash = await sha256(file.path);
@@ -99,10 +102,17 @@ async function readDrops(ctx: FileStream & { out: StreamOutput<CsvPosition> }, p
       ctx.out.logger.info({ file: file.path, hash }, 'file already processed (same content); skipped');
       continue;
     }
-    await stageFile(ctx, file, hash, position);
+    const refused = await stageFile(ctx, file, hash, position);
+    if (refused) refusals.push(refused);
     files++;
   }
   ctx.out.note(`${files} file(s) staged, ${duplicates} duplicate(s) skipped`);
+  // After every file: a refused full snapshot fails the stream (exit 1), its later files staged.
+  if (refusals.length === 1) throw refusals[0];
+  if (refusals.length)
+    throw new PartialExportError(refusals.map((r) => r.message).join('; '), {
+      subject: refusals[0]!.subject,
+    });
 }
 
 async function foldersPresent(root: string): Promise<[Entity, CsvEntityConfig][]> {

@@ -12,8 +12,16 @@ import { DEFAULT_BACKOFF, retryOptions, sleep } from '../../../staging/model/bac
 import type { Logger } from '../../log/logger.js';
 import { ApiError, asApiError, DailyLimitError } from './api-errors.js';
 import { AuthRefresh } from './auth-refresh.js';
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  guardedResponse,
+  type PageSchema,
+  readJsonBody,
+  requestLabel,
+} from './response-body.js';
 
 export { ApiError, DailyLimitError } from './api-errors.js';
+export type { PageSchema } from './response-body.js';
 
 export type Classification =
   | { kind: 'ok' }
@@ -62,6 +70,8 @@ export interface ClientLimits {
   timeoutMs: number;
   /** The longest wait for the next piece of a body being read (default: timeoutMs). */
   idleTimeoutMs?: number;
+  /** The largest response body read (default DEFAULT_MAX_BODY_BYTES, 64 MiB); larger is a terminal error. */
+  maxBodyBytes?: number;
   /** Backoff bounds (default 500 and 30000 ms); maxBackoffMs also caps a Retry-After (default 60000). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -105,6 +115,19 @@ export interface RequestOptions {
   accept?: string;
   /** Draw retries from this budget (shared with the caller) instead of a fresh maxRetries. */
   budget?: RetryBudget;
+  /**
+   * json(): the shape a 200 must have (a page with the fields its paging depends on). A body
+   * that is not (an HTML error page, empty, cut short, without `paging`) is a transient error —
+   * re-read, then failing the request — never taken for an empty or last page.
+   */
+  schema?: PageSchema<unknown>;
+  /** What the request reads, for messages ("companies (customer)", "stream customer"). */
+  about?: string;
+  /**
+   * This request's body cap instead of limits.maxBodyBytes: a body the caller streams (a Bulk
+   * result chunk parsed as it arrives) is not held in memory and may be larger.
+   */
+  maxBodyBytes?: number;
 }
 
 export interface ApiClientOptions {
@@ -156,6 +179,13 @@ export class ApiClient {
     });
   }
 
+  get tenant(): string {
+    return this.opts.tenant;
+  }
+  get system(): string {
+    return this.opts.system;
+  }
+
   url(path: string, query?: RequestOptions['query']): URL {
     const url = new URL(path.replace(/^\//, ''), this.base);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
@@ -172,26 +202,16 @@ export class ApiClient {
     return this.attempts(method, path, opts, async (res) => res);
   }
 
-  /** A request whose JSON body is read inside each attempt: a body cut short is retried too. */
-  json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+  /**
+   * A request whose JSON body is read inside each attempt: a body cut short, not UTF-8, not JSON
+   * or not of `opts.schema`'s shape is retried too (transient), then fails the request.
+   */
+  json<T>(method: string, path: string, opts: RequestOptions & { schema?: PageSchema<T> } = {}): Promise<T> {
     const detail = this.detail(method, path);
-    return this.attempts(method, path, opts, async (res) => {
-      const text = await res.text().catch((err: unknown) => {
-        throw asApiError(err, `${this.opts.policy.vendor} ${method} ${path}: body`, detail);
-      });
-      if (!text) return undefined as T;
-      try {
-        return JSON.parse(text) as T;
-      } catch {
-        throw new ApiError(
-          `${this.opts.policy.vendor} ${method} ${path}: response is not JSON (${text.slice(0, 80)}…)`,
-          'transient',
-          res.status,
-          'BAD_JSON',
-          detail,
-        );
-      }
-    });
+    const where = `${requestLabel(detail)}${opts.about ? ` (${opts.about})` : ''}`;
+    return this.attempts<T>(method, path, opts, (res) =>
+      readJsonBody(res, { detail, where, schema: opts.schema }),
+    );
   }
 
   private detail(method: string, path: string): ApiError['detail'] {
@@ -230,7 +250,9 @@ export class ApiClient {
             headers['content-type'] ??= 'application/json';
           }
           this.stats.requests++;
-          const send = () => this.limiter.schedule(() => this.send(url, method, headers, body, detail));
+          const maxBytes = opts.maxBodyBytes ?? limits.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+          const req = { url, method, headers, body, detail, maxBytes };
+          const send = () => this.limiter.schedule(() => this.send(req));
           const lane = this.lane(method, path);
           const res = await (lane ? lane.schedule(send) : send());
           policy.observe?.(res.headers);
@@ -285,7 +307,9 @@ export class ApiClient {
         ),
         onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
           // Retry only while this request's retries last and the shared budget (if any) gives one.
-          retrying = retriesLeft > 0 && (!budget || budget.take());
+          // A terminal error thrown while reading a body (too large) is not retried either.
+          const terminal = error instanceof ApiError && error.kind === 'terminal';
+          retrying = !terminal && retriesLeft > 0 && (!budget || budget.take());
           if (!retrying) return;
           this.stats.retries++;
           logger.debug({ err: error, attemptNumber, retriesLeft, vendor: policy.vendor }, 'retrying request');
@@ -304,13 +328,15 @@ export class ApiClient {
    * One fetch. `timeoutMs` covers the wait for the response headers only; the body gets an idle
    * timeout instead, so a long result that keeps arriving is never cut, and a stalled one is.
    */
-  private async send(
-    url: URL,
-    method: string,
-    headers: Record<string, string>,
-    body: string | undefined,
-    detail: ApiError['detail'],
-  ): Promise<Response> {
+  private async send(req: {
+    url: URL;
+    method: string;
+    headers: Record<string, string>;
+    body: string | undefined;
+    detail: ApiError['detail'];
+    maxBytes: number;
+  }): Promise<Response> {
+    const { url, method, headers, body, detail } = req;
     const { limits, policy } = this.opts;
     const controller = new AbortController();
     const timers = this.opts.timers ?? REAL_TIMERS;
@@ -336,7 +362,13 @@ export class ApiClient {
     } finally {
       timers.clearTimeout(headerTimer);
     }
-    return withIdleTimeout(res, controller, limits.idleTimeoutMs ?? limits.timeoutMs, detail, timers);
+    return guardedResponse(res, {
+      idleMs: limits.idleTimeoutMs ?? limits.timeoutMs,
+      maxBytes: req.maxBytes,
+      detail,
+      timers,
+      controller,
+    });
   }
 
   /** The limiter of the lane a request belongs to, created on first use; none for most requests. */
@@ -356,53 +388,6 @@ export class ApiClient {
     await this.limiter.stop({ dropWaitingJobs: false });
     for (const lane of this.laneLimiters.values()) await lane.stop({ dropWaitingJobs: false });
   }
-}
-
-/**
- * The response with a body that fails with a transient IDLE_TIMEOUT ApiError when a read waits
- * longer than `idleMs` for the network. The timer runs only while a read is pending, so a
- * consumer that pauses (staging a batch) never trips it.
- */
-function withIdleTimeout(
-  res: Response,
-  controller: AbortController,
-  idleMs: number,
-  detail: ApiError['detail'],
-  timers: TimeoutTimers,
-): Response {
-  if (!res.body) return res;
-  const reader = res.body.getReader();
-  const idle = new ApiError(
-    `${detail.vendor} ${detail.method} ${detail.path}: no data for ${idleMs} ms while reading the body`,
-    'transient',
-    res.status,
-    'IDLE_TIMEOUT',
-    detail,
-  );
-  const body = new ReadableStream<Uint8Array>({
-    async pull(out) {
-      const timer = timers.setTimeout(() => controller.abort(idle), idleMs);
-      try {
-        const { done, value } = await reader.read();
-        if (done) out.close();
-        else out.enqueue(value);
-      } catch (err) {
-        out.error(
-          asApiError(
-            controller.signal.aborted ? controller.signal.reason : err,
-            `${detail.vendor} ${detail.method} ${detail.path}: body`,
-            detail,
-          ),
-        );
-      } finally {
-        timers.clearTimeout(timer);
-      }
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
-  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 
 /** Parses a Retry-After header (seconds or an HTTP date) into milliseconds. */

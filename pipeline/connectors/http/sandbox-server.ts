@@ -31,8 +31,8 @@ export interface SandboxResponse {
   status: number;
   headers?: Record<string, string>;
   body?: unknown;
-  /** Raw text body (CSV); `body` is JSON-encoded otherwise. */
-  text?: string;
+  /** Raw text body (CSV), or raw bytes (a fault: bytes that are not UTF-8); `body` is JSON-encoded otherwise. */
+  text?: string | Buffer;
   /** A body produced piece by piece (large CSV results), written with backpressure. */
   stream?: AsyncIterable<string | Buffer>;
 }
@@ -145,6 +145,12 @@ export class SandboxServer {
    * responses for exactly that request (the Nth chunk of a stream) with no race against the client.
    */
   onRequest: ((key: string) => void) | undefined;
+  /**
+   * Fault injection on the answer itself: sees each response the sandbox would send to "METHOD
+   * /path" and may replace it (an HTML page, an empty or truncated body, a page without its
+   * paging fields, bytes that are not UTF-8); undefined keeps it.
+   */
+  tamper: ((key: string, out: SandboxResponse) => SandboxResponse | undefined) | undefined;
   /** Accepted bearer tokens; the check is on once some were given, expired or issued. */
   private readonly tokens: Set<string>;
   /** Every token ever accepted: an expired one gets the vendor's `expired` 401. */
@@ -254,6 +260,7 @@ export class SandboxServer {
       else if (fault === 'rate') out = this.opts.vendor.rateLimited();
       else if (fault === '5xx') out = this.opts.vendor.serverError();
       else out = await this.dispatch(sreq);
+      out = this.tamper?.(key, out) ?? out;
       if (this.opts.record) this.exchanges.push(exchange(sreq, out));
       await send(res, out);
     } catch (err) {
@@ -346,7 +353,7 @@ async function send(res: ServerResponse, out: SandboxResponse): Promise<void> {
     res.end();
     return;
   }
-  let payload = '';
+  let payload: string | Buffer = '';
   if (out.text !== undefined) payload = out.text;
   else if (out.body !== undefined) {
     payload = JSON.stringify(out.body);

@@ -7,30 +7,18 @@
 import type { Change } from '../../../staging/model/change.js';
 import type { StreamOutput } from '../contract.js';
 import type { ApiClient } from '../http/api-client.js';
-import { mapRecord, msToVersion, parseStampMs } from '../map-record.js';
+import { mapRecord, msToVersion, ownValue, parseStampMs, stampProblem } from '../map-record.js';
 import { addChange, newPendingUnit, type PendingUnit } from '../pending-unit.js';
 import type { HubspotObjectType, HubspotSystemConfig } from './config.js';
 import { type HubspotObjectMapping, hubspotProperties } from './hubspot-mapping.js';
+import {
+  type HubspotRecord,
+  type HubspotSearchPage,
+  hubspotListPage,
+  hubspotSearchPage,
+} from './hubspot-pages.js';
 
-export interface HubspotRecord {
-  id: string;
-  properties: Record<string, string | null>;
-  createdAt?: string;
-  updatedAt?: string;
-  archived?: boolean;
-  archivedAt?: string;
-}
-
-interface Paging {
-  next?: { after: string; link?: string };
-}
-interface ListPage {
-  results: HubspotRecord[];
-  paging?: Paging;
-}
-interface SearchPage extends ListPage {
-  total: number;
-}
+export type { HubspotRecord } from './hubspot-pages.js';
 
 export type HubspotPosition =
   | { phase: 'full'; after: string | null; watermark: number }
@@ -55,6 +43,8 @@ export interface ExtractContext {
 }
 
 const base = (type: string) => `crm/v3/objects/${type}`;
+/** What a request reads, for error messages: "companies (customer)". */
+const about = (ctx: ExtractContext) => `${ctx.type} (${ctx.mapping.entity})`;
 
 export async function extractFull(
   ctx: ExtractContext,
@@ -65,8 +55,10 @@ export async function extractFull(
   const unit = newPendingUnit();
   let after = start.after;
   for (;;) {
-    const page = await client.json<ListPage>('GET', base(type), {
+    const page = await client.json('GET', base(type), {
       query: { limit: config.listPageSize, after: after ?? undefined, properties, archived: 'false' },
+      schema: hubspotListPage,
+      about: about(ctx),
     });
     for (const r of page.results) addRecord(ctx, unit, r, null);
     after = page.paging?.next?.after ?? null;
@@ -103,9 +95,18 @@ export async function extractIncremental(
     // record back past a page boundary, and the 10,000-result cap is never reached.
     const page = await search(ctx, since, 0);
     let last: number | null = null;
+    // Results come in stamp order: after a record stamped in the future, every one is.
+    let future = false;
+    const now = ctx.now();
     for (const r of page.results) {
       const stamp = recordStamp(ctx, r);
       if (stamp !== null && stamp < since) continue; // search returns a few records before `since`
+      if (stamp !== null && stampProblem(stamp, now, '') !== null) {
+        // Dead-lettered by addRecord; its stamp never becomes the checkpoint.
+        future ||= stamp > now;
+        addRecord(ctx, unit, r, stamp);
+        continue;
+      }
       if (stamp !== null && (last === null || stamp > last)) last = stamp;
       if (stamp === since && seen.has(r.id)) continue;
       addRecord(ctx, unit, r, stamp);
@@ -116,7 +117,8 @@ export async function extractIncremental(
       seen = new Set();
     }
     for (const r of page.results) if (recordStamp(ctx, r) === since) seen.add(r.id);
-    if (page.paging?.next === undefined) {
+    // Nothing after a future stamp can be read yet: stop here, at the last readable stamp.
+    if (page.paging?.next === undefined || future) {
       await commit(ctx, ctx.type, position(since), unit);
       return;
     }
@@ -169,7 +171,7 @@ function search(
   since: number,
   after: number,
   tieAfterId?: string | null,
-): Promise<SearchPage> {
+): Promise<HubspotSearchPage> {
   const mod = ctx.mapping.modifiedProperty;
   const filters =
     tieAfterId === undefined
@@ -180,7 +182,9 @@ function search(
             ? []
             : [{ propertyName: 'hs_object_id', operator: 'GT', value: tieAfterId }]),
         ];
-  return ctx.client.json<SearchPage>('POST', `${base(ctx.type)}/search`, {
+  return ctx.client.json('POST', `${base(ctx.type)}/search`, {
+    schema: hubspotSearchPage,
+    about: about(ctx),
     body: {
       filterGroups: [{ filters }],
       sorts: [{ propertyName: tieAfterId === undefined ? mod : 'hs_object_id', direction: 'ASCENDING' }],
@@ -198,19 +202,22 @@ export async function extractArchived(ctx: ExtractContext, start: ArchivedPositi
   const runStartedAt = start.runStartedAt ?? ctx.now() - ctx.config.overlapMs;
   let after = start.after;
   for (;;) {
-    const page = await ctx.client.json<ListPage>('GET', base(ctx.type), {
+    const page = await ctx.client.json('GET', base(ctx.type), {
       query: {
         limit: ctx.config.listPageSize,
         after: after ?? undefined,
         archived: 'true',
         properties: 'hs_object_id',
       },
+      schema: hubspotListPage,
+      about: `${about(ctx)}, archived`,
     });
     for (const r of page.results) {
       ctx.out.received();
       const at = parseStampMs(r.archivedAt) ?? parseStampMs(r.updatedAt);
-      if (at === null) {
-        deadLetter(ctx, unit, r, 'archived record without archivedAt/updatedAt');
+      const problem = stampProblem(at, ctx.now(), 'archivedAt', r.archivedAt ?? r.updatedAt);
+      if (at === null || problem !== null) {
+        deadLetter(ctx, unit, r, `archived record: ${problem}`);
         continue;
       }
       if (at < start.since) continue;
@@ -237,20 +244,27 @@ function recordStamp(ctx: ExtractContext, r: HubspotRecord): number | null {
   return parseStampMs(r.properties?.[ctx.mapping.modifiedProperty]) ?? parseStampMs(r.updatedAt);
 }
 
-function addRecord(ctx: ExtractContext, unit: PendingUnit, r: HubspotRecord, known: number | null): void {
+export function addRecord(
+  ctx: ExtractContext,
+  unit: PendingUnit,
+  r: HubspotRecord,
+  known: number | null,
+): void {
   ctx.out.received();
   if (!r || typeof r.id !== 'string' || !r.id || typeof r.properties !== 'object' || !r.properties) {
     deadLetter(ctx, unit, r, 'record without id or properties');
     return;
   }
   const stamp = known ?? recordStamp(ctx, r);
-  if (stamp === null) {
-    deadLetter(ctx, unit, r, `record ${r.id} has no readable ${ctx.mapping.modifiedProperty} or updatedAt`);
+  const raw = r.properties[ctx.mapping.modifiedProperty] ?? r.updatedAt;
+  const problem = stampProblem(stamp, ctx.now(), ctx.mapping.modifiedProperty, raw);
+  if (stamp === null || problem !== null) {
+    deadLetter(ctx, unit, r, `record ${r.id}: ${problem}`);
     return;
   }
   let fields: Record<string, unknown>;
   try {
-    fields = mapRecord(ctx.mapping.entity, ctx.mapping.mapping, (p) => r.properties[p]);
+    fields = mapRecord(ctx.mapping.entity, ctx.mapping.mapping, (p) => ownValue(r.properties, p));
   } catch (err) {
     deadLetter(ctx, unit, r, (err as Error).message);
     return;

@@ -7,7 +7,7 @@
 import type { Entity } from '../../../staging/model/entities.js';
 import type { ConnectorWriter, CurrentRecord, SystemHandle, WriterOptions } from '../contract.js';
 import type { ApiClient } from '../http/api-client.js';
-import { mapRecord, msToVersion, parseStampMs, tenantEntityMapping } from '../map-record.js';
+import { mapRecord, msToVersion, ownValue, parseStampMs, tenantEntityMapping } from '../map-record.js';
 import type { HubspotObjectType, HubspotSystemConfig } from './config.js';
 import type { HubspotRecord } from './hubspot-extractor.js';
 import {
@@ -35,7 +35,7 @@ export function withHubspotReads(
 
   function current(key: string, m: HubspotObjectMapping, r: HubspotRecord): CurrentRecord {
     const stamp = parseStampMs(r.properties?.[m.modifiedProperty]) ?? parseStampMs(r.updatedAt);
-    const fields = mapRecord(m.entity, m.mapping, (p) => r.properties[p]);
+    const fields = mapRecord(m.entity, m.mapping, (p) => ownValue(r.properties, p));
     fields[ownRef] = r.id;
     return {
       key,

@@ -73,6 +73,8 @@ export class HubspotSandbox {
   readonly store = new Map<HubspotObjectType, Map<string, Stored>>();
   /** Records written by batch upsert, by id: how often each (tests of "written exactly once"). */
   readonly apiWrites = new Map<string, number>();
+  /** Records served by list, search and batch read (tests of what a read asked for). */
+  recordsServed = 0;
   private nextId = 1000;
   private version = 0;
   private readonly cache = new Map<string, { version: number; ids: Stored[] }>();
@@ -244,6 +246,7 @@ export class HubspotSandbox {
         if (start < 0) start = rows.length;
       }
       const page = rows.slice(start, start + limit);
+      this.recordsServed += page.length;
       const body: Record<string, unknown> = { results: page.map((r) => this.render(type, r, props)) };
       if (start + limit < rows.length) {
         const next = page.at(-1)!.id;
@@ -265,6 +268,7 @@ export class HubspotSandbox {
         return hubspotError(400, `Cannot page past ${cap} results for a search query.`, 'VALIDATION_ERROR');
       const rows = this.searchRows(type, b);
       const page = rows.slice(after, after + limit);
+      this.recordsServed += page.length;
       const body: Record<string, unknown> = {
         total: rows.length,
         results: page.map((r) => this.render(type, r, b.properties)),
@@ -284,7 +288,10 @@ export class HubspotSandbox {
 
     s.route('POST', '/crm/v3/objects/:type/batch/read', (req, p) => {
       const type = typeOf(p);
-      return type ? batchRead(this, type, req.json()) : unknown(p);
+      if (!type) return unknown(p);
+      const out = batchRead(this, type, req.json());
+      this.recordsServed += (out.body as { results?: unknown[] } | undefined)?.results?.length ?? 0;
+      return out;
     });
 
     s.route('POST', '/crm/v3/objects/:type', (req, p) => {

@@ -1,12 +1,13 @@
 // The `hubspot` connector: CRM v3 objects (list, then search; archived for deletes), batch upsert
-// write-back, and a local sandbox. No bounded re-read yet (search by a stamp window is the cheap
-// way, issue 18).
+// write-back, a local sandbox, and the bounded re-read (reread.ts: search bounded on both sides of
+// the modification stamp, or batch read by id).
 import type { Connector } from '../contract.js';
 import { outcomeWriter, vendorWriterOptions } from '../writer-results.js';
 import { type HubspotSystemConfig, hubspotResolvedConfig, hubspotSystemConfig } from './config.js';
 import { withHubspotReads } from './hubspot-reader.js';
 import { startHubspotSandbox } from './hubspot-sandbox-start.js';
 import { createHubspotWriter } from './hubspot-writer.js';
+import { rereadHubspot } from './reread.js';
 import { openHubspotPass } from './streams.js';
 
 export const hubspotConnector: Connector<HubspotSystemConfig> = {
@@ -15,6 +16,7 @@ export const hubspotConnector: Connector<HubspotSystemConfig> = {
   configSchema: hubspotSystemConfig,
   parseConfig: (loaded) => hubspotResolvedConfig.parse(loaded),
   capture: { mode: 'passes', open: openHubspotPass },
+  reread: rereadHubspot,
   // Keyed by the ERP's id (config.erpIdProperty), HubSpot's unique upsert property.
   writer: (sys, opts) => {
     const vendor = createHubspotWriter(

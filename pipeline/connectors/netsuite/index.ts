@@ -1,12 +1,13 @@
 // The `netsuite` connector: SuiteQL over REST (keyset pages; deletedrecord for deletes), upsert by
-// external id write-back, and a local sandbox. No bounded re-read yet (a SuiteQL window on
-// lastmodifieddate or `id IN (…)` is the cheap way, issue 18).
+// external id write-back, a local sandbox, and the bounded re-read (reread.ts: a SuiteQL window on
+// lastmodifieddate or `id IN (…)`).
 import type { Connector } from '../contract.js';
 import { outcomeWriter, vendorWriterOptions } from '../writer-results.js';
 import { type NetsuiteSystemConfig, netsuiteResolvedConfig, netsuiteSystemConfig } from './config.js';
 import { withNetsuiteReads } from './netsuite-reader.js';
 import { startNetsuiteSandbox } from './netsuite-sandbox.js';
 import { createNetsuiteWriter } from './netsuite-writer.js';
+import { rereadNetsuite } from './reread.js';
 import { openNetsuitePass } from './streams.js';
 
 export const netsuiteConnector: Connector<NetsuiteSystemConfig> = {
@@ -15,6 +16,7 @@ export const netsuiteConnector: Connector<NetsuiteSystemConfig> = {
   configSchema: netsuiteSystemConfig,
   parseConfig: (loaded) => netsuiteResolvedConfig.parse(loaded),
   capture: { mode: 'passes', open: openNetsuitePass },
+  reread: rereadNetsuite,
   writer: (sys, opts) => {
     const vendor = createNetsuiteWriter(
       sys,

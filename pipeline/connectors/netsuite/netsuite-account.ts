@@ -11,6 +11,7 @@
 // holds its ISO code.
 import { TrueupError } from '../../../staging/model/errors.js';
 import type { ApiClient } from '../http/api-client.js';
+import { type SuiteqlPage, suiteqlPage } from './suiteql-page.js';
 
 export const STAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 const QUARTER_HOUR = 15 * 60_000;
@@ -22,11 +23,6 @@ export interface AccountFacts {
   zoneOffsetMs: number;
   /** Currency internal id → ISO code; empty when the account has no currency list. */
   currencies: ReadonlyMap<string, string>;
-}
-
-interface Page {
-  items: Record<string, string | undefined>[];
-  hasMore: boolean;
 }
 
 const known = new WeakMap<ApiClient, Promise<AccountFacts>>();
@@ -43,11 +39,13 @@ export function accountFacts(client: ApiClient, now: () => number = Date.now): P
   return facts;
 }
 
-function suiteql(client: ApiClient, q: string, offset = 0): Promise<Page> {
-  return client.json<Page>('POST', 'services/rest/query/v1/suiteql', {
+function suiteql(client: ApiClient, q: string, offset = 0): Promise<SuiteqlPage> {
+  return client.json('POST', 'services/rest/query/v1/suiteql', {
     query: { limit: 1000, offset },
     headers: { prefer: 'transient' },
     body: { q },
+    schema: suiteqlPage,
+    about: 'account facts',
   });
 }
 
@@ -65,7 +63,9 @@ async function readFacts(client: ApiClient, now: () => number): Promise<AccountF
   try {
     for (let offset = 0; ; offset += 1000) {
       const page = await suiteql(client, 'SELECT id, symbol FROM currency', offset);
-      for (const r of page.items) if (r.id && r.symbol) currencies.set(r.id, r.symbol);
+      for (const r of page.items)
+        if (r.id != null && r.symbol != null && r.symbol !== '')
+          currencies.set(String(r.id), String(r.symbol));
       if (!page.hasMore) break;
     }
   } catch (err) {

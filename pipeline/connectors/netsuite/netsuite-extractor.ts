@@ -10,11 +10,12 @@
 import { TrueupError } from '../../../staging/model/errors.js';
 import type { StreamOutput } from '../contract.js';
 import type { ApiClient } from '../http/api-client.js';
-import { mapRecord, msToVersion } from '../map-record.js';
+import { mapRecord, msToVersion, ownValue, stampProblem } from '../map-record.js';
 import { addChange, newPendingUnit, type PendingUnit } from '../pending-unit.js';
 import type { NetsuiteStream, NetsuiteSystemConfig } from './config.js';
 import { type AccountFacts, accountFacts, onAccountClock, STAMP, stampInstant } from './netsuite-account.js';
 import { type NetsuiteStreamSpec, streamOfDeletedType } from './netsuite-mapping.js';
+import { type SuiteqlRow, suiteqlPage } from './suiteql-page.js';
 
 /**
  * `wall`: the stamps are the account's wall-clock text (else UTC text, turned onto it first). A
@@ -28,15 +29,6 @@ export interface DeletedPosition {
   since: string;
   lastId: number;
   wall?: true;
-}
-
-type SuiteqlRow = Record<string, string | number | boolean | null>;
-interface SuiteqlPage {
-  items: SuiteqlRow[];
-  hasMore: boolean;
-  count: number;
-  offset: number;
-  totalResults: number;
 }
 
 export interface NetsuiteContext {
@@ -108,6 +100,8 @@ async function drain<P>(
   query: (p: P) => string,
   onRow: (row: SuiteqlRow, unit: PendingUnit, pos: P) => P,
   finish: (p: P) => unknown,
+  /** True once a row stamped in the future was met: rows after it (stamp order) are too; stop there. */
+  reachedFuture: () => boolean = () => false,
 ): Promise<void> {
   const { client, config } = ctx;
   const unit = newPendingUnit();
@@ -115,14 +109,16 @@ async function drain<P>(
   const limit = Math.min(config.pageSize, config.queryResultCap);
   let pos = start;
   for (;;) {
-    const page = await client.json<SuiteqlPage>('POST', 'services/rest/query/v1/suiteql', {
+    const page = await client.json('POST', 'services/rest/query/v1/suiteql', {
       query: { limit, offset: 0 },
       headers: { prefer: 'transient' },
       body: { q: query(pos) },
+      schema: suiteqlPage,
+      about: `stream ${stream}`,
     });
     const before = JSON.stringify(pos);
     for (const row of page.items) pos = onRow(row, unit, pos);
-    if (!page.hasMore) {
+    if (!page.hasMore || reachedFuture()) {
       await commit(ctx, stream, finish(pos), unit);
       return;
     }
@@ -140,8 +136,10 @@ export async function extractStream(ctx: NetsuiteContext, stream: NetsuiteStream
   const ownRef = ctx.config.role === 'erp' ? 'erp_ref' : 'crm_ref';
   const facts = await accountFacts(ctx.client, ctx.now);
   const currency = new Set(spec.currencyColumns);
+  const now = serverNow(ctx, facts);
+  let future = false;
   const value = (row: SuiteqlRow, c: string) => {
-    const v = row[c];
+    const v = ownValue(row, c);
     return currency.has(c) && v != null ? (facts.currencies.get(String(v)) ?? v) : v;
   };
   await drain<NetsuitePosition>(
@@ -156,6 +154,14 @@ export async function extractStream(ctx: NetsuiteContext, stream: NetsuiteStream
       if (!Number.isSafeInteger(id) || stamp === null) {
         deadLetter(ctx, unit, spec, stream, row, `row without integer id or readable lastmodifieddate`);
         return Number.isSafeInteger(id) ? advance(pos, id, row.lastmodified) : pos;
+      }
+      const problem = stampProblem(stamp, now, 'lastmodifieddate', row.lastmodified);
+      if (problem !== null) {
+        deadLetter(ctx, unit, spec, stream, row, problem);
+        // A full load walks ids and goes on; an incremental read walks stamps and stops here.
+        if (pos.phase === 'full') return advance(pos, id, row.lastmodified);
+        future ||= stamp > now;
+        return pos;
       }
       try {
         const fields = mapRecord(spec.entity, spec.mapping, (c) => value(row, c));
@@ -183,7 +189,13 @@ export async function extractStream(ctx: NetsuiteContext, stream: NetsuiteStream
             wall: true,
           }
         : p,
+    () => future,
   );
+}
+
+/** The account's time as an instant: the local clock plus what SYSDATE said beyond the user's zone. */
+function serverNow(ctx: NetsuiteContext, facts: AccountFacts): number {
+  return (ctx.now ?? Date.now)() + facts.clockOffsetMs - facts.zoneOffsetMs;
 }
 
 function advance(pos: NetsuitePosition, id: number, stamp: unknown): NetsuitePosition {
@@ -199,6 +211,8 @@ export async function extractDeletes(
   start: DeletedPosition,
 ): Promise<void> {
   const facts = await accountFacts(ctx.client, ctx.now);
+  const now = serverNow(ctx, facts);
+  let future = false;
   await drain<DeletedPosition>(
     ctx,
     'deletedrecord',
@@ -210,6 +224,13 @@ export async function extractDeletes(
       if (!Number.isSafeInteger(id) || at === null) return pos;
       const next: DeletedPosition = { since: row.deleted as string, lastId: id, wall: true };
       const stream = streamOfDeletedType(String(row.type ?? ''), streams);
+      const problem = stampProblem(at, now, 'deleteddate', row.deleted);
+      if (problem !== null) {
+        // Rows come in deleteddate order: this one and those after it wait for a later run.
+        if (stream) deadLetter(ctx, unit, ctx.specs.get(stream)!, 'deletedrecord', row, problem);
+        future ||= at > now;
+        return pos;
+      }
       if (!stream) return next;
       ctx.out.received();
       addChange(unit, ctx.specs.get(stream)!.entity, {
@@ -222,6 +243,7 @@ export async function extractDeletes(
       return next;
     },
     (p) => p,
+    () => future,
   );
 }
 

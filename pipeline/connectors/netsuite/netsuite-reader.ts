@@ -6,11 +6,12 @@
 import type { Entity } from '../../../staging/model/entities.js';
 import type { ConnectorWriter, CurrentRecord, SystemHandle, WriterOptions } from '../contract.js';
 import type { ApiClient } from '../http/api-client.js';
-import { mapRecord, msToVersion, tenantEntityMapping } from '../map-record.js';
+import { mapRecord, msToVersion, ownValue, tenantEntityMapping } from '../map-record.js';
 import type { NetsuiteSystemConfig } from './config.js';
 import { accountFacts, stampInstant } from './netsuite-account.js';
 import { type NetsuiteStreamSpec, netsuiteStreamSpec, SUITEQL_COLUMN } from './netsuite-mapping.js';
 import { REST_RECORDS, restField, STREAM_OF_ENTITY } from './netsuite-rest-fields.js';
+import { suiteqlPage } from './suiteql-page.js';
 
 /** External ids the writer can put into a URL path, and so into a SuiteQL literal without quoting. */
 const EXTERNAL_ID = /^[A-Za-z0-9_.:-]{1,255}$/;
@@ -45,16 +46,18 @@ export function withNetsuiteReads(
     const q = `SELECT ${[...new Set(cols)].join(', ')} FROM ${spec.table} WHERE externalid IN (${keys
       .map((k) => `'${k}'`)
       .join(', ')})${spec.type ? ` AND type = '${spec.type}'` : ''}`;
-    const page = await client.json<{ items: Record<string, string | number | boolean | null>[] }>(
-      'POST',
-      'services/rest/query/v1/suiteql',
-      { query: { limit: 1000, offset: 0 }, headers: { prefer: 'transient' }, body: { q } },
-    );
+    const page = await client.json('POST', 'services/rest/query/v1/suiteql', {
+      query: { limit: 1000, offset: 0 },
+      headers: { prefer: 'transient' },
+      body: { q },
+      schema: suiteqlPage,
+      about: `current ${spec.entity} records`,
+    });
     const currency = new Set(spec.currencyColumns);
     const out: CurrentRecord[] = [];
     for (const row of page.items) {
       const value = (c: string) => {
-        const v = row[c];
+        const v = ownValue(row, c);
         return currency.has(c) && v != null ? (facts.currencies.get(String(v)) ?? v) : v;
       };
       const stamp = stampInstant(row.lastmodified, facts);

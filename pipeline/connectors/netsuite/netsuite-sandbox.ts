@@ -143,6 +143,8 @@ export class NetsuiteSandbox {
   readonly lists = new SandboxLists();
   /** Records written by record upsert, by internal id: how often each (tests of "written exactly once"). */
   readonly apiWrites = new Map<string, number>();
+  /** Rows served by SuiteQL queries, by the table queried (tests of what a read asked for). */
+  readonly servedByTable = new Map<string, number>();
   private nextId = 1;
   private version = 0;
   private readonly cache = new Map<string, { version: number; rows: Row[] }>();
@@ -358,6 +360,7 @@ export class NetsuiteSandbox {
       }
       const parsed = this.parsed.get(q)!;
       const items = rows.slice(offset, offset + limit).map((r) => this.project(parsed, r));
+      this.servedByTable.set(parsed.table, (this.servedByTable.get(parsed.table) ?? 0) + items.length);
       const hasMore = offset + items.length < rows.length;
       const href = (o: number) => `${req.url.pathname}?limit=${limit}&offset=${o}`;
       const links = [{ rel: 'self', href: href(offset) }];

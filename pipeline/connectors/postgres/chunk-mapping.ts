@@ -2,8 +2,9 @@
 //
 // Mapping (`mapChunk`) talks only to the source: the rows of one relation in a chunk are mapped
 // together, the source evaluating SQL expressions for them in one query; a row the author's SQL
-// cannot evaluate (a data error: 22xxx, 23xxx, P0001 …) or whose key is NULL becomes a dead
-// letter and the rest goes on. A transient source error (statement timeout, lock not available,
+// cannot evaluate (a data error: 22xxx, 23xxx, P0001) or whose key is NULL becomes a dead letter
+// and the rest goes on; any other SQL error (42703, 42501 …) stops the source unacknowledged
+// (errors.ts mappingStoppedError). A transient source error (statement timeout, lock not available,
 // serialization failure, shutdown, lost connection) is thrown instead: the reader reconnects and
 // the changes are streamed again, since nothing past staging is acknowledged. Writing
 // (`writeMappedChunk`) talks only to staging, inside the open group transaction. The two halves
@@ -15,7 +16,12 @@ import type { Change } from '../../../staging/model/change.js';
 import type { Entity } from '../../../staging/model/entities.js';
 import type { PreparedBatch } from '../../../staging/prepare-changes.js';
 import { prepareUnit, stageUnitIn, type UnitBatch } from '../../../staging/stage.js';
-import { isTransientSourceError, transientSourceError } from './errors.js';
+import {
+  isRowDataError,
+  isTransientSourceError,
+  mappingStoppedError,
+  transientSourceError,
+} from './errors.js';
 import { bigIntToLsn } from './lsn.js';
 import { type Mapped, NullKeyError, type TableMapper, type TextRow } from './mapping.js';
 import type { Relation } from './relations.js';
@@ -133,6 +139,7 @@ async function mapRun(
     // A source that is busy, restarting or unreachable: retry the whole chunk later rather than
     // dead-letter rows (and acknowledge their changes) that are fine.
     if (isTransientSourceError(err)) throw mappingRetry(err, scope, mapper);
+    if (!isRowDataError(err)) throw mappingStopped(err, scope, mapper);
     // A row the author's SQL cannot evaluate: find it, dead-letter it, keep the rest.
     mapped = [];
     for (const r of rows) {
@@ -141,6 +148,7 @@ async function mapRun(
       } catch (e) {
         if ((e as { code?: string }).code === undefined) throw e;
         if (isTransientSourceError(e)) throw mappingRetry(e, scope, mapper);
+        if (!isRowDataError(e)) throw mappingStopped(e, scope, mapper);
         mapped.push(SKIP(r.version));
         deadLetter(r, (e as Error).message);
       }
@@ -159,6 +167,11 @@ async function mapRun(
       });
   }
   return out;
+}
+
+function mappingStopped(err: unknown, scope: ChunkScope, mapper: TableMapper) {
+  const { tenant, system, slot } = scope;
+  return mappingStoppedError(err, { tenant, system, slot, table: mapper.label, entity: mapper.entity });
 }
 
 function mappingRetry(err: unknown, scope: ChunkScope, mapper: TableMapper) {

@@ -8,6 +8,7 @@
 // names are always quoted (quoteIdent), so any name a customer's schema holds is fine.
 import { z } from 'zod';
 import { ENTITIES, ENTITY_FIELDS } from '../../../staging/model/entities.js';
+import { timezone } from '../../../staging/model/tenant-config.js';
 import { connectionUrl } from '../connector-config.js';
 
 /** Slot and publication names become identifiers in replication commands: keep them plain. */
@@ -41,6 +42,8 @@ export const tableMapping = z
     softDelete: z.string().min(1).optional(),
     /** Field holding the source's own modification time (canonical sourceUpdatedAt). */
     updatedAt: fieldSource.optional(),
+    /** The zone of this table's timestamps without an offset; default the system's `timezone`. */
+    timezone: timezone.optional(),
   })
   .superRefine((t, ctx) => {
     const known = new Set(ENTITY_FIELDS[t.entity].map((f) => f.name));
@@ -63,6 +66,11 @@ export const postgresSystemConfig = z
     publication: z.string().regex(REPLICATION_NAME, 'use a-z, 0-9 and "_" (max 63)').optional(),
     slot: z.string().regex(REPLICATION_NAME, 'use a-z, 0-9 and "_" (max 63)').optional(),
     requireExisting: z.boolean().default(false),
+    /**
+     * The IANA zone of the source's timestamps without an offset (`timestamp without time zone`,
+     * as ERPNext keeps `modified` in the site's zone); default UTC (as Odoo's `write_date` is).
+     */
+    timezone: timezone.default('UTC'),
     tables: z.array(tableMapping).default([]),
     snapshot: z
       .strictObject({
@@ -109,7 +117,9 @@ export const postgresSystemConfig = z
         });
       seen.set(t.entity, i);
     });
-  });
+  })
+  // Each table carries its zone, so its mapper reads naive timestamps without the system config.
+  .overwrite((s) => ({ ...s, tables: s.tables.map((t) => ({ ...t, timezone: t.timezone ?? s.timezone })) }));
 export type PostgresSystemConfig = z.infer<typeof postgresSystemConfig>;
 
 /** Default slot/publication names: per tenant and system, so tenants sharing a source never share a slot. */

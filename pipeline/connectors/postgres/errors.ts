@@ -82,3 +82,36 @@ export function transientSourceError(what: string, err: unknown, detail: CdcErro
     { cause: err },
   );
 }
+
+/**
+ * True for an error that is the row's own: a data exception (SQLSTATE class 22), an integrity
+ * constraint (class 23) or the author's RAISE EXCEPTION (P0001) while evaluating a mapping
+ * expression. Only these dead-letter a streamed row; anything else (a column an expression reads
+ * renamed, 42703; a permission revoked, 42501; a function dropped) is the source's or the
+ * mapping's, and would fail every row the same way.
+ */
+export function isRowDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23') || code === 'P0001');
+}
+
+/**
+ * A SQL error that is not a data error while mapping streamed rows of one table: terminal, and
+ * raised before anything of the chunk is staged or acknowledged, so once the source (or the
+ * mapping) is fixed the next run reads the same changes again from the slot.
+ */
+export function mappingStoppedError(
+  err: unknown,
+  detail: CdcErrorDetail & { table: string; entity: string },
+) {
+  const e = err as { message?: string; code?: string };
+  return new CdcError(
+    `tenant ${detail.tenant}, system ${detail.system}, table ${detail.table} (${detail.entity}): evaluating its mapping ` +
+      `expressions failed (SQLSTATE ${e.code ?? 'unknown'}): ${e.message ?? String(err)}. This is not a data error of one row, ` +
+      'so nothing was dead-lettered and the change was not acknowledged: fix the source table, grant or mapping, then run ' +
+      'sync again; the change is read again',
+    'terminal',
+    detail,
+    { cause: err },
+  );
+}

@@ -8,6 +8,7 @@
 import type pg from 'pg';
 import { saveCheckpoint } from '../../../staging/checkpoints.js';
 import type { Staging } from '../../../staging/database.js';
+import { enterTenantScope } from '../../../staging/tenant-scope.js';
 import { type ChunkScope, mapChunk, type PendingChange, writeMappedChunk } from './chunk-mapping.js';
 import { bigIntToLsn, lsnToBigInt } from './lsn.js';
 
@@ -251,6 +252,8 @@ export class GroupCommitter {
     const client = await this.o.staging.pool.connect();
     try {
       await client.query('BEGIN');
+      // The group's writes are its tenant's (staging rows, dead letters, tombstones, checkpoint).
+      await enterTenantScope(client, this.o.scope.tenant);
     } catch (err) {
       client.release(err as Error);
       throw err;

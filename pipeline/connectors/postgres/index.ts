@@ -1,10 +1,12 @@
 // The `postgres` connector: change data capture through logical replication (a consistent
 // snapshot, then the pgoutput stream), driven by the source state machine (source-machine.ts,
 // sync-source.ts), and the corrective writer (writer.ts: UPDATE/INSERT through the mapping's
-// reverse). No bounded re-read yet; no sandbox: any Postgres with wal_level=logical is one.
+// reverse), and the bounded re-read (reread.ts: keyset chunks in a snapshot consistent with the
+// stream). No sandbox: any Postgres with wal_level=logical is one.
 import { TrueupError } from '../../../staging/model/errors.js';
 import type { Connector } from '../contract.js';
 import { type PostgresSystemConfig, postgresSystemConfig, replicationNames } from './config.js';
+import { rereadPostgres } from './reread.js';
 import { runSource } from './sync-source.js';
 import { createPostgresWriter } from './writer.js';
 
@@ -37,5 +39,6 @@ export const postgresConnector: Connector<PostgresSystemConfig> = {
       return { outcome: r.outcome, ...(r.error ? { error: r.error } : {}), detail: `slot ${slot}${stopped}` };
     },
   },
+  reread: rereadPostgres,
   writer: (sys) => createPostgresWriter(sys),
 };

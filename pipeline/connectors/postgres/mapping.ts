@@ -6,8 +6,10 @@
 import type pg from 'pg';
 import { quoteIdent, quoteQualified } from '../../../staging/identifiers.js';
 import type { Change } from '../../../staging/model/change.js';
+import { naiveTimestampToUtc } from '../../../staging/model/date-text.js';
 import { ENTITY_FIELDS, type Entity, type FieldType } from '../../../staging/model/entities.js';
 import { TrueupError } from '../../../staging/model/errors.js';
+import { CanonicalValueError } from '../../../staging/model/value-error.js';
 import type { FieldSource, TableMapping } from './config.js';
 
 /** A row as text: null is SQL NULL; undefined is an unchanged TOAST value (unknown). */
@@ -250,8 +252,6 @@ export class TableMapper {
     const sourceId = this.sourceIdOf(values);
     const inScope = fromSnapshot || !this.mapping.filter || isTrue(evals[`${ALIAS}in`]);
     if (!inScope) return { op: 'delete_if_staged', change: { sourceId, version, op: 'delete', raw } };
-    if (this.mapping.softDelete && isTrue(evals[`${ALIAS}del`]))
-      return { op: 'delete', change: { sourceId, version, op: 'delete', raw } };
     const fields: Record<string, unknown> = {};
     for (const f of this.fields) {
       if (keep.length && keep.includes(f.name)) continue;
@@ -264,8 +264,13 @@ export class TableMapper {
         'column' in this.updatedAt.source
           ? values[this.updatedAt.source.column]
           : (evals[this.updatedAt.alias] as string | null | undefined);
-      sourceUpdatedAt = t ? toIsoTimestamp(t) : null;
+      sourceUpdatedAt = t ? sourceTimestamp(t, this.mapping.timezone ?? 'UTC') : null;
     }
+    // A soft-deleted row is a tombstone that keeps its mapped values: one first seen deleted (a
+    // snapshot of an invoice cancelled before trueup started) keeps its links and amounts, so
+    // reconcile finds it deleted_in_one rather than missing.
+    if (this.mapping.softDelete && isTrue(evals[`${ALIAS}del`]))
+      return { op: 'delete', change: { sourceId, version, op: 'delete', fields, raw, sourceUpdatedAt } };
     const change: Change = { sourceId, version, op: 'upsert', fields, raw, sourceUpdatedAt };
     if (keep.length) change.keepFields = keep;
     return { op: 'upsert', change };
@@ -323,6 +328,20 @@ export function coerce(text: string, type: FieldType): unknown {
       return text.trim();
     default:
       return text;
+  }
+}
+
+/**
+ * A source timestamp as Postgres prints it → canonical UTC text: a `timestamptz` keeps its
+ * offset, a naive `timestamp` is read in the table's zone. A text that is no timestamp
+ * (`infinity`) is passed on as it is, for the write path to dead-letter with the row.
+ */
+export function sourceTimestamp(text: string, timeZone: string): string {
+  try {
+    return naiveTimestampToUtc(text, timeZone);
+  } catch (err) {
+    if (err instanceof CanonicalValueError) return toIsoTimestamp(text);
+    throw err;
   }
 }
 

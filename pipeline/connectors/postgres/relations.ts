@@ -1,10 +1,12 @@
 // Relation messages of the pgoutput stream: which mapped table (if any) a relation oid is, with
 // its columns and SQL types; a table mapped to several entities has one Relation per mapping. A
-// change that breaks a mapping (a mapped column dropped or retyped, the mapping's SQL invalid on
-// the new columns, SQLSTATE class 42) is reported as problems and the reader stops that table;
-// any other probe error is thrown as transient and retried. See docs/capture.md, "Streaming".
+// change that breaks a mapping (a mapped column dropped or retyped) is reported as problems and
+// the reader stops that table; the mapping's SQL failing on the new columns (SQLSTATE class 42: a
+// column only an expression reads renamed, a permission revoked) stops the stream unacknowledged
+// (mappingStoppedError), so the change is read again once it is fixed; any other probe error is
+// thrown as transient and retried. See docs/capture.md, "Streaming".
 import type pg from 'pg';
-import { transientSourceError } from './errors.js';
+import { mappingStoppedError, transientSourceError } from './errors.js';
 import type { RelationColumn, TableMapper } from './mapping.js';
 import { formatTypes } from './source-admin.js';
 
@@ -98,7 +100,7 @@ export class RelationTracker {
         // Class 42 (undefined column or function, syntax error, datatype mismatch…): the SQL no
         // longer fits the table. Anything else is no verdict on the schema.
         if (typeof code === 'string' && code.startsWith('42'))
-          problems.push(`the mapping's SQL no longer works on the new columns: ${(err as Error).message}`);
+          throw mappingStoppedError(err, { ...this.scope, table: mapper.label, entity: mapper.entity });
         else
           throw transientSourceError(`checking the mapping of ${mapper.label} against its new columns`, err, {
             ...this.scope,

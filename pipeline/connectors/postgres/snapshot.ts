@@ -11,6 +11,7 @@ import { inTransaction } from '../../../staging/database.js';
 import { quoteIdent } from '../../../staging/identifiers.js';
 import type { Change } from '../../../staging/model/change.js';
 import { stageUnit, stageUnitIn } from '../../../staging/stage.js';
+import { withTenantScope } from '../../../staging/tenant-scope.js';
 import type { Logger } from '../../log/logger.js';
 import { lsnToBigInt } from './lsn.js';
 import { NullKeyError, type TableMapper } from './mapping.js';
@@ -187,10 +188,12 @@ async function sweep(o: SnapshotOptions, version: bigint): Promise<number> {
   let swept = 0;
   for (const mapper of o.mappers) {
     for (;;) {
-      const res = await o.staging.pool.query<{ source_id: string }>(
-        `SELECT source_id FROM staging.${quoteIdent(mapper.entity)}
-          WHERE tenant_id = $1 AND system = $2 AND version < $3 AND deleted_at IS NULL LIMIT 10000`,
-        [o.tenant, o.system, version.toString()],
+      const res = await withTenantScope(o.staging.pool, o.tenant, (c) =>
+        c.query<{ source_id: string }>(
+          `SELECT source_id FROM staging.${quoteIdent(mapper.entity)}
+            WHERE tenant_id = $1 AND system = $2 AND version < $3 AND deleted_at IS NULL LIMIT 10000`,
+          [o.tenant, o.system, version.toString()],
+        ),
       );
       if (!res.rows.length) break;
       await stageUnit(o.staging.pool, {

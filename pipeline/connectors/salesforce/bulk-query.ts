@@ -3,18 +3,31 @@
 // straight from the response body stream by fast-csv on a parse thread (parseCsvChunks: rows
 // handed back in groups, bounded read-ahead), so memory does not grow with the chunk size.
 import type { ReadableStream } from 'node:stream/web';
+import { z } from 'zod';
 import { TrueupError } from '../../../staging/model/errors.js';
 import { parseCsvChunks } from '../csv/parse-csv-stream.js';
 import { type ApiClient, ApiError, type RetryBudget } from '../http/api-client.js';
 
-export interface BulkJobInfo {
-  id: string;
-  operation: string;
-  object: string;
-  state: 'UploadComplete' | 'InProgress' | 'JobComplete' | 'Failed' | 'Aborted';
-  errorMessage?: string;
-  numberRecordsProcessed?: number;
-}
+/**
+ * A job as the API describes it, checked before it is used (RequestOptions.schema): a 200 without
+ * an id or a known state (an HTML page, an empty body) is transient, never a job to save in a
+ * checkpoint or to read as finished.
+ */
+const bulkJobInfo = z.object({
+  id: z.string().regex(/^[A-Za-z0-9]{15,18}$/),
+  operation: z.string().optional(),
+  object: z.string().optional(),
+  state: z.enum(['Open', 'UploadComplete', 'InProgress', 'JobComplete', 'Failed', 'Aborted']),
+  errorMessage: z.string().nullish(),
+  numberRecordsProcessed: z.number().int().min(0).optional(),
+});
+export type BulkJobInfo = z.infer<typeof bulkJobInfo>;
+
+/**
+ * The cap of one result chunk's body. A chunk is parsed as it arrives (never held whole), so it
+ * may pass the client's limits.maxBodyBytes; this only bounds a body that never ends.
+ */
+export const BULK_CHUNK_MAX_BYTES = 2 * 1024 ** 3;
 
 export interface PollSettings {
   minMs: number;
@@ -79,13 +92,14 @@ export class BulkQueryClient {
   }
 
   createJob(query: string, operation: 'query' | 'queryAll'): Promise<BulkJobInfo> {
-    return this.api.json<BulkJobInfo>('POST', this.path(), {
+    return this.api.json('POST', this.path(), {
       body: { operation, query, contentType: 'CSV', columnDelimiter: 'COMMA', lineEnding: 'LF' },
+      schema: bulkJobInfo,
     });
   }
 
   getJob(id: string): Promise<BulkJobInfo> {
-    return this.api.json<BulkJobInfo>('GET', this.path(`/${encodeURIComponent(id)}`));
+    return this.api.json('GET', this.path(`/${encodeURIComponent(id)}`), { schema: bulkJobInfo });
   }
 
   /** Polls until JobComplete with waits growing ×1.5 from minMs to maxMs. */
@@ -127,20 +141,36 @@ export class BulkQueryClient {
     const res = await this.api.request('GET', this.path(`/${encodeURIComponent(id)}/results`), {
       query: { locator: locator ?? undefined, maxRecords },
       accept: 'text/csv',
+      maxBodyBytes: BULK_CHUNK_MAX_BYTES,
       ...(budget ? { budget } : {}),
     });
     const header = res.headers.get('sforce-locator');
     const count = res.headers.get('sforce-numberofrecords');
-    if (!res.body)
-      throw new ApiError(`bulk results of job ${id} had no body`, 'transient', res.status, 'NO_BODY', {
-        vendor: 'salesforce',
-        tenant: '',
-        system: '',
-        method: 'GET',
-        path: this.path(`/${id}/results`),
-      });
+    const detail = {
+      vendor: 'salesforce',
+      tenant: this.api.tenant,
+      system: this.api.system,
+      method: 'GET',
+      path: this.path(`/${id}/results`),
+    };
+    const bad = (what: string, code: string) => {
+      void res.body?.cancel().catch(() => {});
+      return new ApiError(
+        `tenant ${detail.tenant}, system ${detail.system}: bulk results of job ${id} (locator ${locator ?? 'first'}) ${what}`,
+        'transient',
+        res.status,
+        code,
+        detail,
+      );
+    };
+    if (!res.body) throw bad('had no body', 'NO_BODY');
+    // The last chunk says so with the literal "null": a chunk without the header cannot tell
+    // whether more follow, and taking it for the last would move `since` past unread chunks.
+    if (header === null || header === '') throw bad('came without a Sforce-Locator header', 'BAD_PAGE');
+    if (count !== null && !/^\d+$/.test(count))
+      throw bad(`came with Sforce-NumberOfRecords ${JSON.stringify(count)}`, 'BAD_PAGE');
     return {
-      next: !header || header === 'null' ? null : header,
+      next: header === 'null' ? null : header,
       numberOfRecords: count === null ? null : Number(count),
       // Every line is a record: a blank one (Salesforce sends none) must reach the mapper and be
       // dead-lettered, not be skipped and leave the chunk one row short of Sforce-NumberOfRecords.

@@ -16,7 +16,7 @@ import type { Change } from '../../../staging/model/change.js';
 import { TrueupError } from '../../../staging/model/errors.js';
 import type { StreamOutput } from '../contract.js';
 import { type ApiClient, ApiError, RetryBudget } from '../http/api-client.js';
-import { csvCellsByHeader } from '../map-record.js';
+import { csvCellsByHeader, stampProblem } from '../map-record.js';
 import { addChange, newPendingUnit } from '../pending-unit.js';
 import { BulkJobError, type BulkQueryClient, windowQuery } from './bulk-query.js';
 import { CommitPipeline } from './commit-pipeline.js';
@@ -281,6 +281,7 @@ async function readChunk(
   const chunk = await ctx.bulk.results(w.jobId, w.locator, config.bulk.maxRecords, budget);
   const location = (row: number) =>
     `salesforce ${mapping.sobject} job ${w.jobId} chunk ${w.locator ?? 'first'} row ${row}`;
+  const now = ctx.policy ? ctx.policy.safeNow(ctx.now()) : ctx.now();
   let mapper: RowMapper | undefined;
   let header: string[] | undefined;
   let seen = 0;
@@ -302,7 +303,14 @@ async function readChunk(
         unit.deadLetters.push(deadLetter(ctx, cells, header, err.message, location(seen)));
         unit.rows++;
       }
-      if (change) addChange(unit, mapping.entity, change);
+      // A stamp past Salesforce's time would win over every later change (the version guard).
+      const problem = change && stampProblem(Number(change.version / 1000n), now, 'SystemModstamp');
+      if (change && problem) {
+        unit.deadLetters.push(
+          deadLetter(ctx, cells, header, `${change.sourceId}: ${problem}`, location(seen)),
+        );
+        unit.rows++;
+      } else if (change) addChange(unit, mapping.entity, change);
       if (unit.rows >= commits.unitRows) {
         await commits.add({ since: read.since, window: { ...w, skip: seen } }, unit);
         unit = newPendingUnit();

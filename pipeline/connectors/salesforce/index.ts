@@ -1,10 +1,11 @@
 // The `salesforce` connector: Bulk API 2.0 extraction per SObject, composite upsert write-back,
-// and a local sandbox. No bounded re-read yet: a window would need its own queryAll job outside the
-// stream's resumable window walk (extractor.ts); issue 18 adds it.
+// a local sandbox, and the bounded re-read (reread.ts: its own queryAll jobs outside the stream's
+// resumable window walk, by a SystemModstamp window or Id IN (…)).
 import type { Connector } from '../contract.js';
 import { asConnectorWriter, inInputOrder } from '../writer-results.js';
 import { type SalesforceSystemConfig, salesforceResolvedConfig, salesforceSystemConfig } from './config.js';
 import { withSalesforceReads } from './record-reader.js';
+import { rereadSalesforce } from './reread.js';
 import { startSalesforceSandbox } from './sandbox-start.js';
 import { openSalesforcePass, salesforceMappings } from './streams.js';
 import { SalesforceWriter } from './writer.js';
@@ -15,6 +16,7 @@ export const salesforceConnector: Connector<SalesforceSystemConfig> = {
   configSchema: salesforceSystemConfig,
   parseConfig: (loaded) => salesforceResolvedConfig.parse(loaded),
   capture: { mode: 'passes', open: openSalesforcePass },
+  reread: rereadSalesforce,
   writer: (sys, opts = {}) =>
     withSalesforceReads(
       asConnectorWriter(

@@ -8,6 +8,7 @@ import { TrueupError } from '../../../staging/model/errors.js';
 import {
   csvRawRecord,
   effectiveMapping,
+  mappedValue,
   msToVersion,
   recordChange,
   type SourceNameRule,
@@ -220,7 +221,7 @@ function convert(
   valueMap: Readonly<Record<string, string>> | undefined,
 ): unknown {
   if (value === '') return null;
-  const v = valueMap?.[value] ?? value;
+  const v = mappedValue(valueMap, value) ?? value;
   switch (type) {
     case 'boolean': {
       const l = v.toLowerCase();

@@ -1,5 +1,6 @@
 // The SOQL subset the Salesforce sandbox understands — enough for Bulk extractions:
 //   SELECT f1, f2 FROM Obj [WHERE f op literal (AND f op literal)*] [ORDER BY f [ASC|DESC]] [LIMIT n]
+// where a condition may also be `f IN ('a', 'b', …)` (the backfill's `Id IN (…)`).
 // Literals: unquoted datetimes in the documented forms YYYY-MM-DDThh:mm:ss(Z|±hh:mm) (whole
 // seconds: a fraction is MALFORMED_QUERY, WIRE.md "SOQL") and dates, 'strings', numbers,
 // true/false/null.
@@ -8,12 +9,12 @@
 import { TrueupError } from '../../../staging/model/errors.js';
 import { satisfiesComparison } from '../http/sandbox-server.js';
 
-export type SoqlOp = '=' | '!=' | '<' | '<=' | '>' | '>=';
+export type SoqlOp = '=' | '!=' | '<' | '<=' | '>' | '>=' | 'IN';
 
 export interface SoqlCondition {
   field: string;
   op: SoqlOp;
-  value: string | number | boolean | null;
+  value: string | number | boolean | null | string[];
 }
 
 export interface SoqlQuery {
@@ -30,6 +31,8 @@ export class SoqlError extends TrueupError {
 
 const QUERY =
   /^\s*SELECT\s+(.+?)\s+FROM\s+([A-Za-z][A-Za-z0-9_]*)(?:\s+WHERE\s+(.+?))?(?:\s+ORDER\s+BY\s+([A-Za-z][A-Za-z0-9_]*)(?:\s+(ASC|DESC))?)?(?:\s+LIMIT\s+(\d+))?\s*$/is;
+const IN_LIST =
+  /^\s*([A-Za-z][A-Za-z0-9_]*)\s+IN\s*\(\s*('(?:[^'\\]|\\.)*'(?:\s*,\s*'(?:[^'\\]|\\.)*')*)\s*\)\s*$/i;
 const CONDITION = /^\s*([A-Za-z][A-Za-z0-9_]*)\s*(=|!=|<=|>=|<|>)\s*('(?:[^'\\]|\\.)*'|[^\s']+)\s*$/;
 
 export function parseSoql(text: string): SoqlQuery {
@@ -55,6 +58,11 @@ function splitAnd(where: string): string[] {
 }
 
 function parseCondition(text: string): SoqlCondition {
+  const list = IN_LIST.exec(text);
+  if (list) {
+    const values = [...list[2]!.matchAll(/'((?:[^'\\]|\\.)*)'/g)].map((v) => v[1]!.replace(/\\(.)/g, '$1'));
+    return { field: list[1]!, op: 'IN', value: values };
+  }
   const m = CONDITION.exec(text);
   if (!m) throw new SoqlError(`unexpected condition: ${text}`);
   const raw = m[3]!;
@@ -71,6 +79,7 @@ function parseCondition(text: string): SoqlCondition {
 /** Compares a record's cell with a condition. `isDateTime` names fields compared as instants. */
 export function matches(cell: string, cond: SoqlCondition, isDateTime: boolean): boolean {
   const v = cond.value;
+  if (Array.isArray(v)) return v.includes(cell);
   let cmp: number;
   if (v === null) {
     if (cond.op === '=') return cell === '';

@@ -77,6 +77,8 @@ export class SalesforceSandbox {
   midStreamDrops = 0;
   /** Result bodies ended half-way without an error by fault injection. */
   cleanCuts = 0;
+  /** Records served in query results (rows of result chunks), for tests of what a read asked for. */
+  recordsServed = 0;
   url = '';
 
   constructor(private readonly opts: SalesforceSandboxOptions = {}) {
@@ -312,6 +314,7 @@ export class SalesforceSandbox {
     if (drop) this.midStreamDrops++;
     const cut = !drop && !!this.opts.cleanCutRate && this.random() < this.opts.cleanCutRate;
     if (cut) this.cleanCuts++;
+    this.recordsServed += end - offset;
     return {
       status: 200,
       headers: {

@@ -4,10 +4,12 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerConnector, unregisterConnector } from '../../../pipeline/connectors/registry.js';
 import { rereadSystem, syncSystem } from '../../../pipeline/connectors/stream-runner.js';
 import { createLogger } from '../../../pipeline/log/logger.js';
 import { listCheckpoints } from '../../../staging/checkpoints.js';
 import { useTestDatabase } from '../../support/database.js';
+import { jsonlConnector } from '../plugin-kind/jsonl-connector.js';
 
 const t = useTestDatabase('csvreread');
 let dir: string;
@@ -55,16 +57,19 @@ describe('csv re-read', () => {
   });
 
   it('a kind without a re-read fails with a report saying so', async () => {
-    const r = await rereadSystem(
-      deps(),
-      're',
-      'crm',
-      { kind: 'hubspot', role: 'crm', accessToken: 'x' },
-      {
-        entity: 'customer',
-        ids: ['1'],
-      },
-    );
-    expect(r).toMatchObject({ status: 'failed', error: expect.stringMatching(/has no bounded re-read/) });
+    // The built-in kinds all have one by now: the test plugin kind has none.
+    registerConnector(jsonlConnector);
+    try {
+      const r = await rereadSystem(
+        deps(),
+        're',
+        'crm',
+        { kind: 'jsonl', role: 'crm', file: join(dir, 'none.jsonl') },
+        { entity: 'customer', ids: ['1'] },
+      );
+      expect(r).toMatchObject({ status: 'failed', error: expect.stringMatching(/has no bounded re-read/) });
+    } finally {
+      unregisterConnector('jsonl');
+    }
   });
 });

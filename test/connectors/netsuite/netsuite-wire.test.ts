@@ -224,8 +224,9 @@ describe('NetSuite wire fidelity', () => {
       const full = await syncSystem(deps(), 'ns_tz', 'netsuite', config, { limits: FAST_BACKOFF });
       expect(full.status, full.error).toBe('completed');
       const c = [...sb.table('customer').keys()][2]!;
-      // Stamped an hour after the run: a UTC window start read on a New York clock skips it.
-      sb.update('customer', c, { companyname: 'Changed an hour later' }, t0 + 3_600_000);
+      // Stamped after the run (a minute ahead: within the future-stamp tolerance, where an hour
+      // ahead would be dead-lettered): a UTC window start read on a New York clock skips it.
+      sb.update('customer', c, { companyname: 'Changed an hour later' }, Date.now() + 60_000);
       const inc = await syncSystem(deps(), 'ns_tz', 'netsuite', config, { limits: FAST_BACKOFF });
       expect(inc.status, inc.error).toBe('completed');
       const rows = await staged('ns_tz', 'customer', 'name');

@@ -91,3 +91,28 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION control.save_scoped_checkpoint(text, text, jsonb, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION control.save_scoped_checkpoint(text, text, jsonb, bigint) TO trueup_tenant;
+
+-- The one way a tenant scope records a stream's state (paused, failed, needs_resnapshot…) without
+-- moving its position: for its own tenant only, like save_scoped_checkpoint.
+CREATE FUNCTION control.set_scoped_stream_state(p_system text, p_stream text, p_state text, p_detail text)
+  RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, control
+AS $$
+DECLARE
+  t text := current_setting('trueup.tenant', true);
+BEGIN
+  IF t IS NULL OR t !~ '^[a-z0-9][a-z0-9_-]{0,62}$' THEN
+    RAISE EXCEPTION 'set_scoped_stream_state: no valid tenant scope (trueup.tenant = %)', coalesce(t, 'unset')
+      USING ERRCODE = '42501';
+  END IF;
+  IF p_system IS NULL OR p_system = '' OR length(p_system) > 200
+     OR p_stream IS NULL OR p_stream = '' OR length(p_stream) > 500
+     OR p_state IS NULL OR p_state !~ '^[a-z_]{1,40}$' OR length(coalesce(p_detail, '')) > 100000 THEN
+    RAISE EXCEPTION 'set_scoped_stream_state: invalid system, stream, state or detail' USING ERRCODE = '22023';
+  END IF;
+  INSERT INTO control.checkpoints AS c (tenant_id, system, stream, position, state, detail)
+  VALUES (t, p_system, p_stream, 'null', p_state, p_detail)
+  ON CONFLICT (tenant_id, system, stream) DO UPDATE SET
+    state = EXCLUDED.state, detail = EXCLUDED.detail, updated_at = now();
+END $$;
+REVOKE ALL ON FUNCTION control.set_scoped_stream_state(text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION control.set_scoped_stream_state(text, text, text, text) TO trueup_tenant;
