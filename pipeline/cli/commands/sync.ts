@@ -14,6 +14,7 @@ import {
   totalOf,
 } from '../../connectors/sync-report.js';
 import { type CliContext, configuredTenant, UsageError } from '../cli-context.js';
+import { createProgress, type Progress } from '../progress.js';
 
 /** The registered kinds with their titles, for --help (read when help is shown). */
 export function kindsHelp(): string {
@@ -96,13 +97,22 @@ failed, or when an entity's dead letters this run exceed the tenant's sync.maxDe
           stop.addEventListener('abort', onSignal, { once: true });
           if (stop.aborted) onSignal();
           const logger = rt.logger.child({ command: 'sync', tenant: opts.tenant });
+          // Rows staged by the pass sources (API, CSV) as they commit; CDC reports its own progress.
+          let progress: Progress | undefined;
           try {
             const failed = await captureSystems(
               { staging: rt.staging, logger },
               {
                 tenant: opts.tenant,
                 systems: selected,
-                options: { mode: opts.full ? 'full' : 'auto', entities: tenant.entities },
+                options: {
+                  mode: opts.full ? 'full' : 'auto',
+                  entities: tenant.entities,
+                  onUnitStaged: ({ rows }) => {
+                    progress ??= createProgress(`sync ${opts.tenant}`, { finalOnlyIfLong: true });
+                    progress.tick(rows);
+                  },
+                },
                 once: opts.once ?? false,
                 resnapshot: opts.resnapshot ?? false,
                 intervalMs: interval * 1000,
@@ -117,6 +127,7 @@ failed, or when an entity's dead letters this run exceed the tenant's sync.maxDe
             );
             if (failed || alerted) process.exitCode = 1;
           } finally {
+            progress?.stop('staged');
             stop.removeEventListener('abort', onSignal);
           }
         });
