@@ -36,6 +36,8 @@ export interface ReconcileOptions {
   duckdbThreads?: number;
   /** DuckDB memory_limit per job (config `reconcile.memoryLimit`); default: a share of RAM per pool thread. */
   memoryLimit?: string;
+  /** After each entity's job ends (succeeded or failed): how many of the run's entities are done. */
+  onEntityDone?: (entity: Entity, done: number, total: number) => void;
 }
 
 export function newRunId(now = new Date()): string {
@@ -112,6 +114,12 @@ export async function reconcileTenant(opts: ReconcileOptions): Promise<RunSummar
       }),
     );
   }
+  let done = 0;
+  for (const entity of entities)
+    void jobs[entity]!.then(
+      () => opts.onEntityDone?.(entity, ++done, entities.length),
+      () => opts.onEntityDone?.(entity, ++done, entities.length),
+    );
   const settled = await Promise.allSettled(entities.map((entity) => jobs[entity]!));
   const results: JobResult[] = [];
   const errors: { entity: string; message: string }[] = [];

@@ -12,6 +12,7 @@ import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities
 import { redact } from '../../config/secrets.js';
 import { type CliContext, configuredTenant, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
+import { createProgress, type Progress } from '../progress.js';
 import { reportSystems } from './report.js';
 
 interface Options {
@@ -89,20 +90,37 @@ incomplete, 2 usage error.`,
           for (const tenant of tenants) {
             const log = rt.logger.child({ tenant, component: 'reconcile' });
             try {
-              const s = await reconcileTenant({
-                tenant,
-                tenantConfig: rt.config.tenants[tenant]!,
-                staging: rt.staging,
-                stagingUrl: rt.server.url,
-                dataDir: rt.dataDir,
-                pool,
-                ...(entities ? { entities } : {}),
-                mode: opts.full || opts.rebuildMirror ? 'full' : 'incremental',
-                rebuildMirror: opts.rebuildMirror ?? false,
-                confirm: { waitMs: confirmWait },
-                // A config built in code (tests, embedders) may have no `reconcile` section.
-                ...(rt.config.reconcile?.memoryLimit ? { memoryLimit: rt.config.reconcile.memoryLimit } : {}),
-              });
+              let progress: Progress | undefined;
+              const s = await (async () => {
+                try {
+                  return await reconcileTenant({
+                    onEntityDone: (_entity, done, total) => {
+                      progress ??= createProgress(`reconcile ${tenant}`, {
+                        total,
+                        unit: 'entities',
+                        finalOnlyIfLong: true,
+                      });
+                      progress.update(done);
+                    },
+                    tenant,
+                    tenantConfig: rt.config.tenants[tenant]!,
+                    staging: rt.staging,
+                    stagingUrl: rt.server.url,
+                    dataDir: rt.dataDir,
+                    pool,
+                    ...(entities ? { entities } : {}),
+                    mode: opts.full || opts.rebuildMirror ? 'full' : 'incremental',
+                    rebuildMirror: opts.rebuildMirror ?? false,
+                    confirm: { waitMs: confirmWait },
+                    // A config built in code (tests, embedders) may have no `reconcile` section.
+                    ...(rt.config.reconcile?.memoryLimit
+                      ? { memoryLimit: rt.config.reconcile.memoryLimit }
+                      : {}),
+                  });
+                } finally {
+                  progress?.stop('reconciled');
+                }
+              })();
               summaries.push(s);
               // The run's report files (html, xlsx, csv, parquet) beside summary.json (docs/reports.md).
               try {
