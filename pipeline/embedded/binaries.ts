@@ -209,11 +209,25 @@ async function copyNative(native: string, version: string, parent: string): Prom
   try {
     const files = await copyTree(native, temp);
     await writeFile(join(temp, STAMP), JSON.stringify({ version, from: native, files }), { mode: 0o644 });
-    await rm(target, { recursive: true, force: true });
-    await rename(temp, target).catch(async (err) => {
+    // Never remove `target` before trying: another process may have put its copy there since the
+    // check above and be starting initdb from it (two commands on a fresh folder at once).
+    try {
+      await rename(temp, target);
+    } catch (err) {
       // Another process finished its copy first: keep that one.
-      if (!(await validCopy(target, version))) throw err;
-    });
+      if (await validCopy(target, version)) return target;
+      // A broken leftover (a copy cut short by a full disk, a half-removed folder): set it aside.
+      const aside = `${target}.broken-${process.pid}-${randomBytes(3).toString('hex')}`;
+      if (
+        !(await rename(target, aside).then(
+          () => true,
+          () => false,
+        ))
+      )
+        throw err;
+      await rename(temp, target);
+      await rm(aside, { recursive: true, force: true }).catch(() => {});
+    }
   } catch (err) {
     throw fileStepError(err, parent);
   } finally {
