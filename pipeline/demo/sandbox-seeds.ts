@@ -2,7 +2,7 @@
 // Credit_Limit__c field the tenant maps), HubSpot companies (numeric ids, erp_id, credit_limit and
 // currency_code properties), NetSuite customers (numeric internal ids, whole-second stamps; deleted
 // ones in `deletedrecord`). Fields beyond the demo's are left empty: both sides then hold null.
-// Copied from test/apply/sandbox-seeds.ts (production code does not import tests).
+// The write-back loop tests (test/apply) seed their sandboxes with these too.
 import type { HubspotSeedRecords } from '../connectors/hubspot/hubspot-seed.js';
 import type { NetsuiteSeedTables } from '../connectors/netsuite/netsuite-seed.js';
 import { resolveMappings, SYSTEM_FIELDS } from '../connectors/salesforce/mapping.js';

@@ -91,36 +91,35 @@ incomplete, 2 usage error.`,
             const log = rt.logger.child({ tenant, component: 'reconcile' });
             try {
               let progress: Progress | undefined;
-              const s = await (async () => {
-                try {
-                  return await reconcileTenant({
-                    onEntityDone: (_entity, done, total) => {
-                      progress ??= createProgress(`reconcile ${tenant}`, {
-                        total,
-                        unit: 'entities',
-                        finalOnlyIfLong: true,
-                      });
-                      progress.update(done);
-                    },
-                    tenant,
-                    tenantConfig: rt.config.tenants[tenant]!,
-                    staging: rt.staging,
-                    stagingUrl: rt.server.url,
-                    dataDir: rt.dataDir,
-                    pool,
-                    ...(entities ? { entities } : {}),
-                    mode: opts.full || opts.rebuildMirror ? 'full' : 'incremental',
-                    rebuildMirror: opts.rebuildMirror ?? false,
-                    confirm: { waitMs: confirmWait },
-                    // A config built in code (tests, embedders) may have no `reconcile` section.
-                    ...(rt.config.reconcile?.memoryLimit
-                      ? { memoryLimit: rt.config.reconcile.memoryLimit }
-                      : {}),
-                  });
-                } finally {
-                  progress?.stop('reconciled');
-                }
-              })();
+              let s: Awaited<ReturnType<typeof reconcileTenant>>;
+              try {
+                s = await reconcileTenant({
+                  onEntityDone: (_entity, done, total) => {
+                    progress ??= createProgress(`reconcile ${tenant}`, {
+                      total,
+                      unit: 'entities',
+                      finalOnlyIfLong: true,
+                    });
+                    progress.update(done);
+                  },
+                  tenant,
+                  tenantConfig: rt.config.tenants[tenant]!,
+                  staging: rt.staging,
+                  stagingUrl: rt.server.url,
+                  dataDir: rt.dataDir,
+                  pool,
+                  ...(entities ? { entities } : {}),
+                  mode: opts.full || opts.rebuildMirror ? 'full' : 'incremental',
+                  rebuildMirror: opts.rebuildMirror ?? false,
+                  confirm: { waitMs: confirmWait },
+                  // A config built in code (tests, embedders) may have no `reconcile` section.
+                  ...(rt.config.reconcile?.memoryLimit
+                    ? { memoryLimit: rt.config.reconcile.memoryLimit }
+                    : {}),
+                });
+              } finally {
+                progress?.stop('reconciled');
+              }
               summaries.push(s);
               // The run's report files (html, xlsx, csv, parquet) beside summary.json (docs/reports.md).
               try {

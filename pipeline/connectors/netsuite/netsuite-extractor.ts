@@ -7,6 +7,7 @@
 // (`wall: true`); one without it holds a UTC watermark and is turned onto the account's clock
 // first. Values arrive as strings, null columns left out; currency references become ISO codes.
 // The queries and why keysets: docs/capture.md, "NetSuite".
+import type { Change } from '../../../staging/model/change.js';
 import { TrueupError } from '../../../staging/model/errors.js';
 import type { StreamOutput } from '../contract.js';
 import type { ApiClient } from '../http/api-client.js';
@@ -138,10 +139,6 @@ export async function extractStream(ctx: NetsuiteContext, stream: NetsuiteStream
   const currency = new Set(spec.currencyColumns);
   const now = serverNow(ctx, facts);
   let future = false;
-  const value = (row: SuiteqlRow, c: string) => {
-    const v = ownValue(row, c);
-    return currency.has(c) && v != null ? (facts.currencies.get(String(v)) ?? v) : v;
-  };
   await drain<NetsuitePosition>(
     ctx,
     stream,
@@ -164,17 +161,7 @@ export async function extractStream(ctx: NetsuiteContext, stream: NetsuiteStream
         return pos;
       }
       try {
-        const fields = mapRecord(spec.entity, spec.mapping, (c) => value(row, c));
-        fields[ownRef] = String(id);
-        addChange(unit, spec.entity, {
-          sourceId: String(id),
-          version: msToVersion(stamp),
-          op: 'upsert',
-          fields,
-          raw: row,
-          sourceUpdatedAt: new Date(stamp).toISOString(),
-          ...(spec.mappingVersion ? { mappingVersion: spec.mappingVersion } : {}),
-        });
+        addChange(unit, spec.entity, rowChange(spec, row, id, stamp, { facts, currency, ownRef }));
       } catch (err) {
         deadLetter(ctx, unit, spec, stream, row, (err as Error).message);
       }
@@ -194,6 +181,34 @@ export async function extractStream(ctx: NetsuiteContext, stream: NetsuiteStream
 }
 
 /** The account's time as an instant: the local clock plus what SYSDATE said beyond the user's zone. */
+/**
+ * One SuiteQL row of a record stream as a staged upsert: the mapping (currency ids read as ISO
+ * codes), the row's own id as the system's link field, its stamp as the version. Throws for a row
+ * the mapping cannot take (the caller dead-letters it). The extraction and the re-read share it.
+ */
+export function rowChange(
+  spec: NetsuiteStreamSpec,
+  row: SuiteqlRow,
+  id: number,
+  stamp: number,
+  how: { facts: AccountFacts; currency: ReadonlySet<string>; ownRef: string },
+): Change {
+  const fields = mapRecord(spec.entity, spec.mapping, (c) => {
+    const v = ownValue(row, c);
+    return how.currency.has(c) && v != null ? (how.facts.currencies.get(String(v)) ?? v) : v;
+  });
+  fields[how.ownRef] = String(id);
+  return {
+    sourceId: String(id),
+    version: msToVersion(stamp),
+    op: 'upsert',
+    fields,
+    raw: row,
+    sourceUpdatedAt: new Date(stamp).toISOString(),
+    ...(spec.mappingVersion ? { mappingVersion: spec.mappingVersion } : {}),
+  };
+}
+
 function serverNow(ctx: NetsuiteContext, facts: AccountFacts): number {
   return (ctx.now ?? Date.now)() + facts.clockOffsetMs - facts.zoneOffsetMs;
 }

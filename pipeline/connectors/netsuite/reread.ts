@@ -8,10 +8,11 @@ import { TrueupError } from '../../../staging/model/errors.js';
 import type { RereadRequest, SourcePass, StreamOutput, StreamPlan, SystemHandle } from '../contract.js';
 import type { ApiClient } from '../http/api-client.js';
 import { refreshingClient } from '../http/system-client.js';
-import { mapRecord, msToVersion, objectMappings, ownValue } from '../map-record.js';
+import { objectMappings } from '../map-record.js';
 import { addChange, newPendingUnit, type PendingUnit } from '../pending-unit.js';
 import type { NetsuiteStream, NetsuiteSystemConfig } from './config.js';
 import { type AccountFacts, accountFacts, stampInstant, stampText } from './netsuite-account.js';
+import { rowChange } from './netsuite-extractor.js';
 import {
   type NetsuiteStreamSpec,
   netsuiteEntity,
@@ -139,7 +140,7 @@ async function readKeyset(ctx: ReadContext, condition: string): Promise<void> {
   }
 }
 
-/** The extraction's mapping of one row (netsuite-extractor.ts extractStream). */
+/** One row re-read: staged as the extraction stages it (rowChange), or dead-lettered. */
 function addRow(ctx: ReadContext, unit: PendingUnit, row: SuiteqlRow): void {
   const { spec, sys } = ctx;
   const currency = new Set(spec.currencyColumns);
@@ -163,20 +164,15 @@ function addRow(ctx: ReadContext, unit: PendingUnit, row: SuiteqlRow): void {
     return;
   }
   try {
-    const fields = mapRecord(spec.entity, spec.mapping, (c) => {
-      const v = ownValue(row, c);
-      return currency.has(c) && v != null ? (ctx.facts.currencies.get(String(v)) ?? v) : v;
-    });
-    fields[sys.config.role === 'erp' ? 'erp_ref' : 'crm_ref'] = String(id);
-    addChange(unit, spec.entity, {
-      sourceId: String(id),
-      version: msToVersion(stamp),
-      op: 'upsert',
-      fields,
-      raw: row,
-      sourceUpdatedAt: new Date(stamp).toISOString(),
-      ...(spec.mappingVersion ? { mappingVersion: spec.mappingVersion } : {}),
-    });
+    addChange(
+      unit,
+      spec.entity,
+      rowChange(spec, row, id, stamp, {
+        facts: ctx.facts,
+        currency,
+        ownRef: sys.config.role === 'erp' ? 'erp_ref' : 'crm_ref',
+      }),
+    );
   } catch (err) {
     dead((err as Error).message);
   }
