@@ -94,12 +94,22 @@ export async function rereadSystem(
 ): Promise<SyncReport> {
   const startedAt = Date.now();
   const key = { tenant, system, kind: kindOf(config) };
+  if (!findConnector(key.kind)?.reread)
+    return {
+      ...configFailure(key, startedAt, undefined),
+      error: `connector kind "${key.kind}" has no bounded re-read (${tenant}/${system})`,
+    };
+  let opened: ReturnType<typeof openSystem>;
   try {
-    if (!findConnector(key.kind)?.reread)
-      throw new TrueupError(`connector kind "${key.kind}" has no bounded re-read`, {
-        subject: { tenant, system },
-      });
-    const { connector, handle } = openSystem(deps, { tenant, system, config }, opts, { reread: true });
+    opened = openSystem(deps, { tenant, system, config }, opts, { reread: true });
+  } catch (err) {
+    deps.logger.error({ err, tenant, system }, `${key.kind} system config or mapping is invalid`);
+    return configFailure(key, startedAt, err);
+  }
+  const { connector, handle } = opened;
+  try {
+    // Opening the re-read reaches the source (a slot, a query plan): its failures are the
+    // re-read's, not the config's.
     const pass = await connector.reread!(handle, request);
     const mark = await markRun(handle.staging.pool);
     return await withTally(
@@ -108,8 +118,11 @@ export async function rereadSystem(
       mark,
     );
   } catch (err) {
-    deps.logger.error({ err, tenant, system }, 're-read failed');
-    return configFailure(key, startedAt, err);
+    handle.logger.error({ err }, 're-read failed');
+    return {
+      ...configFailure(key, startedAt, err),
+      error: `${key.kind} re-read of ${tenant}/${system} failed: ${message(err)}`,
+    };
   }
 }
 
