@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { CloseRefusedError, signOffPeriod } from '../../../reports/close-signoff.js';
 import { PeriodError, parsePeriod } from '../../../reports/report-period.js';
 import { runDir, writeRunReports } from '../../../reports/write-run-reports.js';
+import { tenantStaging } from '../../../staging/scoped-staging.js';
 import { type CliContext, checkTenantId, configuredTenant, UsageError } from '../cli-context.js';
 import { reportSystems } from './report.js';
 
@@ -54,9 +55,11 @@ Examples:
       await ctx.withRuntime(cmd, async (rt) => {
         const tenant = opts.tenant;
         const systems = reportSystems(tenant, configuredTenant(rt.config, tenant));
+        // The sign-off, its audit entry and the close pack's record are the tenant's: in its scope.
+        const pool = tenantStaging(rt.staging, tenant).pool;
         let signed: Awaited<ReturnType<typeof signOffPeriod>>;
         try {
-          signed = await signOffPeriod(rt.staging.pool, {
+          signed = await signOffPeriod(pool, {
             tenant,
             systems,
             period,
@@ -73,7 +76,7 @@ Examples:
           process.exitCode = 1;
           return;
         }
-        const pack = await writeRunReports(rt.staging.pool, {
+        const pack = await writeRunReports(pool, {
           tenant,
           runId: signed.runId,
           systems,

@@ -7,6 +7,7 @@ import { writeOverview } from '../../../reports/overview.js';
 import { PeriodError, parsePeriod } from '../../../reports/report-period.js';
 import { restoreRunSummary, runDir, writeRunReports } from '../../../reports/write-run-reports.js';
 import { systemsByRole, type TenantConfig } from '../../../staging/model/tenant-config.js';
+import { tenantStaging } from '../../../staging/scoped-staging.js';
 import { type CliContext, checkTenantId, configuredTenant, UsageError } from '../cli-context.js';
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -100,7 +101,9 @@ Examples:
         }
         const tenant = opts.tenant!;
         const systems = reportSystems(tenant, configuredTenant(rt.config, tenant));
-        const runId = opts.run ?? (await latestRunId(pool, tenant));
+        // One tenant's report: every read and the close pack's record in the tenant's scope.
+        const scoped = tenantStaging(rt.staging, tenant).pool;
+        const runId = opts.run ?? (await latestRunId(scoped, tenant));
         if (!runId)
           throw new ReportError(
             `tenant ${tenant} has no finished reconcile run yet: run \`trueup reconcile --tenant ${tenant}\``,
@@ -109,8 +112,8 @@ Examples:
             },
           );
         const dir = runDir(rt.dataDir, tenant, runId);
-        const res = await writeRunReports(pool, { tenant, runId, systems, dir, period });
-        await restoreRunSummary(pool, { tenant, runId, dir });
+        const res = await writeRunReports(scoped, { tenant, runId, systems, dir, period });
+        await restoreRunSummary(scoped, { tenant, runId, dir });
         const s = res.summary;
         if (opts.json) {
           ctx.out(`${JSON.stringify({ dir: res.dir, files: res.files, summary: s }, null, 2)}\n`);
