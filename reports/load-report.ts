@@ -2,8 +2,10 @@
 // discrepancies live at it (optionally those of a close period) with their corrections, the
 // actions, the trend of the tenant's runs and, for a close pack, its close section. The reads
 // share one snapshot (a read-only repeatable-read transaction), so a run writing its results
-// meanwhile cannot leave the discrepancies and their actions from two different moments.
+// meanwhile cannot leave the discrepancies and their actions from two different moments, and
+// run in the tenant's scope (docs/security.md): Postgres admits only that tenant's rows.
 import type pg from 'pg';
+import { enterTenantScope } from '../staging/tenant-scope.js';
 
 import { loadCloseSection } from './close-period.js';
 import { linkActions } from './load-actions.js';
@@ -57,11 +59,19 @@ export async function loadReportData(db: Queryable, scope: ReportScope): Promise
   };
 }
 
-/** `fn` over one client in a read-only repeatable-read transaction: every query sees one snapshot. */
-export async function inSnapshot<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * `fn` over one client in a read-only repeatable-read transaction in `tenant`'s scope: every query
+ * sees one snapshot, and only that tenant's rows.
+ */
+export async function inSnapshot<T>(
+  pool: pg.Pool,
+  tenant: string,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await enterTenantScope(client, tenant);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

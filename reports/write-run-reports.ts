@@ -6,6 +6,7 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
+import { withTenantScope } from '../staging/tenant-scope.js';
 import { recordPeriodReport } from './close-period.js';
 import { ACTION_COLUMNS, DISCREPANCY_COLUMNS } from './columns.js';
 import { inSnapshot, loadReportData, type ReportScope } from './load-report.js';
@@ -13,9 +14,6 @@ import { loadRun } from './load-run.js';
 import { privateDir, writePrivateText } from './report-files.js';
 import { type ReportSummary, summarise } from './report-summary.js';
 import { writeCsv } from './write-csv.js';
-import { writeHtml } from './write-html.js';
-import { writeParquet } from './write-parquet.js';
-import { writeXlsxOffThread } from './xlsx-thread.js';
 
 export const REPORT_FILES = [
   'report.html',
@@ -43,13 +41,20 @@ export const runDir = (dataDir: string, tenant: string, runId: string) =>
 
 export async function writeRunReports(db: pg.Pool, opts: RunReportOptions): Promise<RunReportResult> {
   // Read first: a run that does not exist makes no folder.
-  const data = await inSnapshot(db, (client) => loadReportData(client, opts));
+  const data = await inSnapshot(db, opts.tenant, (client) => loadReportData(client, opts));
   await privateDir(opts.dir);
   const dir = opts.period ? join(opts.dir, `close-${opts.period.period}`) : opts.dir;
   if (opts.period) await privateDir(dir);
   const summary = summarise(data);
   const files: string[] = [...REPORT_FILES, ...(opts.period ? ['summary.json'] : [])];
   const at = (f: string) => join(dir, f);
+  // The HTML, Parquet and XLSX writers are loaded when a report is written: their libraries
+  // (echarts, exceljs, DuckDB) took about a second of every trueup command's start, `--help` too.
+  const [{ writeHtml }, { writeParquet }, { writeXlsxOffThread }] = await Promise.all([
+    import('./write-html.js'),
+    import('./write-parquet.js'),
+    import('./xlsx-thread.js'),
+  ]);
   // Every writer finishes (or fails) before this returns; the first failure is the error.
   const written = await Promise.allSettled([
     writeCsv(at('discrepancies.csv'), DISCREPANCY_COLUMNS, data.discrepancies, data.tenant),
@@ -106,7 +111,7 @@ export async function restoreRunSummary(
     await access(file);
     return false;
   } catch {
-    const run = await loadRun(db, opts.tenant, opts.runId);
+    const run = await withTenantScope(db, opts.tenant, (client) => loadRun(client, opts.tenant, opts.runId));
     if (!run.summary) return false;
     await privateDir(opts.dir);
     await writePrivateText(file, `${JSON.stringify(run.summary, null, 2)}\n`);

@@ -12,6 +12,7 @@ import { registerDiscrepanciesCommands } from './commands/discrepancies.js';
 import { registerDlqCommands } from './commands/dlq.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerReconcileCommand } from './commands/reconcile.js';
+import { registerRemapCommand } from './commands/remap.js';
 import { registerReportCommand } from './commands/report.js';
 import { registerSandboxCommand } from './commands/sandbox.js';
 import { registerServeCommand } from './commands/serve.js';
@@ -54,6 +55,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.`,
   registerDbCommands(program, ctx);
   registerSyncCommand(program, ctx);
   registerBackfillCommand(program, ctx);
+  registerRemapCommand(program, ctx);
   registerSandboxCommand(program, ctx);
   registerReconcileCommand(program, ctx);
   registerXrefCommands(program, ctx);

@@ -4,7 +4,9 @@
 import type { z } from 'zod';
 import type { Staging } from '../../staging/database.js';
 import type { Entity } from '../../staging/model/entities.js';
+import { TrueupError } from '../../staging/model/errors.js';
 import type { SystemConfigBase } from '../../staging/model/tenant-config.js';
+import type { RecordRemap } from '../../staging/remap.js';
 import type { Logger } from '../log/logger.js';
 import type { ClientLimits } from './http/api-client.js';
 import type { FaultConfig } from './http/sandbox-server.js';
@@ -28,6 +30,13 @@ export interface Connector<C extends SystemConfigBase = SystemConfigBase> {
    * without moving any checkpoint. Absent where the source has no cheap way to do it.
    */
   readonly reread?: (system: SystemHandle<C>, request: RereadRequest) => SourcePass | Promise<SourcePass>;
+  /**
+   * The kind's own mapper over a stored source row (a staged row's `raw`, or the row a dead letter
+   * kept), built from the current config of one system and entity: `trueup dlq replay` maps dead
+   * letters again with it and `trueup remap` recomputes staged canonical columns. Throws
+   * MappingConfigError when the current mapping cannot be compiled. Absent: no re-mapping.
+   */
+  readonly remapper?: (system: RemapSystem<C>, entity: Entity) => RecordRemap;
   /** The corrective writer (upsert/create of canonical fields). Absent: the kind cannot be written to. */
   readonly writer?: (system: SystemHandle<C>, opts?: WriterOptions) => ConnectorWriter;
   /** Starts a local server speaking the vendor's API (`trueup sandbox <kind>`). */
@@ -41,6 +50,14 @@ export type Capture<C> =
       readonly mode: 'continuous';
       run(system: SystemHandle<C>, how: ContinuousRun): Promise<ContinuousOutcome>;
     };
+
+/** What a re-mapper is built from: one system's parsed config and the tenant's entity configs. */
+export interface RemapSystem<C> {
+  tenant: string;
+  system: string;
+  config: C;
+  entities?: TenantEntities | undefined;
+}
 
 /** One system of one tenant, as the runner hands it to its kind. */
 export interface SystemHandle<C> {
@@ -106,11 +123,36 @@ export interface StreamOutput<P = unknown> {
   commit(position: P, unit: PendingUnit, location: string): Promise<void>;
 }
 
-export type RereadRequest =
-  /** Records of `entity` modified in [from, to) (ISO times). */
-  | { entity: Entity; window: { from: string; to: string } }
-  /** Records of `entity` with these source ids. */
-  | { entity: Entity; ids: readonly string[] };
+/** What a re-read reads: a window, given ids, or every record (a whole table). */
+export type RereadSlice =
+  /** Records modified in [from, to) (ISO times). */
+  | { window: { from: string; to: string } }
+  /** Records with these source ids. */
+  | { ids: readonly string[] }
+  /** Every record of the entity; only kinds that can read a whole table take it. */
+  | { all: true };
+
+export type RereadRequest = RereadSlice & {
+  entity: Entity;
+  /**
+   * Narrowing only a SQL source can do (`backfill --where/--table`): a trusted predicate on the
+   * source table and one mapped table of the entity. Other kinds refuse a request that has it.
+   */
+  source?: { where?: string; table?: string };
+};
+
+/** The window or ids of an API kind's re-read; a TrueupError for what only a SQL source can do. */
+export function windowOrIds(
+  kind: string,
+  request: RereadRequest,
+): { window: { from: string; to: string } } | { ids: readonly string[] } {
+  if (request.source?.where !== undefined || request.source?.table !== undefined || 'all' in request)
+    throw new TrueupError(
+      `a ${kind} re-read takes a window of modification times or ids; a whole table, --where and --table apply to postgres systems only`,
+      { subject: { entity: request.entity } },
+    );
+  return request;
+}
 
 export interface ContinuousRun {
   /** Stage what is available now, then return. */

@@ -4,14 +4,31 @@
 // NetSuite numbers, Odoo serials, Twenty uuids) and every pair linked both ways, so a correction
 // can address its target by the other system's id. A share of the CRM's records carries a botched
 // value its system holds (`deadLetter`): they cannot be staged, so their counterparts are unverifiable.
+import type { Entity } from '../../staging/model/entities.js';
 import { type GeneratedRecord, generateTenant } from '../generator/ground-truth.js';
+import { REFERENCE_FIELDS } from '../generator/references.js';
 
 /** The canonical customer fields every demo system maps (CRM owns name and phone, ERP currency and credit limit). */
 export const DEMO_FIELDS = ['name', 'phone', 'currency', 'credit_limit'] as const;
 
-export interface DemoCustomers {
+export type DemoEntity = 'product' | 'order' | 'invoice';
+export const DEMO_ENTITIES: readonly DemoEntity[] = ['product', 'order', 'invoice'];
+
+/** The canonical fields the demo's systems hold of each entity (links added per side). */
+export const DEMO_ENTITY_FIELDS: Readonly<Record<DemoEntity, readonly string[]>> = {
+  product: ['sku', 'name', 'list_price', 'currency', 'active'],
+  order: ['number', 'customer_ref', 'order_date', 'currency', 'amount_total'],
+  invoice: ['number', 'customer_ref', 'order_ref', 'issue_date', 'due_date', 'currency', 'total', 'balance'],
+};
+
+export interface DemoRecords {
   crm: GeneratedRecord[];
   erp: GeneratedRecord[];
+}
+
+export interface DemoCustomers extends DemoRecords {
+  /** The other entities asked for (`others`), ids and references in each system's own shape. */
+  others: Partial<Record<DemoEntity, DemoRecords>>;
 }
 
 /** How a system spells the id of generated case `n` (`dup`: the duplicate record of that case). */
@@ -20,6 +37,10 @@ export type IdShape = (n: number, dup: boolean) => string;
 export const ID_SHAPES = {
   /** Salesforce Account ids: key prefix 001, 18 characters. */
   salesforce: (n: number) => `001DEMO${String(n).padStart(11, '0')}`,
+  /** Salesforce Product2, Order and Invoice__c ids (key prefixes 01t, 801 and a01). */
+  salesforceProduct: (n: number) => `01tDEMO${String(n).padStart(11, '0')}`,
+  salesforceOrder: (n: number) => `801DEMO${String(n).padStart(11, '0')}`,
+  salesforceInvoice: (n: number) => `a01DEMO${String(n).padStart(11, '0')}`,
   /** HubSpot company ids and NetSuite internal ids: plain numbers. */
   hubspot: (n: number, dup: boolean) => String((dup ? 500_000 : 100_000) + n),
   netsuite: (n: number, dup: boolean) => String((dup ? 50_000 : 10_000) + n),
@@ -28,10 +49,29 @@ export const ID_SHAPES = {
   /** Twenty uuids. */
   twenty: (n: number, dup: boolean) =>
     `00000000-0000-4000-${dup ? '9' : '8'}000-${String(n).padStart(12, '0')}`,
+  /** Twenty uuids of products, opportunities and invoices (each object its own variant digit). */
+  twentyProduct: (n: number, dup: boolean) =>
+    `00000000-0000-4000-${dup ? 'b' : 'a'}000-${String(n).padStart(12, '0')}`,
+  twentyOrder: (n: number, dup: boolean) =>
+    `00000000-0000-4000-${dup ? 'd' : 'c'}000-${String(n).padStart(12, '0')}`,
+  twentyInvoice: (n: number, dup: boolean) =>
+    `00000000-0000-4000-${dup ? 'f' : 'e'}000-${String(n).padStart(12, '0')}`,
 } satisfies Record<string, IdShape>;
 
 /** The first id the Odoo-shaped sequence hands out (above every generated id). */
 export const ODOO_FIRST_NEW_ID = 100_000;
+
+export interface OtherEntityOptions {
+  crmId: IdShape;
+  erpId: IdShape;
+  /** The canonical fields both systems hold (default DEMO_ENTITY_FIELDS). */
+  fields?: readonly string[];
+  /**
+   * false: no record only the CRM has (no missing_in_erp), for an ERP that cannot create the
+   * entity through its API (a NetSuite item's price is on a sublist the REST record lacks).
+   */
+  crmOnly?: boolean;
+}
 
 export interface DemoDataOptions {
   seed: number;
@@ -43,6 +83,8 @@ export interface DemoDataOptions {
   toleranceMinor?: number;
   /** Share of the CRM's cases it cannot stage (a botched value): their ERP counterparts are unverifiable. */
   crmDeadLetters?: number;
+  /** Also `count` records of these entities, with ids in these shapes (references follow them). */
+  others?: Partial<Record<DemoEntity, OtherEntityOptions>>;
 }
 
 const reshape = (shape: IdShape) => (id: string) => {
@@ -55,7 +97,14 @@ export function demoCustomers(o: DemoDataOptions): DemoCustomers {
   const gen = generateTenant({
     tenant: 'demo',
     seed: o.seed,
-    counts: { customer: o.count, product: 0, order: 0, invoice: 0, payment: 0, subscription: 0 },
+    counts: {
+      customer: o.count,
+      product: o.others?.product ? o.count : 0,
+      order: o.others?.order ? o.count : 0,
+      invoice: o.others?.invoice ? o.count : 0,
+      payment: 0,
+      subscription: 0,
+    },
     currencies: [o.currency],
     ...(o.toleranceMinor ? { overrides: { toleranceMinor: o.toleranceMinor } } : {}),
     ...(o.crmDeadLetters
@@ -70,19 +119,66 @@ export function demoCustomers(o: DemoDataOptions): DemoCustomers {
       deleted_in_one: 0.04,
       xref_only: 0,
       business_key_only: 0,
+      // A reference to a record missing on one side would become a mismatch once the demo creates
+      // that record: every reference names a linked pair.
+      unlinked_reference: 0,
     },
   });
-  const crmId = reshape(o.crmId);
-  const erpId = reshape(o.erpId);
-  const cut = (r: GeneratedRecord, ref: 'crm_ref' | 'erp_ref', id: (s: string) => string) => {
-    const fields: Record<string, unknown> = {};
-    for (const f of DEMO_FIELDS) fields[f] = r.fields[f] ?? null;
-    const value = r.fields[ref];
-    fields[ref] = typeof value === 'string' ? id(value) : null;
-    return { ...r, fields };
+  const shapes: Partial<Record<Entity, { crmId: IdShape; erpId: IdShape }>> = {
+    customer: { crmId: o.crmId, erpId: o.erpId },
+    ...o.others,
   };
-  const gc = gen.entities.customer.crm;
-  const ge = gen.entities.customer.erp;
+  const pairs = (entity: Entity, fields: readonly string[]) =>
+    linkedPairs(gen.entities[entity], fields, entity, shapes);
+  const others: DemoCustomers['others'] = {};
+  for (const e of DEMO_ENTITIES) {
+    const other = o.others?.[e];
+    if (!other) continue;
+    const generated = gen.entities[e];
+    // A CRM-only case is one whose number the ERP side has no record of (duplicates end in -dup).
+    const erpCases = new Set(generated.erp.map((r) => r.sourceId.replace(/^E-/, '').replace(/-dup$/, '')));
+    const crm =
+      other.crmOnly === false
+        ? generated.crm.filter((r) => erpCases.has(r.sourceId.replace(/^C-/, '')))
+        : generated.crm;
+    others[e] = linkedPairs({ crm, erp: generated.erp }, other.fields ?? DEMO_ENTITY_FIELDS[e], e, shapes);
+  }
+  return { ...pairs('customer', DEMO_FIELDS), others };
+}
+
+/**
+ * One entity's generated records cut to `fields`, with ids in each system's shape and every pair
+ * linked both ways through crm_ref / erp_ref (the systems' writers address targets by the other's id).
+ */
+function linkedPairs(
+  gen: { crm: readonly GeneratedRecord[]; erp: readonly GeneratedRecord[] },
+  fields: readonly string[],
+  entity: Entity,
+  shapes: Partial<Record<Entity, { crmId: IdShape; erpId: IdShape }>>,
+): DemoRecords {
+  const shapeOf = (e: Entity) => {
+    const s = shapes[e];
+    if (!s) throw new Error(`the demo generates no ${e} records to refer to`);
+    return s;
+  };
+  const crmId = reshape(shapeOf(entity).crmId);
+  const erpId = reshape(shapeOf(entity).erpId);
+  // A reference holds the referenced record's id in the same system's shape.
+  const refs = REFERENCE_FIELDS[entity].filter((r) => fields.includes(r.field));
+  const cut = (r: GeneratedRecord, ref: 'crm_ref' | 'erp_ref', id: (s: string) => string) => {
+    const out: Record<string, unknown> = {};
+    for (const f of fields) out[f] = r.fields[f] ?? null;
+    const value = r.fields[ref];
+    out[ref] = typeof value === 'string' ? id(value) : null;
+    const side = ref === 'erp_ref' ? 'crmId' : 'erpId';
+    for (const { field, target } of refs) {
+      const v = r.fields[field];
+      out[field] = typeof v === 'string' ? reshape(shapeOf(target)[side])(v) : null;
+    }
+    return { ...r, fields: out };
+  };
+  const gc = gen.crm;
+  const ge = gen.erp;
   const crm = gc.map((r) => ({ ...cut(r, 'erp_ref', erpId), sourceId: crmId(r.sourceId) }));
   const erp = ge.map((r) => ({ ...cut(r, 'crm_ref', crmId), sourceId: erpId(r.sourceId) }));
   // A pair is C-…-n / E-…-n: linked both ways, unless the ERP side is duplicated (E-…-n-dup).

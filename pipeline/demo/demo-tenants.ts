@@ -7,15 +7,18 @@
 import { HubspotSandbox } from '../connectors/hubspot/hubspot-sandbox.js';
 import { NetsuiteSandbox } from '../connectors/netsuite/netsuite-sandbox.js';
 import { SalesforceSandbox } from '../connectors/salesforce/sandbox.js';
-import { type DemoCustomers, demoCustomers, ID_SHAPES } from './demo-data.js';
+import { DEMO_ENTITIES, type DemoCustomers, type DemoEntity, demoCustomers, ID_SHAPES } from './demo-data.js';
 import {
   HUBSPOT_OVERRIDES,
   hubspotCompanies,
+  hubspotProducts,
   netsuiteCustomers,
+  netsuiteItems,
+  SALESFORCE_ENTITY_OVERRIDES,
   SALESFORCE_OVERRIDES,
-  salesforceAccounts,
+  salesforceObjects,
 } from './sandbox-seeds.js';
-import { createSourceDatabase, type SourceShape, sourceTables } from './source-tables.js';
+import { createSourceDatabase, type OtherRecords, type SourceShape, sourceTables } from './source-tables.js';
 
 export const DEMO_TENANTS = ['acme', 'globex', 'initech'] as const;
 export type DemoTenant = (typeof DEMO_TENANTS)[number];
@@ -87,20 +90,34 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
   };
   try {
     const sourcePassword = decodeURIComponent(new URL(o.cluster.adminUrl).password);
-    const pgSystem = (role: 'crm' | 'erp', database: string, shape: SourceShape) => ({
+    const pgSystem = (
+      role: 'crm' | 'erp',
+      database: string,
+      shape: SourceShape,
+      entities: DemoEntity[] = [],
+    ) => ({
       kind: 'postgres',
       role,
       connection: `postgres://${new URL(o.cluster.adminUrl).username}:\${file:secrets/${SECRET_FILES.source}}@127.0.0.1:${o.cluster.port}/${database}`,
-      tables: sourceTables(shape),
+      tables: sourceTables(shape, entities),
       stream: STREAM,
     });
-    const source = async (name: string, shape: SourceShape, records: DemoCustomers['crm']) => {
-      const db = await createSourceDatabase(o.cluster.adminUrl, name, shape, records);
+    const source = async (
+      name: string,
+      shape: SourceShape,
+      records: DemoCustomers['crm'],
+      others: OtherRecords = {},
+    ) => {
+      const db = await createSourceDatabase(o.cluster.adminUrl, name, shape, records, others);
       closers.push(() => db.close());
       return db;
     };
 
-    // acme: Odoo + Salesforce, USD.
+    const side = (r: DemoCustomers, s: 'crm' | 'erp'): OtherRecords =>
+      Object.fromEntries(Object.entries(r.others).map(([e, recs]) => [e, recs[s]]));
+
+    // acme: Odoo + Salesforce, USD; customers (Account), products (Product2), orders (Order) and
+    // invoices (Invoice__c).
     const acme = demoCustomers({
       seed: 101,
       count: o.count,
@@ -108,11 +125,24 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
       crmId: ID_SHAPES.salesforce,
       erpId: ID_SHAPES.odoo,
       crmDeadLetters: DEAD_LETTERS,
+      others: {
+        product: { crmId: ID_SHAPES.salesforceProduct, erpId: ID_SHAPES.odoo },
+        order: { crmId: ID_SHAPES.salesforceOrder, erpId: ID_SHAPES.odoo },
+        invoice: { crmId: ID_SHAPES.salesforceInvoice, erpId: ID_SHAPES.odoo },
+      },
     });
-    const sf = new SalesforceSandbox({ seed: salesforceAccounts(acme.crm), tokens: [TOKENS.salesforce] });
+    const sf = new SalesforceSandbox({
+      seed: salesforceObjects({
+        Account: acme.crm,
+        Product2: acme.others.product!.crm,
+        Order: acme.others.order!.crm,
+        Invoice__c: acme.others.invoice!.crm,
+      }),
+      tokens: [TOKENS.salesforce],
+    });
     await sf.listen();
     closers.push(() => sf.close());
-    const acmeErp = await source('acme_odoo', 'odoo', acme.erp);
+    const acmeErp = await source('acme_odoo', 'odoo', acme.erp, side(acme, 'erp'));
 
     // globex: NetSuite + HubSpot, EUR; its own owners (the ERP owns the name) and a 1 EUR tolerance.
     const globex = demoCustomers({
@@ -123,19 +153,39 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
       erpId: ID_SHAPES.netsuite,
       toleranceMinor: 100,
       crmDeadLetters: DEAD_LETTERS,
+      // Products only: HubSpot deals and invoices name their company by association, which the
+      // connector does not map to customer_ref. A NetSuite item has no currency, a HubSpot product
+      // no active flag: the products hold SKU, name and price. NetSuite's REST item record has no
+      // price field (it is on a pricing sublist), so an item cannot be created with its price: the
+      // HubSpot side has no product the ERP lacks.
+      others: {
+        product: {
+          crmId: ID_SHAPES.hubspot,
+          erpId: ID_SHAPES.netsuite,
+          fields: ['sku', 'name', 'list_price'],
+          crmOnly: false,
+        },
+      },
     });
     const live = (rs: DemoCustomers['crm']) => rs.map((r) => ({ ...r, deleted: false }));
-    const hs = new HubspotSandbox({ records: hubspotCompanies(live(globex.crm)), tokens: [TOKENS.hubspot] });
+    const globexProducts = globex.others.product!;
+    const hs = new HubspotSandbox({
+      records: { ...hubspotCompanies(live(globex.crm)), products: hubspotProducts(live(globexProducts.crm)) },
+      tokens: [TOKENS.hubspot],
+    });
     const hsUrl = await hs.listen();
     closers.push(() => hs.close());
     const ns = new NetsuiteSandbox({
-      tables: netsuiteCustomers(live(globex.erp)),
+      tables: {
+        ...netsuiteCustomers(live(globex.erp)),
+        item: netsuiteItems(live(globexProducts.erp)),
+      },
       tokens: [TOKENS.netsuite],
     });
     const nsUrl = await ns.listen();
     closers.push(() => ns.close());
 
-    // initech: Odoo + Twenty, both Postgres, JPY.
+    // initech: Odoo + Twenty, both Postgres, JPY; customers, products, orders and invoices.
     const initech = demoCustomers({
       seed: 303,
       count: o.count,
@@ -143,14 +193,20 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
       crmId: ID_SHAPES.twenty,
       erpId: ID_SHAPES.odoo,
       crmDeadLetters: DEAD_LETTERS,
+      others: {
+        product: { crmId: ID_SHAPES.twentyProduct, erpId: ID_SHAPES.odoo },
+        order: { crmId: ID_SHAPES.twentyOrder, erpId: ID_SHAPES.odoo },
+        invoice: { crmId: ID_SHAPES.twentyInvoice, erpId: ID_SHAPES.odoo },
+      },
     });
-    const initechErp = await source('initech_odoo', 'odoo', initech.erp);
-    const initechCrm = await source('initech_twenty', 'twenty', initech.crm);
+    const initechErp = await source('initech_odoo', 'odoo', initech.erp, side(initech, 'erp'));
+    const initechCrm = await source('initech_twenty', 'twenty', initech.crm, side(initech, 'crm'));
 
     const actions = { policy: 'auto_approve', createMissing: true };
     // The demo's dead letters are on purpose: a side missing a few records is not "incomplete".
     const sync = { maxDeadLetterShare: 0.1 };
-    // The demo's systems hold customers only: the other entities are off, so a run skips them.
+    // The demo's systems hold customers (and initech's products) only: the other entities are
+    // off, so a run skips them.
     const off = { enabled: false };
     const others = { product: off, order: off, invoice: off, payment: off, subscription: off };
     const tenants: DemoWorld['tenants'] = {
@@ -159,20 +215,23 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
         timezone: 'America/New_York',
         materiality: { threshold: '100' },
         systems: {
-          odoo: pgSystem('erp', 'acme_odoo', 'odoo'),
+          odoo: pgSystem('erp', 'acme_odoo', 'odoo', [...DEMO_ENTITIES]),
           salesforce: {
             kind: 'salesforce',
             role: 'crm',
             baseUrl: sf.url,
             accessToken: `\${file:secrets/${SECRET_FILES.salesforce}}`,
-            objects: { Account: 'customer' },
+            objects: { Account: 'customer', Product2: 'product', Order: 'order', Invoice__c: 'invoice' },
             limits: LIMITS,
             bulk: { pollMinMs: 5, pollMaxMs: 50, lagSeconds: 0 },
           },
         },
         entities: {
-          customer: { match: { keys: [] }, mapping: { salesforce: SALESFORCE_OVERRIDES } },
           ...others,
+          customer: { match: { keys: [] }, mapping: { salesforce: SALESFORCE_OVERRIDES } },
+          product: { match: { keys: [] }, mapping: { salesforce: SALESFORCE_ENTITY_OVERRIDES.product } },
+          order: { match: { keys: [] } },
+          invoice: { match: { keys: [] } },
         },
         actions,
         sync,
@@ -187,7 +246,7 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
             role: 'erp',
             baseUrl: nsUrl,
             accessToken: `\${file:secrets/${SECRET_FILES.netsuite}}`,
-            streams: ['customer'],
+            streams: ['customer', 'item'],
             limits: LIMITS,
           },
           hubspot: {
@@ -195,7 +254,7 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
             role: 'crm',
             baseUrl: hsUrl,
             accessToken: `\${file:secrets/${SECRET_FILES.hubspot}}`,
-            objects: ['companies'],
+            objects: ['companies', 'products'],
             limits: LIMITS,
           },
         },
@@ -207,6 +266,8 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
             mapping: { hubspot: HUBSPOT_OVERRIDES },
           },
           ...others,
+          // What one side does not hold is not compared (NetSuite's item type, HubSpot's active flag).
+          product: { match: { keys: [] }, ignoreFields: ['type', 'uom', 'active', 'currency'] },
         },
         actions,
         sync,
@@ -216,10 +277,16 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
         timezone: 'Asia/Tokyo',
         materiality: { threshold: '10000' },
         systems: {
-          odoo: pgSystem('erp', 'initech_odoo', 'odoo'),
-          twenty: pgSystem('crm', 'initech_twenty', 'twenty'),
+          odoo: pgSystem('erp', 'initech_odoo', 'odoo', [...DEMO_ENTITIES]),
+          twenty: pgSystem('crm', 'initech_twenty', 'twenty', [...DEMO_ENTITIES]),
         },
-        entities: { customer: { match: { keys: [] } }, ...others },
+        entities: {
+          customer: { match: { keys: [] } },
+          ...others,
+          product: { match: { keys: [] } },
+          order: { match: { keys: [] } },
+          invoice: { match: { keys: [] } },
+        },
         actions,
         sync,
       },
@@ -238,6 +305,8 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
         globex: async () => {
           for (const r of globex.crm.filter((x) => x.deleted)) hs.archive('companies', r.sourceId);
           for (const r of globex.erp.filter((x) => x.deleted)) ns.remove('customer', Number(r.sourceId));
+          for (const r of globexProducts.crm.filter((x) => x.deleted)) hs.archive('products', r.sourceId);
+          for (const r of globexProducts.erp.filter((x) => x.deleted)) ns.remove('item', Number(r.sourceId));
         },
         initech: async () => {
           await initechErp.deleteMarked();

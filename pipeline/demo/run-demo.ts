@@ -26,7 +26,7 @@ const CURRENCY = { acme: 'USD', globex: 'EUR', initech: 'JPY' } as const;
 export interface DemoOptions {
   /** The demo's folder (emptied first): <trueup home>/demo. */
   dir: string;
-  /** Generated customers per tenant. */
+  /** Generated customers per tenant (acme and initech: as many products, orders and invoices too). */
   customers: number;
   /** Leave everything running with `serve` until `signal` aborts. */
   keep: boolean;
@@ -63,7 +63,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const world = await startDemoWorld({ cluster: clusterOf(source), count: o.customers });
     closers.push(() => world.close());
     say(
-      `sandboxes: Salesforce (acme), HubSpot and NetSuite (globex); ${o.customers} generated customers per tenant`,
+      `sandboxes: Salesforce (acme), HubSpot and NetSuite (globex); ${o.customers} generated customers per tenant ` +
+        '(acme and initech: as many products, orders and invoices too)',
     );
     const configFile = await writeConfig(dir, world);
     say(`config: ${configFile}`);

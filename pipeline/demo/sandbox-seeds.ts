@@ -20,39 +20,69 @@ export const HUBSPOT_OVERRIDES = { fields: { credit_limit: 'credit_limit', curre
 const text = (v: unknown) => (v === null || v === undefined ? '' : String(v));
 
 export function salesforceAccounts(records: readonly GeneratedRecord[]): SalesforceSeed {
-  const [m] = resolveMappings({
+  return salesforceObjects({ Account: records });
+}
+
+/** The SObjects the demo seeds, their entity, key prefix and the fields a create must set. */
+const SOBJECTS = {
+  Account: { entity: 'customer', keyPrefix: '001', required: ['Name'] },
+  Product2: { entity: 'product', keyPrefix: '01t', required: ['Name'] },
+  Order: { entity: 'order', keyPrefix: '801', required: ['AccountId'] },
+  Invoice__c: { entity: 'invoice', keyPrefix: 'a01', required: ['Name'] },
+} as const;
+export type DemoSObject = keyof typeof SOBJECTS;
+
+/** The tenant's Salesforce overrides per entity (Product2 has no price field: a custom one). */
+export const SALESFORCE_ENTITY_OVERRIDES: Partial<Record<string, { fields: Record<string, string> }>> = {
+  customer: SALESFORCE_OVERRIDES,
+  product: { fields: { list_price: 'List_Price__c' } },
+};
+
+/** A Salesforce sandbox seed of the given SObjects' records (ids already in Salesforce's shape). */
+export function salesforceObjects(
+  objects: Partial<Record<DemoSObject, readonly GeneratedRecord[]>>,
+): SalesforceSeed {
+  const names = Object.keys(objects) as DemoSObject[];
+  const mappings = resolveMappings({
     role: 'crm',
-    objects: { Account: 'customer' },
-    entityOverrides: () => ({ overrides: SALESFORCE_OVERRIDES }),
+    objects: Object.fromEntries(names.map((n) => [n, SOBJECTS[n].entity])),
+    entityOverrides: (entity) => {
+      const overrides = SALESFORCE_ENTITY_OVERRIDES[entity];
+      return overrides ? { overrides } : {};
+    },
   });
-  const fields = [...new Set([...SYSTEM_FIELDS, 'CreatedDate', ...Object.values(m!.fields)])];
-  const index = new Map(records.map((r, i) => [r.sourceId, i]));
-  const rows = records.map((r): SfRow => {
-    const out: Record<string, string> = Object.fromEntries(fields.map((f) => [f, '']));
-    const held = heldFields(r);
-    for (const [canonical, sf] of Object.entries(m!.fields))
-      if (sf !== 'Id' && canonical in held) out[sf] = text(held[canonical]);
-    const stamp = new Date(r.updatedAt).toISOString();
-    return {
-      ...out,
-      Id: r.sourceId,
-      SystemModstamp: stamp,
-      CreatedDate: stamp,
-      IsDeleted: r.deleted ? 'true' : 'false',
-    };
-  });
-  return {
-    Account: {
+  const seed: Record<string, SalesforceSeed[string]> = {};
+  names.forEach((name, k) => {
+    const records = objects[name]!;
+    const m = mappings[k]!;
+    const fields = [...new Set([...SYSTEM_FIELDS, 'CreatedDate', ...Object.values(m.fields)])];
+    const index = new Map(records.map((r, i) => [r.sourceId, i]));
+    const rows = records.map((r): SfRow => {
+      const out: Record<string, string> = Object.fromEntries(fields.map((f) => [f, '']));
+      const held = heldFields(r);
+      for (const [canonical, sf] of Object.entries(m.fields))
+        if (sf !== 'Id' && canonical in held) out[sf] = text(held[canonical]);
+      const stamp = new Date(r.updatedAt).toISOString();
+      return {
+        ...out,
+        Id: r.sourceId,
+        SystemModstamp: stamp,
+        CreatedDate: stamp,
+        IsDeleted: r.deleted ? 'true' : 'false',
+      };
+    });
+    seed[name] = {
       fields,
-      keyPrefix: '001',
+      keyPrefix: SOBJECTS[name].keyPrefix,
       count: rows.length,
       record: (i) => rows[i]!,
       stampMs: (i) => Date.parse(records[i]!.updatedAt),
-      required: ['Name'],
+      required: SOBJECTS[name].required,
       idOf: (i) => records[i]!.sourceId,
       indexOf: (id) => index.get(id),
-    },
-  };
+    };
+  });
+  return seed;
 }
 
 export function hubspotCompanies(records: readonly GeneratedRecord[]): HubspotSeedRecords {
@@ -107,4 +137,36 @@ export function netsuiteCustomers(records: readonly GeneratedRecord[]): Netsuite
         name: null,
       })),
   };
+}
+
+/** HubSpot products (name, hs_sku, price; erp_id holds the NetSuite item id). */
+export function hubspotProducts(
+  records: readonly GeneratedRecord[],
+): NonNullable<HubspotSeedRecords['products']> {
+  return records.map((r) => ({
+    id: r.sourceId,
+    properties: {
+      name: text(r.fields.name) || null,
+      hs_sku: text(r.fields.sku) || null,
+      price: text(r.fields.list_price) || null,
+      erp_id: (r.fields.erp_ref as string | null) ?? null,
+    },
+    createdAt: Date.parse(r.updatedAt),
+    updatedAt: Date.parse(r.updatedAt),
+  }));
+}
+
+/** NetSuite items (itemid is the SKU; externalid holds the HubSpot product id); live ones only. */
+export function netsuiteItems(records: readonly GeneratedRecord[]): NetsuiteSeedTables['item'] {
+  const second = (iso: string) => Math.floor(Date.parse(iso) / 1000) * 1000;
+  return records.map((r) => ({
+    id: Number(r.sourceId),
+    itemid: (r.fields.sku as string | null) ?? null,
+    displayname: (r.fields.name as string | null) ?? null,
+    itemtype: 'InvtPart',
+    baseprice: r.fields.list_price == null ? null : Number(r.fields.list_price),
+    isinactive: 'F',
+    externalid: (r.fields.crm_ref as string | null) ?? null,
+    lastmodifieddate: second(r.updatedAt),
+  }));
 }

@@ -1,17 +1,25 @@
 // The demo's Postgres sources: databases in the demo's own source cluster (a second embedded
 // Postgres, wal_level=logical) holding an Odoo-shaped ERP (`res_partner`) or a Twenty-shaped CRM
 // (a workspace schema with `company`, camelCase columns, soft delete through "deletedAt"), loaded
-// with generated customers. Records the generator marks deleted are loaded live and deleted after
-// the first sync (Odoo: the row goes; Twenty: "deletedAt" is set), so CDC carries the deletes.
+// with generated customers, and the tenant's other entities when given (source-entities.ts).
+// Records the generator marks deleted are loaded live and deleted after the first sync (Odoo: the
+// row goes; Twenty: "deletedAt" is set), so CDC carries the deletes.
 import pg from 'pg';
 import { quoteIdent } from '../../staging/identifiers.js';
 import type { GeneratedRecord } from '../generator/ground-truth.js';
-import { ODOO_FIRST_NEW_ID } from './demo-data.js';
+import { DEMO_ENTITIES, type DemoEntity, ODOO_FIRST_NEW_ID } from './demo-data.js';
+import {
+  deleteEntityRows,
+  entityTable,
+  loadEntity,
+  type SourceShape,
+  TWENTY_SCHEMA,
+} from './source-entities.js';
 
-export type SourceShape = 'odoo' | 'twenty';
+export { type SourceShape, TWENTY_SCHEMA } from './source-entities.js';
 
-/** Twenty keeps each workspace in its own schema. */
-export const TWENTY_SCHEMA = 'workspace_demo';
+/** Records of the entities beyond customers a source holds. */
+export type OtherRecords = Partial<Record<DemoEntity, readonly GeneratedRecord[]>>;
 
 export interface SourceDatabase {
   name: string;
@@ -46,6 +54,7 @@ export async function createSourceDatabase(
   name: string,
   shape: SourceShape,
   records: readonly GeneratedRecord[],
+  others: OtherRecords = {},
 ): Promise<SourceDatabase> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -80,6 +89,8 @@ export async function createSourceDatabase(
            AS t(id, ref, name, phone, credit_limit, cur, at)`,
       [ids, col('erp_ref'), col('name'), col('phone'), col('credit_limit'), twentyCurrency, stamps],
     );
+  const more = DEMO_ENTITIES.filter((e) => others[e]);
+  for (const e of more) await loadEntity(pool, shape, e, others[e]!);
   const marked = records.filter((r) => r.deleted).map((r) => r.sourceId);
   return {
     name,
@@ -91,13 +102,27 @@ export async function createSourceDatabase(
           `UPDATE ${TWENTY_SCHEMA}.company SET "deletedAt" = now(), "updatedAt" = now() WHERE id = ANY($1::uuid[])`,
           [marked],
         );
+      for (const e of more)
+        await deleteEntityRows(
+          pool,
+          shape,
+          e,
+          others[e]!.filter((r) => r.deleted).map((r) => r.sourceId),
+        );
     },
     close: () => pool.end(),
   };
 }
 
-/** The `tables` entry of the `postgres` system config that maps a source of this shape. */
-export function sourceTables(shape: SourceShape): Record<string, unknown>[] {
+/** The `tables` entries of the `postgres` system config that map a source of this shape. */
+export function sourceTables(
+  shape: SourceShape,
+  entities: readonly DemoEntity[] = [],
+): Record<string, unknown>[] {
+  return [...customerTables(shape), ...entities.map((e) => entityTable(shape, e))];
+}
+
+function customerTables(shape: SourceShape): Record<string, unknown>[] {
   if (shape === 'odoo')
     return [
       {

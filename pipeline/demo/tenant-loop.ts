@@ -8,6 +8,7 @@ import { reconcileTenant } from '../../reconcilers/run/reconcile-tenant.js';
 import type { RunSummary } from '../../reconcilers/run/run-summary.js';
 import { writeRunReports } from '../../reports/write-run-reports.js';
 import type { DiscrepancyClass } from '../../staging/control/discrepancy-states.js';
+import { ENTITIES } from '../../staging/model/entities.js';
 import { systemsByRole } from '../../staging/model/tenant-config.js';
 import { tenantWriters } from '../apply/apply-after-run.js';
 import { applyActions } from '../apply/run-apply.js';
@@ -68,6 +69,8 @@ export async function runTenantLoop(
       throw new DemoError(`the sync of ${tenant} failed: ${failures.join('; ')}`, { subject: { tenant } });
   };
 
+  // The entities the tenant's systems hold (the others are `enabled: false`).
+  const entities = ENTITIES.filter((e) => config.entities[e]?.enabled !== false);
   const reconcile = async (pass: string): Promise<{ summary: RunSummary; html: string }> => {
     stopped();
     const summary = await reconcileTenant({
@@ -77,7 +80,7 @@ export async function runTenantLoop(
       stagingUrl: rt.server.url,
       dataDir: rt.dataDir,
       pool: deps.pool,
-      entities: ['customer'],
+      entities,
       confirm: { waitMs: 1000 },
       ...(rt.config.reconcile.memoryLimit ? { memoryLimit: rt.config.reconcile.memoryLimit } : {}),
     });

@@ -1,11 +1,14 @@
 // The routes of `serve`'s HTTP side: probes, metrics, and the JSON API — a tenant's runs,
 // discrepancies and actions, and triggering a run or a backfill as a job of the shared queue.
+// A route of one tenant reads through that tenant's scope (tenantStaging: Postgres admits only
+// its rows, docs/security.md); /metrics is the one cross-tenant view and reads as the owner.
 import { ACTION_STATUSES, type ActionStatus } from '../../staging/control/action-states.js';
 import { listActions } from '../../staging/control/actions.js';
 import { listDiscrepancies } from '../../staging/control/discrepancies.js';
 import { DISCREPANCY_STATUSES, type DiscrepancyStatus } from '../../staging/control/discrepancy-states.js';
 import type { Staging } from '../../staging/database.js';
 import { ENTITIES, type Entity } from '../../staging/model/entities.js';
+import { tenantStaging } from '../../staging/scoped-staging.js';
 import type { SystemConfig, TrueupConfig } from '../config/schema.js';
 import { listRuns } from './control-reads.js';
 import { HttpError, type Route } from './http-server.js';
@@ -47,6 +50,17 @@ function oneOf<T extends string>(q: URLSearchParams, key: string, allowed: reado
 }
 
 export function serveRoutes(deps: RouteDeps): Route[] {
+  // One scoped handle per tenant, made on first use (its kysely is never destroyed: that would end
+  // the shared pool).
+  const scoped = new Map<string, Staging>();
+  const scopeOf = (tenant: string): Staging => {
+    let s = scoped.get(tenant);
+    if (!s) {
+      s = tenantStaging(deps.staging, tenant);
+      scoped.set(tenant, s);
+    }
+    return s;
+  };
   return [
     { method: 'GET', path: '/healthz', handle: async () => ({ json: { status: 'ok' } }) },
     {
@@ -66,9 +80,10 @@ export function serveRoutes(deps: RouteDeps): Route[] {
     {
       method: 'GET',
       path: '/api/tenants/:tenant/runs',
-      handle: async ({ params, query }) => ({
-        json: { runs: await listRuns(deps.staging.pool, tenantOf(deps, params.tenant!), limitOf(query)) },
-      }),
+      handle: async ({ params, query }) => {
+        const tenant = tenantOf(deps, params.tenant!);
+        return { json: { runs: await listRuns(scopeOf(tenant).pool, tenant, limitOf(query)) } };
+      },
     },
     {
       method: 'GET',
@@ -78,7 +93,7 @@ export function serveRoutes(deps: RouteDeps): Route[] {
         const entity = oneOf<Entity>(query, 'entity', ENTITIES);
         const status = oneOf<DiscrepancyStatus>(query, 'status', DISCREPANCY_STATUSES) ?? 'open';
         const material = oneOf(query, 'material', ['true', 'false'] as const);
-        const discrepancies = await listDiscrepancies(deps.staging.db, {
+        const discrepancies = await listDiscrepancies(scopeOf(tenant).db, {
           tenant,
           status,
           limit: limitOf(query, 10_000),
@@ -95,7 +110,7 @@ export function serveRoutes(deps: RouteDeps): Route[] {
         const tenant = tenantOf(deps, params.tenant!);
         const entity = oneOf<Entity>(query, 'entity', ENTITIES);
         const status = oneOf<ActionStatus>(query, 'status', ACTION_STATUSES);
-        const actions = await listActions(deps.staging.db, {
+        const actions = await listActions(scopeOf(tenant).db, {
           tenant,
           limit: limitOf(query, 10_000),
           ...(entity ? { entity } : {}),
@@ -137,7 +152,13 @@ export function serveRoutes(deps: RouteDeps): Route[] {
             400,
             `${tenant}/${parsed.data.system}: connector kind "${system.kind}" cannot re-read a window or given ids yet`,
           );
-        const id = await deps.queue.send('backfill', parsed.data);
+        const d = parsed.data;
+        if (system.kind !== 'postgres' && ('all' in d || d.where !== undefined || d.table !== undefined))
+          throw new HttpError(
+            400,
+            `${tenant}/${d.system}: "all", "where" and "table" apply to postgres systems only (this one is ${system.kind}); give a window or ids`,
+          );
+        const id = await deps.queue.send('backfill', d);
         return { status: 202, json: { queued: true, job: { kind: 'backfill', id } } };
       },
     },

@@ -1,7 +1,8 @@
 // What `serve` reads from the staging database for /metrics and the JSON API: one exported
 // function per query, values always $n parameters, identifiers only from trueup's own entity list.
 // Discrepancies and actions are listed by the control modules (staging/control/); the rest —
-// figures across every tenant, and the run history — is read here.
+// figures across every tenant, and the run history — is read here. The figures are the one
+// cross-tenant view (/metrics, read as the owner); a tenant's runs are read on its scoped pool.
 import type pg from 'pg';
 import { quoteQualified } from '../../staging/identifiers.js';
 import { ENTITIES } from '../../staging/model/entities.js';
@@ -117,7 +118,7 @@ export interface RunView {
   totals: unknown;
 }
 
-/** A tenant's runs, newest first. */
+/** A tenant's runs, newest first. `q`: the tenant's scoped pool (tenantStaging), as the API passes it. */
 export async function listRuns(q: pg.Pool, tenant: string, limit: number): Promise<RunView[]> {
   const { rows } = await q.query(
     `SELECT run_id, kind, mode, status, started_at, finished_at, error, summary->'totals' AS totals

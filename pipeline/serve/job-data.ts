@@ -17,6 +17,12 @@ export const reconcileJobData = z.strictObject({
 });
 export type ReconcileJobData = z.infer<typeof reconcileJobData>;
 
+/** Postgres only (`backfill --where/--table`): a trusted predicate and one mapped table. */
+const backfillSource = {
+  where: z.string().trim().min(1).optional(),
+  table: z.string().min(1).optional(),
+};
+
 export const backfillJobData = z.union([
   z.strictObject({
     tenant: z.string().min(1),
@@ -25,12 +31,22 @@ export const backfillJobData = z.union([
     window: z
       .strictObject({ from: isoTime, to: isoTime })
       .refine((w) => Date.parse(w.from) < Date.parse(w.to), 'window.from must be before window.to'),
+    ...backfillSource,
   }),
   z.strictObject({
     tenant: z.string().min(1),
     system: z.string().min(1),
     entity,
     ids: z.array(z.string().min(1)).min(1).max(100_000),
+    ...backfillSource,
+  }),
+  /** Every row of the entity's table(s) (a postgres system; after a schema change, with `table`). */
+  z.strictObject({
+    tenant: z.string().min(1),
+    system: z.string().min(1),
+    entity,
+    all: z.literal(true),
+    ...backfillSource,
   }),
 ]);
 export type BackfillJobData = z.infer<typeof backfillJobData>;

@@ -144,12 +144,14 @@ export class JobRunner {
       const out = await done;
       if (this.handedBack.has(job.id)) return silenced(out);
       const deferred = (out as { deferred?: boolean }).deferred === true;
+      const alerting = (out as { alerting?: boolean }).alerting === true;
       this.o.metrics?.job(
         job.kind,
-        deferred ? 'deferred' : 'succeeded',
+        deferred ? 'deferred' : alerting ? 'alerting' : 'succeeded',
         (Date.now() - started.getTime()) / 1000,
       );
-      log.info({ out }, deferred ? 'job deferred' : 'job finished');
+      if (alerting) log.error({ out }, 'job finished over the dead-letter threshold');
+      else log.info({ out }, deferred ? 'job deferred' : 'job finished');
       return out;
     } catch (err) {
       if (this.handedBack.has(job.id)) return silenced({});
@@ -216,7 +218,18 @@ export class JobRunner {
     const t = this.tenantConfig(d.tenant);
     const report = await this.o.work.backfill({ ...d, tenantConfig: t });
     if (report.status === 'failed') throw new Error(report.error ?? 'the backfill failed');
-    return report;
+    // Over sync.maxDeadLetterShare (what makes `trueup sync` exit 1): the job completes alerting —
+    // its output names the mapping, it is logged as an error and counted — rather than failing:
+    // a retry would re-read the same records into the same dead letters; the fix is the mapping.
+    const alerts = report.deadLetterAlerts ?? [];
+    if (!alerts.length) return report;
+    for (const a of alerts)
+      this.o.logger.error(
+        { job: job.id, kind: job.kind, tenant: d.tenant, system: d.system, entity: a.entity },
+        `over the dead-letter threshold: ${a.message}`,
+      );
+    this.o.metrics?.alerted({ tenant: d.tenant, system: d.system }, report);
+    return { ...report, alerting: true };
   }
 
   private async apply(job: QueuedJob<unknown>, _locks: LockSession): Promise<object> {

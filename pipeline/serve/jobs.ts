@@ -7,13 +7,15 @@ import { createReconcilePool, type ReconcilePool } from '../../reconcilers/pool/
 import { reconcileTenant } from '../../reconcilers/run/reconcile-tenant.js';
 import type { Staging } from '../../staging/database.js';
 import { TrueupError } from '../../staging/model/errors.js';
+import { withTenantScope } from '../../staging/tenant-scope.js';
 import { applyAfterRun } from '../apply/apply-after-run.js';
-import type { SystemConfig } from '../config/schema.js';
+import type { SystemConfig, TenantConfig } from '../config/schema.js';
+import type { RereadRequest } from '../connectors/contract.js';
 import { type PostgresSystemConfig, replicationNames } from '../connectors/postgres/config.js';
 import { connectSource, slotInfo } from '../connectors/postgres/source-admin.js';
 import { findConnector } from '../connectors/registry.js';
 import { rereadSystem, syncSystem } from '../connectors/stream-runner.js';
-import type { SyncReport } from '../connectors/sync-report.js';
+import { deadLetterAlerts, type SyncReport } from '../connectors/sync-report.js';
 import type { Logger } from '../log/logger.js';
 import type { CaptureReport, CdcFigures, ServeWork } from './work.js';
 
@@ -26,7 +28,13 @@ export interface TrueupWorkDeps {
   workers: { threads?: number | undefined; jobTimeoutMs: number };
 }
 
-function captureReport(r: SyncReport): CaptureReport {
+/**
+ * What serve keeps of a pass: its counts, the per-entity figures `trueup sync` prints, and the
+ * entities over the tenant's `sync.maxDeadLetterShare` (deadLetterAlerts, the rule `trueup sync`
+ * exits 1 on), each message naming the mapping to look at.
+ */
+function captureReport(r: SyncReport, tenantConfig: TenantConfig): CaptureReport {
+  const alerts = deadLetterAlerts(r, tenantConfig.sync.maxDeadLetterShare);
   return {
     status: r.status,
     ...(r.error ? { error: r.error } : {}),
@@ -38,6 +46,29 @@ function captureReport(r: SyncReport): CaptureReport {
       staged: s.inserted + s.updated,
       deadLettered: s.deadLettered,
     })),
+    ...(r.entities
+      ? {
+          entities: r.entities.map((e) => ({
+            entity: e.entity,
+            read: e.read,
+            staged: e.staged,
+            tombstones: e.tombstones,
+            deadLetters: e.deadLetters,
+            openDeadLetters: e.openDeadLetters,
+            reasons: e.reasons.map((g) => ({ ...g, sourceIds: [...g.sourceIds] })),
+          })),
+        }
+      : {}),
+    ...(alerts.length
+      ? {
+          deadLetterAlerts: alerts.map((a) => ({
+            entity: a.entity,
+            deadLetters: a.deadLetters,
+            read: a.read,
+            message: a.message,
+          })),
+        }
+      : {}),
   };
 }
 
@@ -82,12 +113,13 @@ export function trueupWork(deps: TrueupWorkDeps): ServeWork {
         signal,
         entities: tenantConfig.entities,
       });
-      return captureReport(r);
+      return captureReport(r, tenantConfig);
     },
 
     async pass(tenant, system, config, tenantConfig, signal) {
       return captureReport(
         await syncSystem(capture, tenant, system, config, { signal, entities: tenantConfig.entities }),
+        tenantConfig,
       );
     },
 
@@ -121,12 +153,25 @@ export function trueupWork(deps: TrueupWorkDeps): ServeWork {
         throw new TrueupError(`tenant ${req.tenant} has no system "${req.system}"`, {
           subject: { tenant: req.tenant, system: req.system },
         });
-      const request =
-        'window' in req ? { entity: req.entity, window: req.window } : { entity: req.entity, ids: req.ids };
+      const source =
+        req.where !== undefined || req.table !== undefined
+          ? {
+              source: {
+                ...(req.where !== undefined ? { where: req.where } : {}),
+                ...(req.table !== undefined ? { table: req.table } : {}),
+              },
+            }
+          : {};
+      const request: RereadRequest =
+        'window' in req
+          ? { entity: req.entity, window: req.window, ...source }
+          : 'ids' in req
+            ? { entity: req.entity, ids: req.ids, ...source }
+            : { entity: req.entity, all: true, ...source };
       const r = await rereadSystem(capture, req.tenant, req.system, config, request, {
         entities: req.tenantConfig.entities,
       });
-      return captureReport(r);
+      return captureReport(r, req.tenantConfig);
     },
 
     async apply(req) {
@@ -153,10 +198,13 @@ export function trueupWork(deps: TrueupWorkDeps): ServeWork {
     },
 
     async abandonRuns(tenant, since, reason) {
-      const res = await q.query(
-        `UPDATE control.runs SET status = 'failed', finished_at = now(), error = $3
+      // One tenant's runs: in its scope, like the run's own bookkeeping.
+      const res = await withTenantScope(q, tenant, (c) =>
+        c.query(
+          `UPDATE control.runs SET status = 'failed', finished_at = now(), error = $3
           WHERE tenant_id = $1 AND kind = 'reconcile' AND status = 'running' AND started_at >= $2`,
-        [tenant, since, reason],
+          [tenant, since, reason],
+        ),
       );
       return res.rowCount ?? 0;
     },

@@ -46,6 +46,7 @@ export class ServeMetrics {
   private readonly retries: Counter;
   private readonly throttled: Counter;
   private readonly passes: Counter;
+  private readonly deadLetterAlerts: Counter;
   private readonly jobsRun: Counter;
   private readonly jobDuration: Histogram;
   private readonly scheduled: Counter;
@@ -251,6 +252,11 @@ export class ServeMetrics {
       'Source passes and ended streams of this process, by outcome.',
       ['tenant', 'system', 'status'],
     );
+    this.deadLetterAlerts = counter(
+      'trueup_dead_letter_alerts_total',
+      "Passes and backfills of this process whose dead letters exceeded the tenant's sync.maxDeadLetterShare of the rows they read, per entity.",
+      ['tenant', 'system', 'entity'],
+    );
     this.jobsRun = counter('trueup_jobs_run_total', 'Jobs this process ran, by outcome.', [
       'kind',
       'outcome',
@@ -279,9 +285,19 @@ export class ServeMetrics {
       if (st.staged) this.rowsStaged.inc({ ...key, entity: st.entity }, st.staged);
       if (st.deadLettered) this.deadLettered.inc({ ...key, entity: st.entity }, st.deadLettered);
     }
+    this.alerted(key, report);
   }
 
-  job(kind: string, outcome: 'succeeded' | 'failed' | 'deferred' | 'handed_back', seconds: number): void {
+  /** Counts the entities of a pass or backfill over sync.maxDeadLetterShare. */
+  alerted(key: { tenant: string; system: string }, report: Pick<CaptureReport, 'deadLetterAlerts'>): void {
+    for (const a of report.deadLetterAlerts ?? []) this.deadLetterAlerts.inc({ ...key, entity: a.entity });
+  }
+
+  job(
+    kind: string,
+    outcome: 'succeeded' | 'failed' | 'deferred' | 'handed_back' | 'alerting',
+    seconds: number,
+  ): void {
     this.jobsRun.inc({ kind, outcome });
     this.jobDuration.observe({ kind, outcome }, seconds);
   }

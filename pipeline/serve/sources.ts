@@ -29,6 +29,16 @@ export interface SourceStatus {
   state: SourceState;
   since: string;
   lastError?: string;
+  /** The last pass (or ended stream): how it ended, its per-entity figures and dead-letter alerts. */
+  lastPass?: PassSummary;
+}
+
+export interface PassSummary {
+  status: CaptureReport['status'];
+  finishedAt: string;
+  entities: NonNullable<CaptureReport['entities']>;
+  /** Entities over sync.maxDeadLetterShare this pass (empty: none); each message names the mapping. */
+  deadLetterAlerts: NonNullable<CaptureReport['deadLetterAlerts']>;
 }
 
 export interface SourceObserver {
@@ -109,8 +119,35 @@ export class SourceSupervisor {
     this.o.observer?.onState?.(s);
   }
 
+  /**
+   * Records a pass as `trueup sync` reports one: the per-entity figures in the log and in the
+   * source's status (/api/status), and each entity over sync.maxDeadLetterShare logged as an
+   * error naming the mapping (and counted by the observer: trueup_dead_letter_alerts_total).
+   */
   private report(s: SourceStatus, r: CaptureReport): void {
     if (r.error) s.lastError = r.error;
+    const alerts = r.deadLetterAlerts ?? [];
+    s.lastPass = {
+      status: r.status,
+      finishedAt: new Date().toISOString(),
+      entities: r.entities ?? [],
+      deadLetterAlerts: alerts,
+    };
+    const log = this.o.logger.child({ tenant: s.tenant, system: s.system, source: s.kind });
+    if (r.entities?.length)
+      log.info(
+        {
+          status: r.status,
+          entities: r.entities.map(({ reasons: _r, ...figures }) => figures),
+          reasons: r.entities.flatMap((e) => e.reasons.map((g) => ({ entity: e.entity, ...g }))),
+        },
+        'pass staged, per entity',
+      );
+    for (const a of alerts)
+      log.error(
+        { entity: a.entity, deadLetters: a.deadLetters, read: a.read },
+        `over the dead-letter threshold: ${a.message}`,
+      );
     this.o.observer?.onReport(s, r);
   }
 

@@ -3,6 +3,7 @@
 // it with trueup's real entry points; tests give their own. Nothing here imports the code behind it.
 import type { Entity } from '../../staging/model/entities.js';
 import type { SystemConfig, TenantConfig } from '../config/schema.js';
+import type { BackfillJobData } from './job-data.js';
 
 /** How a system is captured: one continuous stream (CDC), or passes at an interval (API, CSV). */
 export type CaptureMode = 'continuous' | 'passes';
@@ -16,6 +17,33 @@ export interface CaptureReport {
   throttled: number;
   /** Per stream of a pass: the entity, rows staged (inserted or updated) and dead-lettered. */
   streams: { entity: string; staged: number; deadLettered: number }[];
+  /**
+   * Per entity, as `trueup sync` prints them (read back from staging after the pass): rows read,
+   * staged, tombstoned and dead-lettered by it (with the reasons), and the open dead letters.
+   * Absent when the pass could not tally them.
+   */
+  entities?: EntityFigures[];
+  /** The entities whose dead letters this pass exceed the tenant's sync.maxDeadLetterShare. */
+  deadLetterAlerts?: DeadLetterAlertView[];
+}
+
+export interface EntityFigures {
+  entity: string;
+  read: number;
+  staged: number;
+  tombstones: number;
+  deadLetters: number;
+  openDeadLetters: number;
+  /** This pass's dead letters by reason, with the first record ids. */
+  reasons: { kind: string; reason: string; count: number; sourceIds: (string | null)[] }[];
+}
+
+/** One entity over `sync.maxDeadLetterShare`: the message names the mapping to look at. */
+export interface DeadLetterAlertView {
+  entity: string;
+  deadLetters: number;
+  read: number;
+  message: string;
 }
 
 export interface ReconcileRequest {
@@ -35,12 +63,8 @@ export interface ReconcileOutcome {
   errors: { entity: string; message: string }[];
 }
 
-export type BackfillRequest = {
-  tenant: string;
-  tenantConfig: TenantConfig;
-  system: string;
-  entity: Entity;
-} & ({ window: { from: string; to: string } } | { ids: string[] });
+/** A backfill job's data (a window, ids or every row; postgres' `where`/`table`) and its tenant's config. */
+export type BackfillRequest = BackfillJobData & { tenantConfig: TenantConfig };
 
 /** Applies what the tenant's policy approved, after a scheduled run (`actions.applyAfterRun`). */
 export interface ApplyRequest {

@@ -54,6 +54,7 @@ export function planPairActions(
   refs: ReferenceOutcome = NO_REFERENCES,
 ): PlannedAction[] {
   const out: PlannedAction[] = [];
+  const planned = new Set<string>();
   for (const d of diffs) {
     const sets: Record<Side, { fields: Record<string, unknown>; why: Record<string, unknown>[] }> = {
       crm: { fields: {}, why: [] },
@@ -93,6 +94,11 @@ export function planPairActions(
       const row = target === 'crm' ? d.crm : d.erp;
       const system = slice.systems[target];
       const observed = row.version.toString();
+      const key = idempotencyKey([tenant, entity, system, row.source_id, 'upsert', s.fields, observed]);
+      // Many-to-one links (match.allowMany): several pairs may ask the one record for the same
+      // correction; it is one action.
+      if (planned.has(key)) continue;
+      planned.add(key);
       out.push({
         entity,
         targetSide: target,
@@ -102,7 +108,7 @@ export function planPairActions(
         fields: s.fields,
         explanation: { fields: s.why, matchKey: pairKey(d.crm.source_id, d.erp.source_id) },
         observedVersion: observed,
-        idempotencyKey: idempotencyKey([tenant, entity, system, row.source_id, 'upsert', s.fields, observed]),
+        idempotencyKey: key,
         matchKey: pairKey(d.crm.source_id, d.erp.source_id),
       });
     }

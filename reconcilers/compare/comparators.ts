@@ -41,8 +41,8 @@ export function comparatorFor(def: FieldDef, cfg: EntityConfig): ComparatorConfi
  * `value` (over the raw column) gives `<f>__v`, the value after null equivalences (and the side's
  * enum value map); `norm` (over `<f>__v`) gives `<f>__n`, its comparator-specific normal form;
  * `finish`, when present, is a last step over `<f>__n` (null equivalents after text
- * normalisation). Expressions without aliases; diffPairs evaluates them only for the fields
- * whose raw values differ.
+ * normalisation). Expressions without aliases; materializeDiffs (diff-pairs.ts) evaluates them
+ * only for the fields whose raw values differ.
  */
 export function prepColumns(
   def: FieldDef,

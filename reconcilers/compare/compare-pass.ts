@@ -5,9 +5,12 @@
 // referenced entity's links (references.ts), and what needs attention comes back for
 // classification and survivorship. A lone record an open dead letter links to is set apart: its
 // counterpart could not be staged, so it is unverifiable, not missing (match/dead-letters.ts).
+// A streamed pass (`stream: true`) leaves the differing pairs in DuckDB: `diffChunks` hands them out
+// a bounded number at a time with their references decided, for classifying and writing chunk by
+// chunk (job/reconcile-job.ts); everything else comes back whole, as in a plain pass.
 import type { JobContext } from '../job/job-context.js';
 import type { PhaseClock } from '../job/phase-clock.js';
-import { diffPairs, type PairDiff, refreshMinorUnits } from './diff-pairs.js';
+import { type DiffSource, materializeDiffs, type PairDiff, refreshMinorUnits } from './diff-pairs.js';
 import { type ReferenceOutcome, resolveReferences } from './references.js';
 import { loadWide, type MirrorRow, toMirrorRow, wideRowColumns } from './wide-rows.js';
 
@@ -26,13 +29,57 @@ export interface PassResult {
   wideRows: number;
   /** Pairs compared (all matched pairs of the pass). */
   pairs: number;
+  /**
+   * A streamed pass: the differing pairs, left in DuckDB (`diffs` is then empty and `references`
+   * covers the lone records only). Read them with diffChunks.
+   */
+  pending?: DiffSource;
+}
+
+/** Some differing pairs of a streamed pass with the verdicts on their references. */
+export interface DiffChunk {
+  diffs: PairDiff[];
+  references: ReferenceOutcome;
+}
+
+/** Pairs per chunk of a streamed pass: the JavaScript working set of a run grows with it. */
+export const compareChunk = {
+  pairs:
+    Number(process.env.TRUEUP_COMPARE_CHUNK_PAIRS) > 0
+      ? Number(process.env.TRUEUP_COMPARE_CHUNK_PAIRS)
+      : 5_000,
+};
+
+/**
+ * The differing pairs of a streamed pass, `size` at a time, references decided per chunk: a
+ * pair's verdicts and translations depend only on the records its own references name, so the
+ * chunks come to what one call over all pairs would.
+ */
+export async function* diffChunks(
+  cx: JobContext,
+  pass: PassResult,
+  size = compareChunk.pairs,
+): AsyncGenerator<DiffChunk> {
+  if (!pass.pending) {
+    if (pass.diffs.length) yield { diffs: pass.diffs, references: pass.references };
+    return;
+  }
+  for await (const chunk of pass.pending.chunks(size)) {
+    const decided = await resolveReferences(cx, chunk, []);
+    yield { diffs: decided.diffs, references: decided.refs };
+  }
 }
 
 /**
  * One comparison pass over the match result `<o>pairs/dups/lone` (resolve-matches.ts): reads the wide
  * rows that need attention into `<o>w_crm` / `<o>w_erp` and returns what differs.
  */
-export async function comparePass(cx: JobContext, o: string, clock?: PhaseClock): Promise<PassResult> {
+export async function comparePass(
+  cx: JobContext,
+  o: string,
+  clock?: PhaseClock,
+  opts: { stream?: boolean } = {},
+): Promise<PassResult> {
   const { duck, job } = cx;
   const entity = job.entity;
   const attention = `(cdel <> edel OR (NOT cdel AND NOT edel AND crh IS DISTINCT FROM erh))`;
@@ -61,13 +108,20 @@ export async function comparePass(cx: JobContext, o: string, clock?: PhaseClock)
       : 0;
   clock?.mark('compare.wide');
   const w = { crm: `${o}w_crm`, erp: `${o}w_erp` };
-  let diffs: PairDiff[] = [];
+  const diffs: PairDiff[] = [];
+  let pending: DiffSource | undefined;
   if (has('cand')) {
     await refreshMinorUnits(duck, entity, [w.crm, w.erp]);
-    diffs = await diffPairs(cx, {
-      pairs: `(SELECT * FROM ${o}cand WHERE NOT cdel AND NOT edel)`,
-      ...w,
-    });
+    pending = await materializeDiffs(
+      cx,
+      { pairs: `(SELECT * FROM ${o}cand WHERE NOT cdel AND NOT edel)`, ...w },
+      `${o}cmp_`,
+    );
+    if (!opts.stream) {
+      // One by one: spreading a chunk of 100k+ pairs into push() would overflow the stack.
+      for await (const chunk of pending.chunks(Number.MAX_SAFE_INTEGER)) for (const d of chunk) diffs.push(d);
+      pending = undefined;
+    }
   }
   clock?.mark('compare.diff');
   // deleted_in_one is decided on the mirror (where matching saw it); the wide rows give the
@@ -118,6 +172,7 @@ export async function comparePass(cx: JobContext, o: string, clock?: PhaseClock)
   const decided = await resolveReferences(cx, diffs, lone);
   clock?.mark('compare.references');
   return {
+    ...(pending ? { pending } : {}),
     diffs: decided.diffs,
     deleted,
     lone,

@@ -2,7 +2,9 @@
 // fields differ under the field's comparator. Identical staged values are equal under every
 // comparator, so comparators only run on fields whose raw values differ, prepared per side into
 // small temp tables (small statements keep DuckDB's planning time down); only what classification
-// and survivorship read comes back to JavaScript, one JSON text per differing pair.
+// and survivorship read comes back to JavaScript, one JSON text per differing pair. The texts stay
+// in a DuckDB temp table (numbered) and come back in chunks of a bounded number of pairs, so a run
+// where millions of pairs differ never holds them all in JavaScript (issue 13).
 import { ENTITY_FIELDS, type Entity } from '../../staging/model/entities.js';
 import { minorUnits } from '../../staging/model/money.js';
 import type { Duck } from '../duckdb/duck.js';
@@ -51,6 +53,19 @@ function moneyJoin(entity: Entity, c: string, e: string): string {
   return `LEFT JOIN minor_units mu ON mu.code = coalesce(${e}.${duckIdent(cur)}, ${c}.${duckIdent(cur)})`;
 }
 
+/** The differing pairs of a pass, kept in DuckDB and read back in chunks. */
+export interface DiffSource {
+  /** How many pairs differ. */
+  count: number;
+  /** The differing pairs, at most `size` at a time, each pair exactly once. */
+  chunks(size: number): AsyncGenerator<PairDiff[]>;
+}
+
+const NO_DIFFS: DiffSource = {
+  count: 0,
+  async *chunks() {},
+};
+
 /**
  * Pairs of `pairs` whose live wide rows differ in at least one compared field, with those fields.
  *
@@ -59,15 +74,20 @@ function moneyJoin(entity: Entity, c: string, e: string): string {
  * pairs with a flag; each side's values are then prepared (prepColumns) into a small temp table
  * for the flagged fields only — a CASE evaluates its branch only for the rows that take it — and
  * one comparison joins the prepared rows. Small statements keep DuckDB's planning time down.
+ *
+ * The differing pairs go to the DuckDB temp table `<o>out` (rn, j), numbered 1…count in the order
+ * they were written, and are read back `size` at a time by that number (DuckDB skips the row
+ * groups outside a range by their min/max), so a chunk costs one scan of its own rows.
  */
-export async function diffPairs(
+export async function materializeDiffs(
   { duck, job }: Pick<JobContext, 'duck' | 'job'>,
   src: { pairs: string; crm: string; erp: string },
-): Promise<PairDiff[]> {
+  o: string,
+): Promise<DiffSource> {
   const { entity } = job;
   const { entity: cfg, systems } = job.config;
   const fields = comparedFields(entity, cfg);
-  if (!fields.length) return [];
+  if (!fields.length) return NO_DIFFS;
   const col = (a: string, f: string) => `${a}.${duckIdent(f)}`;
   const flags = fields.map((d, i) => `${col('c', d.name)} IS DISTINCT FROM ${col('e', d.name)} AS x_${i}`);
   await duck.run(
@@ -83,12 +103,12 @@ export async function diffPairs(
     `SELECT ${fields.map((_d, i) => `bool_or(x_${i}) AS a${i}`).join(', ')} FROM cmp_x`,
   );
   const act = fields.map((d, i) => ({ d, i })).filter(({ i }) => any[0]?.[`a${i}`] === true);
-  if (!act.length) return [];
+  if (!act.length) return NO_DIFFS;
   for (const side of ['crm', 'erp'] as const) {
     const params = new SqlParams();
     const cols = act.map(({ d, i }) => ({ i, name: d.name, ...prepColumns(d, cfg, params, systems[side]) }));
     const name = (f: string, suffix: string) => duckIdent(`${f}__${suffix}`);
-    const stage1 = `SELECT w.source_id, ${cols.map((c) => `x.x_${c.i}`).join(', ')},
+    const stage1 = `SELECT w.source_id, x.crm_id AS pair_crm, x.erp_id AS pair_erp, ${cols.map((c) => `x.x_${c.i}`).join(', ')},
         ${cols.map((c) => `CASE WHEN x.x_${c.i} THEN ${c.value} END AS ${name(c.name, 'v')}`).join(', ')}
       FROM ${src[side]} w JOIN cmp_x x ON x.${side}_id = w.source_id`;
     const stage2 = `SELECT *, ${cols.map((c) => `CASE WHEN x_${c.i} THEN ${c.norm} END AS ${name(c.name, 'n')}`).join(', ')}
@@ -141,17 +161,22 @@ export async function diffPairs(
         (d) => `(CASE WHEN ${col(a, d.name)} IS NULL OR ${col(a, d.name)} IN (${nulls}) THEN 0 ELSE 1 END)`,
       )
       .join(' + ')} AS ${a}_filled`;
-  const rows = await duck.rows<{ j: string }>(
-    `SELECT CAST(to_json({'l': lvl, 'd': [${act.map(({ i }) => `d_${i}`).join(', ')}], ${side('c')}, ${side('e')}}) AS VARCHAR) AS j
+  const out = `${o}out`;
+  await duck.run(
+    `CREATE OR REPLACE TEMP TABLE ${out} AS SELECT row_number() OVER () AS rn, j FROM (
+     SELECT CAST(to_json({'l': lvl, 'd': [${act.map(({ i }) => `d_${i}`).join(', ')}], ${side('c')}, ${side('e')}}) AS VARCHAR) AS j
        FROM (
        SELECT x.lvl, ${diff.join(', ')}, ${wideRowColumns(entity, 'c', 'c_')}, ${wideRowColumns(entity, 'e', 'e_')},
               ${filled('c')}, ${filled('e')}
          FROM cmp_x x JOIN ${src.crm} c ON c.source_id = x.crm_id JOIN ${src.erp} e ON e.source_id = x.erp_id
-         JOIN prep_crm cp ON cp.source_id = x.crm_id JOIN prep_erp ep ON ep.source_id = x.erp_id
+         JOIN prep_crm cp ON cp.pair_crm = x.crm_id AND cp.pair_erp = x.erp_id
+         JOIN prep_erp ep ON ep.pair_crm = x.crm_id AND ep.pair_erp = x.erp_id
          ${moneyJoin(entity, 'c', 'e')})
-      WHERE ${act.map(({ i }) => `d_${i}`).join(' OR ')}`,
+      WHERE ${act.map(({ i }) => `d_${i}`).join(' OR ')})`,
     params.values,
   );
+  const [size] = await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM ${out}`);
+  const count = Number(size?.n ?? 0);
   interface Sent {
     id: string;
     v: string;
@@ -175,13 +200,26 @@ export async function diffPairs(
       filled: x.n,
     };
   };
-  return rows.map((r) => {
-    const p = JSON.parse(r.j) as { l: number; d: boolean[]; c: Sent; e: Sent };
+  const toDiff = (j: string): PairDiff => {
+    const p = JSON.parse(j) as { l: number; d: boolean[]; c: Sent; e: Sent };
     return {
       crm: row('crm', p.c),
       erp: row('erp', p.e),
       lvl: Number(p.l),
       fields: act.filter((_a, k) => p.d[k] === true).map((a) => a.d.name),
     };
-  });
+  };
+  return {
+    count,
+    async *chunks(size: number) {
+      const n = Math.max(1, Math.floor(size));
+      for (let from = 0; from < count; from += n) {
+        // Integers of our own making, inlined: a parameter would arrive as a DOUBLE.
+        const rows = await duck.rows<{ j: string }>(
+          `SELECT j FROM ${out} WHERE rn > ${from} AND rn <= ${Math.min(count, from + n)}`,
+        );
+        yield rows.map((r) => toDiff(r.j));
+      }
+    },
+  };
 }

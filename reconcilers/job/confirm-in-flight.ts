@@ -56,6 +56,14 @@ async function liveStreams({
   return rows;
 }
 
+/**
+ * Whether this job's findings may need confirming in flight: it may wait, and some source stream
+ * of the tenant's CRM or ERP is live now. A job that need not compares in chunks (reconcile-job.ts).
+ */
+export async function confirmationNeeded(cx: Pick<JobContext, 'pool' | 'job'>): Promise<boolean> {
+  return cx.job.confirm.waitMs > 0 && (await liveStreams(cx)).length > 0;
+}
+
 async function waitForStreams({ pool, job }: JobContext): Promise<boolean> {
   const start = Date.parse(job.runStartedAt);
   const live = await liveStreams({ pool, job });

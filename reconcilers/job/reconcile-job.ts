@@ -2,12 +2,14 @@
 // refresh the mirror and its copy of xref → the open dead letters of each side and the links of the
 // referenced entities → incremental scope → match → compare (references through those links) → classify →
 // confirm in flight → survivorship and actions → write discrepancies, actions and key-match links
-// to Postgres → remember how far this run got. docs/reconcile.md tells the whole story.
+// to Postgres → remember how far this run got. docs/reconcile.md tells the whole story. Unless
+// the run must confirm in flight, the differing pairs stay in DuckDB and are compared, classified
+// and written a chunk at a time (compare-pass.ts diffChunks), so memory does not grow with them.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { planActions } from '../actions/plan-actions.js';
-import { classifyPass, type Discrepancy, identityOf } from '../classify/classify.js';
-import { comparePass } from '../compare/compare-pass.js';
+import { classifyPass, type Discrepancy, fieldMismatches, identityOf } from '../classify/classify.js';
+import { comparePass, diffChunks } from '../compare/compare-pass.js';
 import { connectDuck, type Duck } from '../duckdb/duck.js';
 import { narrowFiles, privateDir } from '../duckdb/private-files.js';
 import { duckToPg, Scratch } from '../duckdb/transfer.js';
@@ -29,7 +31,7 @@ import {
   type SideCompleteness,
 } from '../pool/job-protocol.js';
 import type { JobResources } from '../pool/job-resources.js';
-import { confirmInFlight } from './confirm-in-flight.js';
+import { type Confirmation, confirmationNeeded, confirmInFlight } from './confirm-in-flight.js';
 import type { JobContext } from './job-context.js';
 import { PhaseClock } from './phase-clock.js';
 
@@ -112,24 +114,46 @@ export async function runReconcileJob(job: ReconcileJob, resources: JobResources
     await resolveMatches(cx, incremental ? scopeSource('') : MIRROR_SOURCE, '');
     pc.mark('match');
 
-    const pass = await comparePass(cx, '', pc);
+    // In-flight confirmation decides all findings again at once, so it needs them all in memory;
+    // without it (no live source stream) the differing pairs are streamed.
+    const stream = !(await confirmationNeeded(cx));
+    const pass = await comparePass(cx, '', pc, { stream });
+    // A streamed pass: everything but the differing pairs (those come chunk by chunk below).
     const found = classifyPass(entity, job.config, pass);
     pc.mark('classify');
 
-    const confirmation = await confirmInFlight(cx, found, pass);
+    const confirmation: Confirmation = stream
+      ? { kept: found, resolvedInFlight: [], state: 'not_needed', pass }
+      : await confirmInFlight(cx, found, pass);
     pc.mark('confirm');
 
     const kept: Discrepancy[] = confirmation.kept;
+    // An accepted discrepancy (a reviewer agreed the difference stands) gets no correction: its
+    // earlier undecided actions are then no longer proposed and become skipped_stale.
+    const unaccepted = (ds: readonly Discrepancy[], accepted: ReadonlySet<string>) =>
+      new Set(ds.map(identityOf).filter((id) => !accepted.has(id)));
     pc.mark('actions');
     const written = await writeResults(pool, {
       tenant,
       entity,
       runId: job.runId,
       discrepancies: kept,
-      // An accepted discrepancy (a reviewer agreed the difference stands) gets no correction: its
-      // earlier undecided actions are then no longer proposed and become skipped_stale.
-      planActions: (accepted) =>
-        planActions(job, confirmation.pass, new Set(kept.map(identityOf).filter((id) => !accepted.has(id)))),
+      // Inside the write's transaction, like the rest: read a chunk, decide its references,
+      // classify it, write it and its actions, forget it.
+      ...(pass.pending
+        ? {
+            chunks: async (write) => {
+              for await (const chunk of diffChunks(cx, pass)) {
+                pc.mark('compare.chunks');
+                const ds = fieldMismatches(entity, job.config, chunk.diffs, chunk.references);
+                const chunkPass = { ...pass, diffs: chunk.diffs, lone: [], references: chunk.references };
+                pc.mark('classify');
+                await write(ds, (accepted) => planActions(job, chunkPass, unaccepted(ds, accepted)));
+              }
+            },
+          }
+        : {}),
+      planActions: (accepted) => planActions(job, confirmation.pass, unaccepted(kept, accepted)),
       policy: job.config.actions.policy,
       systems: job.config.systems,
       resolvedInFlight: confirmation.resolvedInFlight,

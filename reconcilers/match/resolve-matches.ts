@@ -4,7 +4,8 @@
 // tombstones take part in explicit links only and never count as a second partner. Runs over the
 // whole mirror or over an incremental scope closed under links (scope.ts), with the same result
 // inside the scope. Outputs (temp tables, `<o>` = prefix): `<o>m` every link at its level with both
-// records' tombstone flags and hashes, `<o>pairs` the one-to-one links, `<o>dups` (side, id,
+// records' tombstone flags and hashes, `<o>pairs` the one-to-one links (and, where the entity's
+// `match.allowMany` names a side, the links of several records of that side to one record), `<o>dups` (side, id,
 // partners), `<o>lone` (side, source_id) of live records no link claimed, `<o>lone_dl` those of them
 // an open dead letter of the other side links to (dead-letters.ts: unverifiable, not missing).
 import type { EntityConfig } from '../../staging/model/tenant-config.js';
@@ -15,6 +16,8 @@ import { markDeadLettered } from './dead-letters.js';
 import type { MatchSource } from './match-source.js';
 
 export { type MatchSource, MIRROR_SOURCE } from './match-source.js';
+
+const other = (side: 'crm' | 'erp') => (side === 'crm' ? 'erp' : 'crm');
 
 const LINK_COLUMNS = 'c.source_id AS crm_id, e.source_id AS erp_id';
 const FLAG_COLUMNS = 'c.deleted AS cdel, e.deleted AS edel, c.rh AS crh, e.rh AS erh';
@@ -60,12 +63,19 @@ export async function resolveMatches(
 ): Promise<void> {
   const cfg = job.config.entity;
   await duck.run(`CREATE OR REPLACE TEMP TABLE ${o}m AS ${explicitLinks(cfg, src)}`);
+  // With match.allowMany, a record of the other side may be claimed again by a record of the
+  // allowed side (several CRM records find one ERP record by its tax id); records of the allowed
+  // side are still claimed once, at their lowest level.
+  const unclaimed = [
+    ...(cfg.match.allowMany === 'erp' ? [] : [`c.source_id NOT IN (SELECT crm_id FROM ${o}m)`]),
+    ...(cfg.match.allowMany === 'crm' ? [] : [`e.source_id NOT IN (SELECT erp_id FROM ${o}m)`]),
+  ];
   for (let i = 1; i <= layout.keys.length; i++) {
     const k = keyCol(i);
     await duck.run(
       `INSERT INTO ${o}m SELECT ${LINK_COLUMNS}, ${i}, ${FLAG_COLUMNS}
          FROM ${src.crm} c JOIN ${src.erp} e ON c.${k} = e.${k}
-        WHERE c.source_id NOT IN (SELECT crm_id FROM ${o}m) AND e.source_id NOT IN (SELECT erp_id FROM ${o}m)`,
+        WHERE ${unclaimed.join(' AND ')}`,
     );
   }
   // Tombstone links are few, often none: then nothing is dropped and no anti-join is needed.
@@ -75,7 +85,13 @@ export async function resolveMatches(
   const stands = anyTomb
     ? `AND NOT EXISTS (SELECT 1 FROM ${o}m_drop d WHERE d.crm_id = x.crm_id AND d.erp_id = x.erp_id)`
     : '';
-  for (const s of statements(duckSql('match-resolve', { o, stands, crm: src.crm, erp: src.erp })))
+  for (const s of statements(duckSql('match-resolve', { o, stands, crm: src.crm, erp: src.erp }))) {
     await duck.run(s);
+    // match.allowMany: a record of the other side with several live partners of the allowed side
+    // is no duplicate_match: each of its links becomes a pair (compared with that one record). A
+    // record of the allowed side with several partners still is one.
+    if (cfg.match.allowMany && s.includes(`TEMP TABLE ${o}multi `))
+      await duck.run(`DELETE FROM ${o}multi WHERE side = '${other(cfg.match.allowMany)}'`);
+  }
   await markDeadLettered(duck, cfg, layout, src, o, deadLetters);
 }

@@ -102,6 +102,12 @@ export const entityConfigSchema = z.strictObject({
       ]),
       /** Business keys tried in order after xref and direct keys. */
       keys: z.array(z.strictObject({ field: z.string(), normalise: normaliser.default('text') })).default([]),
+      /**
+       * The side of which several live records may link to one record of the other side (`crm`:
+       * several CRM records per ERP record): each becomes a pair with that one record instead of a
+       * duplicate_match. Unset: one-to-one.
+       */
+      allowMany: z.enum(SYSTEM_ROLES).optional(),
     })
     .prefault({}),
   compare: z.record(z.string(), comparatorSchema).default({}),

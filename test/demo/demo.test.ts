@@ -1,12 +1,13 @@
 // `trueup demo` end to end (pipeline/demo/run-demo.ts, as the command calls it) in a temp
 // TRUEUP_HOME: its own staging and source clusters, the sandboxes, three tenants. Every class of
-// discrepancy is in each tenant's first pass, corrections are applied, and none of the corrected
-// records is actionable after the second pass; with --keep, serve answers and the written config
+// discrepancy is in each tenant's first pass (acme and initech: mismatches and missing records in
+// customers, products, orders and invoices; globex in customers and products), corrections are
+// applied, and nothing is actionable after the second pass; with --keep, serve answers and the written config
 // is one `trueup status` reads; after the stop request both clusters are down.
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { createCliContext } from '../../pipeline/cli/cli-context.js';
 import { buildProgram, runCli } from '../../pipeline/cli/main.js';
@@ -14,6 +15,11 @@ import { runDemo } from '../../pipeline/demo/run-demo.js';
 import { runningPostmaster } from '../../pipeline/embedded/embedded-sharing.js';
 import { createLogger } from '../../pipeline/log/logger.js';
 import { DISCREPANCY_CLASSES } from '../../staging/control/discrepancy-states.js';
+
+/** What the test reads of a run's summary.json. */
+interface Summary {
+  countsByEntity: Record<string, Record<string, number>>;
+}
 
 let home: string | undefined;
 afterAll(async () => {
@@ -72,8 +78,31 @@ it('runs the loop for acme, globex and initech, ends with the corrections resolv
     expect(o.applied, `${o.tenant}\n${out}`).toBeGreaterThan(0);
     expect(o.failed, `${o.tenant}\n${out}`).toBe(0);
     expect(o.correctedStillOpen, `${o.tenant}\n${out}`).toEqual([]);
+    expect(o.actionableAfter, `${o.tenant}\n${out}`).toBe(0);
     expect(o.reports.length).toBe(2);
     for (const r of o.reports) expect(existsSync(r), r).toBe(true);
+    // acme and initech reconcile products, orders and invoices too (references in each system's
+    // own ids), globex products (without records only HubSpot has: NetSuite cannot create an item
+    // with its price): each has discrepancies in the first pass, and none is actionable after.
+    const [first, second] = await Promise.all(
+      o.reports.map(
+        async (r) => JSON.parse(await readFile(join(dirname(r), 'summary.json'), 'utf8')) as Summary,
+      ),
+    );
+    const entities =
+      o.tenant === 'globex' ? ['customer', 'product'] : ['customer', 'product', 'order', 'invoice'];
+    for (const entity of entities) {
+      const counts = first!.countsByEntity[entity] ?? {};
+      const expected =
+        o.tenant === 'globex' && entity === 'product'
+          ? ['field_mismatch', 'missing_in_crm']
+          : ['field_mismatch', 'missing_in_erp', 'missing_in_crm'];
+      for (const c of expected)
+        expect(counts[c] ?? 0, `${o.tenant} ${entity} ${c}\n${out}`).toBeGreaterThan(0);
+      const after = second!.countsByEntity[entity] ?? {};
+      for (const c of ['field_mismatch', 'missing_in_erp', 'missing_in_crm'])
+        expect(after[c] ?? 0, `${o.tenant} ${entity} ${c} after\n${out}`).toBe(0);
+    }
   }
   expect(result.ok).toBe(true);
   expect(result.configFile).toBe(configFile);

@@ -223,6 +223,15 @@ it('checks what the API is given', async () => {
     body: { system: 'ledger', entity: 'customer', ids: ['1'] },
   });
   expect(unknownSystem).toMatchObject({ status: 400, json: { error: 'tenant acme has no system "ledger"' } });
+  // A whole table or a predicate is a postgres re-read: refused for a CSV system, nothing queued.
+  const whole = await http(`${serve.url}/api/tenants/acme/backfills`, {
+    method: 'POST',
+    body: { system: 'crm', entity: 'customer', all: true, where: 'true' },
+  });
+  expect(whole.status).toBe(400);
+  expect((whole.json as { error: string }).error).toMatch(
+    /apply to postgres systems only \(this one is csv\)/,
+  );
   expect((await http(`${serve.url}/api/jobs/reconcile/not-an-id`)).status).toBe(404);
 });
 

@@ -2,6 +2,8 @@
 // times or a list of record ids — through each connector's bounded re-read (rereadSystem: staged
 // through the one write path, no checkpoint moved, safe beside a running sync or serve), shows
 // progress, prints per system what was read and staged, then reconciles the entity incrementally.
+// Postgres systems also take a SQL predicate (--where) and one table (--table): a whole-table
+// re-read sweeps deletes and resumes a table a schema change stopped (postgres/reread.ts).
 import type { Command } from 'commander';
 import { createReconcilePool } from '../../../reconcilers/pool/reconcile-pool.js';
 import { reconcileTenant } from '../../../reconcilers/run/reconcile-tenant.js';
@@ -20,6 +22,8 @@ interface Options {
   since?: string;
   until?: string;
   ids?: string;
+  where?: string;
+  table?: string;
   reconcile: boolean;
 }
 
@@ -36,6 +40,14 @@ export function registerBackfillCommand(program: Command, ctx: CliContext): void
     )
     .option('--until <date>', 'records modified before this time (default: now)')
     .option('--ids <a,b,…>', "these records, by the source's own id (as staged), comma-separated")
+    .option(
+      '--where <sql>',
+      'postgres only: a SQL predicate on the source table (alias t), ANDed to the slice; trusted config-level SQL',
+    )
+    .option(
+      '--table <name>',
+      'postgres only: only this mapped table (schema.table); without a window or ids, every row of it (sweeps deletes, resumes a table a schema change stopped)',
+    )
     .option('--no-reconcile', 'stage only; leave the reconcile to the next run')
     .addHelpText(
       'after',
@@ -43,14 +55,22 @@ export function registerBackfillCommand(program: Command, ctx: CliContext): void
 Examples:
   $ trueup backfill --tenant acme --entity invoice --since 2025-03-01 --until 2025-03-08
   $ trueup backfill --tenant acme --entity customer --system crm --ids 0015g00000AbCdE,0015g00000FgHiJ
+  $ trueup backfill --tenant acme --entity invoice --system erp --since 2025-03-01 --where "t.company_id = 7"
+  $ trueup backfill --tenant acme --entity product --system erp --table public.products
 
-Give either a window (--since, optionally --until) or --ids. Each system re-reads only that
-slice (Salesforce: Bulk queryAll on SystemModstamp or Id IN (…); HubSpot: search on the
-modification stamp or batch read by id; NetSuite: SuiteQL on lastmodifieddate or id IN (…);
-Postgres: keyset chunks of the table in a snapshot consistent with the CDC stream, window on the
-mapping's updatedAt; CSV: the files now in the drop folder). Rows are staged through the version
-guard, so nothing a running sync staged meanwhile goes back; no checkpoint moves. Then the entity
-is reconciled incrementally (skip with --no-reconcile).
+Give either a window (--since, optionally --until) or --ids; for a postgres system also
+--table alone (every row of that table) or --where alone (every row it matches). Each system
+re-reads only that slice (Salesforce: Bulk queryAll on SystemModstamp or Id IN (…); HubSpot:
+search on the modification stamp or batch read by id; NetSuite: SuiteQL on lastmodifieddate or
+id IN (…); Postgres: keyset chunks of the table in a snapshot consistent with the CDC stream,
+window on the mapping's updatedAt; CSV: the files now in the drop folder), deletes included
+(Salesforce IsDeleted, HubSpot archived records, NetSuite deletedrecord; an id no longer live is
+a tombstone only when the vendor says it was deleted). A whole-table postgres re-read (--table,
+no --where) tombstones staged rows the table no longer has and, for a table a schema change
+stopped (fix the mapping first), resumes it: the next sync streams it again from the slot, no
+re-snapshot (stop a running sync of that source meanwhile). Rows are staged through the version
+guard, so nothing a running sync staged meanwhile goes back; no checkpoint moves. Then the
+entity is reconciled incrementally (skip with --no-reconcile).
 Exit codes: 0 ok, 1 a re-read or the reconcile failed, 2 usage error.`,
     )
     .action(async (opts: Options, cmd: Command) => {
@@ -66,6 +86,17 @@ Exit codes: 0 ok, 1 a re-read or the reconcile failed, 2 usage error.`,
         );
         if (opts.system && !systems.length)
           throw new UsageError(`tenant ${opts.tenant} has no system named "${opts.system}"`);
+        for (const [flag, given] of [
+          ['--where', opts.where],
+          ['--table', opts.table],
+        ] as const) {
+          const other = given === undefined ? undefined : systems.find(([, c]) => kindOf(c) !== 'postgres');
+          if (other)
+            throw new UsageError(
+              `${flag} applies to postgres systems only; system ${other[0]} of tenant ${opts.tenant} is ${kindOf(other[1])}` +
+                (opts.system ? '' : ' (name a postgres system with --system)'),
+            );
+        }
         const logger = rt.logger.child({ command: 'backfill', tenant: opts.tenant, entity });
         const progress = createProgress(`backfill ${opts.tenant} ${entity}`, { finalOnlyIfLong: true });
         const reports: SyncReport[] = [];
@@ -130,23 +161,49 @@ Exit codes: 0 ok, 1 a re-read or the reconcile failed, 2 usage error.`,
     });
 }
 
-/** The re-read the options ask for; a usage error (exit 2) when they ask for none, both or a bad one. */
-export function rereadRequest(entity: Entity, opts: Pick<Options, 'since' | 'until' | 'ids'>): RereadRequest {
+function kindOf(config: unknown): string {
+  return String((config as { kind?: unknown } | null)?.kind ?? 'unknown');
+}
+
+/**
+ * The re-read the options ask for; a usage error (exit 2) when they ask for none, both or a bad
+ * one. `--where`/`--table` go in the request's `source` (postgres only); with neither a window nor
+ * ids they ask for every row of the table.
+ */
+export function rereadRequest(
+  entity: Entity,
+  opts: Pick<Options, 'since' | 'until' | 'ids' | 'where' | 'table'>,
+): RereadRequest {
   const window = opts.since !== undefined || opts.until !== undefined;
   if (window && opts.ids !== undefined)
     throw new UsageError('give either a window (--since/--until) or --ids, not both');
-  if (!window && opts.ids === undefined)
-    throw new UsageError('give a window (--since, optionally --until) or --ids');
+  if (opts.where !== undefined && !opts.where.trim()) throw new UsageError('--where is empty');
+  const source =
+    opts.where !== undefined || opts.table !== undefined
+      ? {
+          source: {
+            ...(opts.where !== undefined ? { where: opts.where.trim() } : {}),
+            ...(opts.table !== undefined ? { table: opts.table } : {}),
+          },
+        }
+      : {};
+  if (!window && opts.ids === undefined) {
+    if (!source.source)
+      throw new UsageError(
+        'give a window (--since, optionally --until) or --ids (or, for postgres, --table or --where)',
+      );
+    return { entity, all: true, ...source };
+  }
   if (opts.ids !== undefined) {
     const ids = [...new Set(opts.ids.split(',').map((s) => s.trim()))].filter(Boolean);
     if (!ids.length) throw new UsageError('--ids lists no id');
-    return { entity, ids };
+    return { entity, ids, ...source };
   }
   if (opts.since === undefined) throw new UsageError('--until needs --since (the start of the window)');
   const from = instant('--since', opts.since);
   const to = opts.until === undefined ? new Date().toISOString() : instant('--until', opts.until);
   if (from >= to) throw new UsageError(`--since ${opts.since} is not before --until ${opts.until ?? 'now'}`);
-  return { entity, window: { from, to } };
+  return { entity, window: { from, to }, ...source };
 }
 
 function instant(flag: string, text: string): string {

@@ -31,7 +31,11 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       'run the whole loop on three generated tenants (Odoo/Salesforce, NetSuite/HubSpot, Odoo/Twenty): sync, reconcile, reports, corrections applied, resolved',
     )
     .option('--keep', 'leave everything running with `trueup serve` until Ctrl-C')
-    .option('--customers <n>', 'generated customers per tenant', String(DEFAULT_DEMO_CUSTOMERS))
+    .option(
+      '--customers <n>',
+      'generated customers per tenant (and as many products, orders and invoices where the tenant has them)',
+      String(DEFAULT_DEMO_CUSTOMERS),
+    )
     .option('--port <n>', 'with --keep: the HTTP port of serve (0 picks a free one)', '8470')
     .addHelpText(
       'after',

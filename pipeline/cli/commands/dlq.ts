@@ -5,6 +5,7 @@ import { DEAD_LETTER_STATUSES, type DeadLetterStatus } from '../../../staging/co
 import { discardDeadLetters, listDeadLetters } from '../../../staging/control/dead-letters.js';
 import { replayDeadLetters } from '../../../staging/control/replay-dead-letters.js';
 import { tenantStaging } from '../../../staging/scoped-staging.js';
+import { tenantRemappers } from '../../connectors/remap.js';
 import { type CliContext, checkIds, configuredTenant, EXIT_FAILURE, UsageError } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
 
@@ -83,23 +84,49 @@ export function registerDlqCommands(program: Command, ctx: CliContext): void {
   dlq
     .command('replay')
     .description(
-      "stage dead-lettered records again (those still invalid stay open with attempts + 1; the original error is kept, the replay's own failure is shown beside it)",
+      "stage dead-lettered records again, mapped again with the current config (those still invalid stay open with attempts + 1; the original error is kept, the replay's own failure is shown beside it)",
     )
     .requiredOption('--tenant <id>', 'tenant whose dead letters to replay')
+    .option('--system <name>', 'only this system')
+    .option('--entity <entity>', 'only this entity')
     .argument('[ids...]', 'dead-letter ids (default: all open ones of the tenant)')
-    .addHelpText('after', '\nExample:\n  $ trueup dlq replay --tenant acme 12 13')
-    .action(async (list: string[], opts: { tenant: string }, cmd: Command) => {
-      await ctx.withRuntime(cmd, async (rt) => {
-        configuredTenant(rt.config, opts.tenant);
-        const res = await replayDeadLetters(tenantStaging(rt.staging, opts.tenant), {
-          tenant: opts.tenant,
-          ...(list.length ? { ids: checkIds(list, 'dead-letter') } : {}),
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ trueup dlq replay --tenant acme 12 13
+  $ trueup dlq replay --tenant acme --system legacy --entity customer
+
+A dead letter keeps the source row. Replay maps it again with the current config (the system's
+mapping, the tenant's entities.<entity>.mapping.<system>, formats), so fixing a mapping and
+replaying recovers the records without reading the source again; records are staged through the
+version guard and the letter is marked replayed in the same transaction. A Postgres field mapped
+by a SQL expression cannot be evaluated offline: such letters are staged as they were stored
+(re-read them with \`trueup backfill --ids\`). Exit 1 when any letter still fails.`,
+    )
+    .action(
+      async (list: string[], opts: { tenant: string; system?: string; entity?: string }, cmd: Command) => {
+        await ctx.withRuntime(cmd, async (rt) => {
+          const tenantConfig = configuredTenant(rt.config, opts.tenant);
+          const remappers = tenantRemappers(opts.tenant, tenantConfig.systems, tenantConfig.entities);
+          const res = await replayDeadLetters(
+            tenantStaging(rt.staging, opts.tenant),
+            {
+              tenant: opts.tenant,
+              ...(list.length ? { ids: checkIds(list, 'dead-letter') } : {}),
+              ...(opts.system !== undefined ? { system: opts.system } : {}),
+              ...(opts.entity !== undefined ? { entity: opts.entity } : {}),
+            },
+            { remappers },
+          );
+          ctx.out(
+            `replayed ${res.replayed.length}, still failing ${res.failed.length} (${res.remapped} mapped again with the current config)\n`,
+          );
+          for (const f of res.failed) ctx.out(`  ${f.id}: ${f.message}\n`);
+          if (res.failed.length) process.exitCode = EXIT_FAILURE;
         });
-        ctx.out(`replayed ${res.replayed.length}, still failing ${res.failed.length}\n`);
-        for (const f of res.failed) ctx.out(`  ${f.id}: ${f.message}\n`);
-        if (res.failed.length) process.exitCode = EXIT_FAILURE;
-      });
-    });
+      },
+    );
 
   dlq
     .command('discard')

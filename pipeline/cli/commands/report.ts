@@ -3,7 +3,6 @@
 // teams (`--all-tenants`).
 import type { Command } from 'commander';
 import { latestRunId, ReportError } from '../../../reports/load-run.js';
-import { writeOverview } from '../../../reports/overview.js';
 import { PeriodError, parsePeriod } from '../../../reports/report-period.js';
 import { restoreRunSummary, runDir, writeRunReports } from '../../../reports/write-run-reports.js';
 import { systemsByRole, type TenantConfig } from '../../../staging/model/tenant-config.js';
@@ -87,6 +86,8 @@ Examples:
       await ctx.withRuntime(cmd, async (rt) => {
         const pool = rt.staging.pool;
         if (opts.allTenants) {
+          // Loaded here: its chart library is not needed by a command that writes no overview.
+          const { writeOverview } = await import('../../../reports/overview.js');
           const res = await writeOverview(pool, {
             dataDir: rt.dataDir,
             tenants: Object.keys(rt.config.tenants).sort(),

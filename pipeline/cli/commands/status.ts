@@ -1,10 +1,12 @@
 // `trueup status`: tenants, the checkpoint of every source stream, per tenant × system × entity the
 // staged rows, tombstones and open dead letters (grouped by reason, share against
 // sync.maxDeadLetterShare), and for each Postgres (CDC) source its live figures: state,
-// checkpoint LSN, bytes behind, wal_status, rows/s.
+// checkpoint LSN, bytes behind, wal_status, rows/s. With --tenant every read of staging runs in
+// that tenant's scope (tenantStaging, docs/security.md); across tenants it reads as the owner.
 import type { Command } from 'commander';
 import { listCheckpoints } from '../../../staging/checkpoints.js';
 import { countOpenDeadLetters } from '../../../staging/control/dead-letters.js';
+import { tenantStaging } from '../../../staging/scoped-staging.js';
 import { listTenants, upsertTenants } from '../../../staging/tenants.js';
 import { type CdcSourceStatus, cdcSourceStatus } from '../../connectors/postgres/cdc-status.js';
 import type { PostgresSystemConfig } from '../../connectors/postgres/config.js';
@@ -42,15 +44,15 @@ Examples:
           id,
           ...(t.displayName ? { displayName: t.displayName } : {}),
         }));
+        // Registering the configured tenants is the owner's (a scope cannot write control.tenants).
         await upsertTenants(rt.staging.db, configured);
-        const tenants = (await listTenants(rt.staging.db)).filter(
-          (t) => !opts.tenant || t.id === opts.tenant,
-        );
-        const checkpoints = await listCheckpoints(rt.staging.db, opts.tenant);
-        const dead = (await countOpenDeadLetters(rt.staging.db)).filter(
+        const st = opts.tenant ? tenantStaging(rt.staging, opts.tenant) : rt.staging;
+        const tenants = (await listTenants(st.db)).filter((t) => !opts.tenant || t.id === opts.tenant);
+        const checkpoints = await listCheckpoints(st.db, opts.tenant);
+        const dead = (await countOpenDeadLetters(st.db)).filter(
           (d) => !opts.tenant || d.tenant === opts.tenant,
         );
-        const streams = (await stagedState(rt.staging.pool, opts.tenant)).map((s) => {
+        const streams = (await stagedState(st.pool, opts.tenant)).map((s) => {
           const share = s.live + s.openDeadLetters ? s.openDeadLetters / (s.live + s.openDeadLetters) : 0;
           const max = rt.config.tenants[s.tenant]?.sync.maxDeadLetterShare ?? 0.01;
           return { ...s, deadLetterShare: share, overThreshold: share > max };
@@ -61,6 +63,9 @@ Examples:
             .flatMap(([id, t]) =>
               Object.entries(t.systems)
                 .filter(([, s]) => s.kind === 'postgres')
+                // Its staging read (the tenant's checkpoints) is scoped by listCheckpoints; the slot
+                // claim's holder is read from pg_locks/pg_stat_activity as the owner, which a scope's
+                // role would see without the reader's address and start.
                 .map(([system, s]) => cdcSourceStatus(rt.staging, id, system, s as PostgresSystemConfig)),
             ),
         );

@@ -3,6 +3,7 @@
 // writer (a drop folder is read, never written) and no sandbox (a folder is its own sandbox).
 import type { Connector } from '../contract.js';
 import { type CsvSystemConfig, csvSystemConfig } from './config.js';
+import { csvRemapper } from './remap.js';
 import { openCsvPass, rereadCsv } from './streams.js';
 
 export const csvConnector: Connector<CsvSystemConfig> = {
@@ -12,4 +13,5 @@ export const csvConnector: Connector<CsvSystemConfig> = {
   parseConfig: (loaded) => csvSystemConfig.parse(loaded),
   capture: { mode: 'passes', open: openCsvPass },
   reread: rereadCsv,
+  remapper: csvRemapper,
 };

@@ -164,8 +164,23 @@ export async function stageFile(
         const id = (idAt >= 0 && cells[idAt]?.trim()) || null;
         if (full && id) full.seen.add(id);
         if (rows <= resumeAfter) continue;
+        // The row as read, and what mapping it again needs (csv/remap.ts): the header and the
+        // file's version and time (the version of a row without a version column).
         const deadRow = (kind: string, message: string) =>
-          dead(kind, message, at, { raw: csvCellsByHeader(header!, cells), file: file.path, line: at }, id);
+          dead(
+            kind,
+            message,
+            at,
+            {
+              raw: csvCellsByHeader(header!, cells),
+              file: file.path,
+              line: at,
+              header,
+              fileVersion: fileCtx.fileVersion.toString(),
+              fileTime: fileCtx.fileTime,
+            },
+            id,
+          );
         if (badByte) deadRow('encoding', notUtf8(badByte));
         else
           try {
@@ -200,7 +215,7 @@ function notUtf8(at: { line: number; offset: number }): string {
 }
 
 /** The system's declared number and date formats and time zone. */
-function csvFormats(config: CsvSystemConfig): CsvFormats {
+export function csvFormats(config: CsvSystemConfig): CsvFormats {
   const number = numberFormat(config);
   return {
     timezone: config.timezone,

@@ -7,7 +7,14 @@ import { constants, createReadStream } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ENTITIES, type Entity } from '../../../staging/model/entities.js';
-import type { RereadRequest, SourcePass, StreamOutput, StreamPlan, SystemHandle } from '../contract.js';
+import {
+  type RereadRequest,
+  type SourcePass,
+  type StreamOutput,
+  type StreamPlan,
+  type SystemHandle,
+  windowOrIds,
+} from '../contract.js';
 import { tenantEntityMapping } from '../map-record.js';
 import { type CsvEntityConfig, type CsvSystemConfig, csvEntityConfig } from './config.js';
 import { PartialExportError } from './full-snapshot.js';
@@ -46,9 +53,10 @@ export async function rereadCsv(
   sys: SystemHandle<CsvSystemConfig>,
   request: RereadRequest,
 ): Promise<SourcePass> {
+  const slice = windowOrIds('csv', request);
   const e = (await csvEntities(sys)).find((x) => x.entity === request.entity);
-  const ids = 'ids' in request ? new Set(request.ids) : undefined;
-  const window = 'window' in request ? request.window : undefined;
+  const ids = 'ids' in slice ? new Set(slice.ids) : undefined;
+  const window = 'window' in slice ? slice.window : undefined;
   const keep = (c: { sourceId: string; sourceUpdatedAt?: string | null }) =>
     ids
       ? ids.has(c.sourceId)

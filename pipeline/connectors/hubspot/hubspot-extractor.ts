@@ -241,7 +241,12 @@ export async function extractArchived(ctx: ExtractContext, start: ArchivedPositi
 }
 
 function recordStamp(ctx: ExtractContext, r: HubspotRecord): number | null {
-  return parseStampMs(r.properties?.[ctx.mapping.modifiedProperty]) ?? parseStampMs(r.updatedAt);
+  return hubspotRecordStamp(ctx.mapping, r);
+}
+
+/** A record's modification stamp (epoch ms): its stamp property, else `updatedAt`. */
+export function hubspotRecordStamp(m: HubspotObjectMapping, r: HubspotRecord): number | null {
+  return parseStampMs(r.properties?.[m.modifiedProperty]) ?? parseStampMs(r.updatedAt);
 }
 
 export function addRecord(
@@ -262,23 +267,38 @@ export function addRecord(
     deadLetter(ctx, unit, r, `record ${r.id}: ${problem}`);
     return;
   }
-  let fields: Record<string, unknown>;
+  let change: Change;
   try {
-    fields = mapRecord(ctx.mapping.entity, ctx.mapping.mapping, (p) => ownValue(r.properties, p));
+    change = hubspotRecordChange(ctx.mapping, ctx.config.role, r, stamp);
   } catch (err) {
     deadLetter(ctx, unit, r, (err as Error).message);
     return;
   }
-  fields[ctx.config.role === 'crm' ? 'crm_ref' : 'erp_ref'] = r.id;
-  addChange(unit, ctx.mapping.entity, {
+  addChange(unit, ctx.mapping.entity, change);
+}
+
+/**
+ * One record (with id and properties) as a staged upsert: the mapping over its properties, its id
+ * as the system's link field, `stamp` (epoch ms) as the version. Throws for a record the mapping
+ * cannot take. The extraction and the re-mapping of stored records (remap.ts) share it.
+ */
+export function hubspotRecordChange(
+  m: HubspotObjectMapping,
+  role: 'crm' | 'erp',
+  r: HubspotRecord,
+  stamp: number,
+): Change {
+  const fields = mapRecord(m.entity, m.mapping, (p) => ownValue(r.properties, p));
+  fields[role === 'crm' ? 'crm_ref' : 'erp_ref'] = r.id;
+  return {
     sourceId: r.id,
     version: msToVersion(stamp),
     op: 'upsert',
     fields,
     raw: r,
     sourceUpdatedAt: new Date(stamp).toISOString(),
-    ...(ctx.mapping.mappingVersion ? { mappingVersion: ctx.mapping.mappingVersion } : {}),
-  });
+    ...(m.mappingVersion ? { mappingVersion: m.mappingVersion } : {}),
+  };
 }
 
 function deadLetter(ctx: ExtractContext, unit: PendingUnit, r: unknown, reason: string): void {

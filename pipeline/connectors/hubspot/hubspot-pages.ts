@@ -4,6 +4,9 @@
 // it returned while it has no `paging.next`, is a transient error (re-read, then the stream
 // fails), never taken for the last page — which would move the checkpoint past unread records.
 // The records themselves are not checked here: a bad record is dead-lettered on its own.
+// A list page that has `results` and no `paging` is the last page: HubSpot's OpenAPI spec makes
+// `paging` optional and `results` required on these collection responses (WIRE.md, "Paging").
+// The write-back's batch read (hubspotBatchReadPage) is checked the same way.
 import { z } from 'zod';
 
 /** A record as the CRM v3 API renders it. */
@@ -36,3 +39,39 @@ export const hubspotSearchPage = z
     path: ['paging'],
   });
 export type HubspotSearchPage = z.infer<typeof hubspotSearchPage>;
+
+const batchError = z
+  .object({ category: z.string().optional(), context: z.record(z.string(), z.unknown()).optional() })
+  .loose();
+
+/**
+ * POST /crm/v3/objects/{type}/batch/read by `idProperty` for the ids `asked` (the write-back's read
+ * of the records as they are now): `results` must be there, and every id asked must come back,
+ * either as a result or named in an error's `context.ids` (HubSpot answers an id without a record
+ * with a 207 OBJECT_NOT_FOUND naming it). An answer that accounts for neither is transient: read
+ * as it is, the record would count as absent, and the write-back would take it for one to create.
+ */
+export function hubspotBatchReadPage(idProperty: string, asked: readonly string[]) {
+  return z
+    .object({ results: z.array(record), errors: z.array(batchError).optional() })
+    .superRefine((p, ctx) => {
+      const seen = new Set<string>();
+      for (const r of p.results) {
+        const key = idProperty === 'hs_object_id' ? r?.id : r?.properties?.[idProperty];
+        if (typeof key === 'string') seen.add(key);
+      }
+      for (const e of p.errors ?? []) {
+        const ids = e.context?.ids;
+        if (Array.isArray(ids)) for (const id of ids) seen.add(String(id));
+      }
+      const lost = asked.filter((id) => !seen.has(id));
+      if (lost.length)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['results'],
+          message: `${lost.length} id(s) asked for are neither a result nor a not-found error (${lost
+            .slice(0, 3)
+            .join(', ')}${lost.length > 3 ? ', …' : ''})`,
+        });
+    });
+}

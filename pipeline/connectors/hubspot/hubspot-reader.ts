@@ -17,6 +17,7 @@ import {
   hubspotObjectMapping,
   hubspotProperties,
 } from './hubspot-mapping.js';
+import { hubspotBatchReadPage } from './hubspot-pages.js';
 import { HUBSPOT_BATCH_LIMIT } from './hubspot-writer.js';
 
 /** `writer` with reads (on the writer's own client), the fields it cannot write, and HubSpot's batch size. */
@@ -59,19 +60,19 @@ export function withHubspotReads(
       const keys = [...new Set(refs.map((r) => r.key))];
       for (let i = 0; i < keys.length; i += HUBSPOT_BATCH_LIMIT) {
         const chunk = keys.slice(i, i + HUBSPOT_BATCH_LIMIT);
-        const res = await client.json<{ results?: HubspotRecord[] }>(
-          'POST',
-          `crm/v3/objects/${type}/batch/read`,
-          {
-            query: { archived: 'false' },
-            body: {
-              properties: [...new Set([...hubspotProperties(m), config.erpIdProperty])],
-              idProperty: config.erpIdProperty,
-              inputs: chunk.map((id) => ({ id })),
-            },
+        // Checked before it is read (hubspot-pages.ts): a 200 or 207 without `results`, or one that
+        // does not account for every id asked, is re-read, then fails the read; never "not found".
+        const res = await client.json('POST', `crm/v3/objects/${type}/batch/read`, {
+          query: { archived: 'false' },
+          schema: hubspotBatchReadPage(config.erpIdProperty, chunk),
+          about: `current ${entity} records`,
+          body: {
+            properties: [...new Set([...hubspotProperties(m), config.erpIdProperty])],
+            idProperty: config.erpIdProperty,
+            inputs: chunk.map((id) => ({ id })),
           },
-        );
-        for (const r of res.results ?? []) {
+        });
+        for (const r of res.results) {
           const key = r.properties?.[config.erpIdProperty];
           if (typeof key === 'string' && chunk.includes(key)) found.set(key, current(key, m, r));
         }

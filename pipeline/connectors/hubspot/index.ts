@@ -7,6 +7,7 @@ import { type HubspotSystemConfig, hubspotResolvedConfig, hubspotSystemConfig } 
 import { withHubspotReads } from './hubspot-reader.js';
 import { startHubspotSandbox } from './hubspot-sandbox-start.js';
 import { createHubspotWriter } from './hubspot-writer.js';
+import { hubspotRemapper } from './remap.js';
 import { rereadHubspot } from './reread.js';
 import { openHubspotPass } from './streams.js';
 
@@ -17,6 +18,7 @@ export const hubspotConnector: Connector<HubspotSystemConfig> = {
   parseConfig: (loaded) => hubspotResolvedConfig.parse(loaded),
   capture: { mode: 'passes', open: openHubspotPass },
   reread: rereadHubspot,
+  remapper: hubspotRemapper,
   // Keyed by the ERP's id (config.erpIdProperty), HubSpot's unique upsert property.
   writer: (sys, opts) => {
     const vendor = createHubspotWriter(

@@ -7,6 +7,7 @@ import { type NetsuiteSystemConfig, netsuiteResolvedConfig, netsuiteSystemConfig
 import { withNetsuiteReads } from './netsuite-reader.js';
 import { startNetsuiteSandbox } from './netsuite-sandbox.js';
 import { createNetsuiteWriter } from './netsuite-writer.js';
+import { netsuiteRemapper } from './remap.js';
 import { rereadNetsuite } from './reread.js';
 import { openNetsuitePass } from './streams.js';
 
@@ -17,6 +18,7 @@ export const netsuiteConnector: Connector<NetsuiteSystemConfig> = {
   parseConfig: (loaded) => netsuiteResolvedConfig.parse(loaded),
   capture: { mode: 'passes', open: openNetsuitePass },
   reread: rereadNetsuite,
+  remapper: netsuiteRemapper,
   writer: (sys, opts) => {
     const vendor = createNetsuiteWriter(
       sys,

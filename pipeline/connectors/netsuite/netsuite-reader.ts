@@ -3,6 +3,9 @@
 // columns, references and stamp text as the extraction, mapped the same way, so lastmodifieddate
 // is the staging version reconciliation saw); and which canonical fields the writer cannot write
 // (not mapped, or a SuiteQL column without a REST body field: totals, balances, status).
+// Its SuiteQL answers are checked as the extraction's pages are (suiteql-page.ts, plus: `hasMore`
+// with no rows is no page) and followed while `hasMore`: a record on a page not read would count
+// as absent, and the write-back would take it for one to create.
 import type { Entity } from '../../../staging/model/entities.js';
 import type { ConnectorWriter, CurrentRecord, SystemHandle, WriterOptions } from '../contract.js';
 import type { ApiClient } from '../http/api-client.js';
@@ -11,11 +14,35 @@ import type { NetsuiteSystemConfig } from './config.js';
 import { accountFacts, stampInstant } from './netsuite-account.js';
 import { type NetsuiteStreamSpec, netsuiteStreamSpec, SUITEQL_COLUMN } from './netsuite-mapping.js';
 import { REST_RECORDS, restField, STREAM_OF_ENTITY } from './netsuite-rest-fields.js';
-import { suiteqlPage } from './suiteql-page.js';
+import { type SuiteqlRow, suiteqlPage } from './suiteql-page.js';
 
 /** External ids the writer can put into a URL path, and so into a SuiteQL literal without quoting. */
 const EXTERNAL_ID = /^[A-Za-z0-9_.:-]{1,255}$/;
 const READ_CHUNK = 100;
+const READ_PAGE = 1000;
+
+/** A SuiteQL page the write-back reads: the extraction's page shape, and `hasMore` only with rows. */
+export const suiteqlReadPage = suiteqlPage.refine((p) => !p.hasMore || p.items.length > 0, {
+  message: 'hasMore is true on a page without rows',
+  path: ['hasMore'],
+});
+
+/** Every row of a SuiteQL query, page after page while `hasMore` (each page checked, see the header). */
+export async function suiteqlRows(client: ApiClient, q: string, about: string): Promise<SuiteqlRow[]> {
+  const rows: SuiteqlRow[] = [];
+  for (let offset = 0; ; ) {
+    const page = await client.json('POST', 'services/rest/query/v1/suiteql', {
+      query: { limit: READ_PAGE, offset },
+      headers: { prefer: 'transient' },
+      body: { q },
+      schema: suiteqlReadPage,
+      about,
+    });
+    rows.push(...page.items);
+    if (!page.hasMore) return rows;
+    offset += page.items.length;
+  }
+}
 
 /** `writer` with reads (on the writer's own client), the fields it cannot write, and a batch size. */
 export function withNetsuiteReads(
@@ -46,16 +73,10 @@ export function withNetsuiteReads(
     const q = `SELECT ${[...new Set(cols)].join(', ')} FROM ${spec.table} WHERE externalid IN (${keys
       .map((k) => `'${k}'`)
       .join(', ')})${spec.type ? ` AND type = '${spec.type}'` : ''}`;
-    const page = await client.json('POST', 'services/rest/query/v1/suiteql', {
-      query: { limit: 1000, offset: 0 },
-      headers: { prefer: 'transient' },
-      body: { q },
-      schema: suiteqlPage,
-      about: `current ${spec.entity} records`,
-    });
+    const rows = await suiteqlRows(client, q, `current ${spec.entity} records`);
     const currency = new Set(spec.currencyColumns);
     const out: CurrentRecord[] = [];
-    for (const row of page.items) {
+    for (const row of rows) {
       const value = (c: string) => {
         const v = ownValue(row, c);
         return currency.has(c) && v != null ? (facts.currencies.get(String(v)) ?? v) : v;

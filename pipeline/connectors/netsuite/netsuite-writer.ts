@@ -16,6 +16,7 @@ import { type NetsuiteSystemConfig, netsuiteResolvedConfig } from './config.js';
 import { accountFacts } from './netsuite-account.js';
 import { netsuiteStreamSpec, SUITEQL_COLUMN } from './netsuite-mapping.js';
 import { bearerSigner, netsuitePolicy, oauth1Signer } from './netsuite-policy.js';
+import { suiteqlRows } from './netsuite-reader.js';
 import {
   REST_RECORDS,
   type RestLookups,
@@ -140,16 +141,11 @@ function terms(client: ApiClient): Promise<ReadonlyMap<string, string>> {
   let list = termLists.get(client);
   if (!list) {
     list = (async () => {
-      const page = await client.json<{ items: { id?: string; name?: string }[] }>(
-        'POST',
-        'services/rest/query/v1/suiteql',
-        {
-          query: { limit: 1000, offset: 0 },
-          headers: { prefer: 'transient' },
-          body: { q: 'SELECT id, name FROM term' },
-        },
+      // Checked and paged as the write-back's reads are: a bad page is re-read, never "no terms".
+      const rows = await suiteqlRows(client, 'SELECT id, name FROM term', 'payment terms');
+      return new Map(
+        rows.filter((t) => t.id != null && t.name != null).map((t) => [String(t.name), String(t.id)]),
       );
-      return new Map(page.items.filter((t) => t.id && t.name).map((t) => [t.name!, t.id!]));
     })();
     list.catch(() => termLists.delete(client));
     termLists.set(client, list);

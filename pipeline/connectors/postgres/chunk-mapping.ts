@@ -116,7 +116,8 @@ async function mapRun(
       system: scope.system,
       entity: mapper.entity,
       sourceId: mapper.sourceIdOrNull(p.values),
-      record: { table: mapper.label, raw: p.values },
+      // The row's version too, so a replay can stage it once the mapping is fixed (postgres/remap.ts).
+      record: { table: mapper.label, raw: p.values, version: p.version.toString() },
       errorKind: 'mapping',
       errorMessage: `tenant ${scope.tenant}, system ${scope.system}, table ${mapper.label} (${mapper.entity}): ${message}`,
       location: `slot ${scope.slot} version ${bigIntToLsn(p.version)}`,

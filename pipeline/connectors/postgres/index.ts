@@ -6,6 +6,7 @@
 import { TrueupError } from '../../../staging/model/errors.js';
 import type { Connector } from '../contract.js';
 import { type PostgresSystemConfig, postgresSystemConfig, replicationNames } from './config.js';
+import { postgresRemapper } from './remap.js';
 import { rereadPostgres } from './reread.js';
 import { runSource } from './sync-source.js';
 import { createPostgresWriter } from './writer.js';
@@ -40,5 +41,6 @@ export const postgresConnector: Connector<PostgresSystemConfig> = {
     },
   },
   reread: rereadPostgres,
+  remapper: postgresRemapper,
   writer: (sys) => createPostgresWriter(sys),
 };

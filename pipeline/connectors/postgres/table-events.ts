@@ -1,13 +1,15 @@
 // What a table-level event of the stream does to staging: a TRUNCATE tombstones every staged row
 // of the table (see tombstoneTruncated for the version it uses); a schema change that breaks a table's mapping stops that table (a dead letter in
-// the open transaction, and a `failed` state on its own stream, kept until a re-snapshot).
+// the open transaction, and a `failed` state on its own stream, kept until a re-snapshot of the
+// source or a whole-table backfill of that table, which resumes it: resumeStoppedTable).
 import type pg from 'pg';
-import { setStreamState } from '../../../staging/checkpoints.js';
-import { addDeadLetters } from '../../../staging/control/dead-letters.js';
+import { listCheckpoints, setStreamState } from '../../../staging/checkpoints.js';
+import { addDeadLetters, listDeadLetters, markReplayed } from '../../../staging/control/dead-letters.js';
 import type { Staging } from '../../../staging/database.js';
 import { quoteIdent } from '../../../staging/identifiers.js';
 import { stagingLockSql } from '../../../staging/write-changes.js';
 import type { ChunkScope } from './chunk-mapping.js';
+import { type PostgresSystemConfig, replicationNames } from './config.js';
 import { resnapshotCommand } from './errors.js';
 import type { TableMapper } from './mapping.js';
 
@@ -60,8 +62,57 @@ export async function tombstoneTruncated(
 export function stoppedTableMessage(scope: ChunkScope, mapper: TableMapper, reason: string): string {
   return (
     `tenant ${scope.tenant}, system ${scope.system}, table ${mapper.label} (${mapper.entity}) stopped: ${reason}. ` +
-    `Fix the mapping, then re-snapshot: ${resnapshotCommand(scope.tenant, scope.system)}`
+    `Fix the mapping, then re-read the table: trueup backfill --tenant ${scope.tenant} --system ${scope.system} --entity ${mapper.entity} --table ${mapper.label} ` +
+    `(or re-snapshot the whole source: ${resnapshotCommand(scope.tenant, scope.system)})`
   );
+}
+
+/** The slot of a table a schema change stopped (its stream is `failed`), or null when it streams. */
+export async function stoppedTable(
+  staging: Staging,
+  tenant: string,
+  system: string,
+  config: Pick<PostgresSystemConfig, 'slot' | 'publication'>,
+  mapper: TableMapper,
+): Promise<{ slot: string } | null> {
+  const { slot } = replicationNames(tenant, system, config);
+  const stream = stoppedStream(slot, mapper.label);
+  const row = (await listCheckpoints(staging.db, tenant)).find(
+    (c) => c.system === system && c.stream === stream,
+  );
+  return row?.state === 'failed' ? { slot } : null;
+}
+
+/**
+ * After a whole-table re-read of a stopped table (backfill, holding the slot's claim): the table's
+ * stream state no longer says `failed`, so the next sync streams it again from the slot's
+ * checkpoint (the snapshot of the re-read began at or after it: what the stream reads again up to
+ * there is older than the re-read rows and ignored by the version guard, and nothing after it is
+ * lost), and its `schema_change` dead letters count as replayed.
+ */
+export async function resumeStoppedTable(
+  staging: Staging,
+  tenant: string,
+  system: string,
+  slot: string,
+  mapper: TableMapper,
+  lsn: string,
+): Promise<void> {
+  await setStreamState(
+    staging.db,
+    { tenant, system, stream: stoppedStream(slot, mapper.label) },
+    'backfilled',
+    `re-read by backfill at ${lsn}`,
+  );
+  const letters = await listDeadLetters(staging.db, {
+    tenant,
+    system,
+    entity: mapper.entity,
+    status: 'open',
+  });
+  for (const d of letters)
+    if (d.errorKind === 'schema_change' && (d.record as { table?: unknown } | null)?.table === mapper.label)
+      await markReplayed(staging.db, tenant, d.id);
 }
 
 /** Records a stopped table: a `schema_change` dead letter in the open transaction, and its stream's state. */

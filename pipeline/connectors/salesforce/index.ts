@@ -5,6 +5,7 @@ import type { Connector } from '../contract.js';
 import { asConnectorWriter, inInputOrder } from '../writer-results.js';
 import { type SalesforceSystemConfig, salesforceResolvedConfig, salesforceSystemConfig } from './config.js';
 import { withSalesforceReads } from './record-reader.js';
+import { salesforceRemapper } from './remap.js';
 import { rereadSalesforce } from './reread.js';
 import { startSalesforceSandbox } from './sandbox-start.js';
 import { openSalesforcePass, salesforceMappings } from './streams.js';
@@ -17,6 +18,7 @@ export const salesforceConnector: Connector<SalesforceSystemConfig> = {
   parseConfig: (loaded) => salesforceResolvedConfig.parse(loaded),
   capture: { mode: 'passes', open: openSalesforcePass },
   reread: rereadSalesforce,
+  remapper: salesforceRemapper,
   writer: (sys, opts = {}) =>
     withSalesforceReads(
       asConnectorWriter(

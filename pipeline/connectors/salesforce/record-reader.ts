@@ -3,7 +3,12 @@
 // (GET sobjects/{SObject}/{ExternalIdField}/{value}?fields=…, 404 NOT_FOUND when there is none, a
 // deleted record included) and mapped exactly as the Bulk extraction maps them, so their
 // SystemModstamp is the staging version reconciliation saw; and which canonical fields the
-// writer cannot write (not mapped to a field of the SObject).
+// writer cannot write (not mapped to a field of the SObject). The answer is checked before it is
+// read (recordBody): a 200 that is not the record asked for — no `Id`, a requested field missing,
+// another object's record — is transient (re-read, then the read fails), and only Salesforce's
+// own NOT_FOUND 404 means "no record": a 404 from anything else (a proxy, an HTML page) is an
+// error, never an absent record the write-back would create again.
+import { z } from 'zod';
 import type { Entity } from '../../../staging/model/entities.js';
 import type { ConnectorWriter, CurrentRecord, SystemHandle, WriterOptions } from '../contract.js';
 import { ApiClient, ApiError, mergeLimits } from '../http/api-client.js';
@@ -17,6 +22,43 @@ function cell(v: unknown): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
+}
+
+/**
+ * The body of GET sobjects/{SObject}/{ExternalIdField}/{value}?fields=…: the record's `attributes`
+ * naming the SObject, a non-empty `Id`, every field asked for (Salesforce sends each one, null
+ * when empty), and — when it is among them — the external id the record was read by. Its own schema: no capture reader reads single records.
+ */
+export function recordBody(
+  sobject: string,
+  fields: readonly string[],
+  key?: { field: string; value: string },
+) {
+  return z
+    .object({ attributes: z.object({ type: z.literal(sobject) }).loose(), Id: z.string().min(1) })
+    .loose()
+    .superRefine((r, ctx) => {
+      // The external id, when asked for, is the one the record was read by (not another record).
+      if (
+        key &&
+        fields.includes(key.field) &&
+        Object.hasOwn(r, key.field) &&
+        String(r[key.field]) !== key.value
+      )
+        ctx.addIssue({
+          code: 'custom',
+          path: [key.field],
+          message: `is ${JSON.stringify(r[key.field])}, not the external id asked for`,
+        });
+      // A relationship path (Owner.Email) comes back as its relationship's object (or null).
+      const missing = fields.filter((f) => !Object.hasOwn(r, f.split('.')[0]!));
+      if (missing.length)
+        ctx.addIssue({
+          code: 'custom',
+          path: [missing[0]!],
+          message: `${missing.length} requested field(s) missing (${missing.slice(0, 3).join(', ')})`,
+        });
+    });
 }
 
 /** `writer` with reads, the fields it cannot write and Salesforce's batch size (200 per composite call). */
@@ -56,10 +98,14 @@ export function withSalesforceReads(
       body = await client().json<Record<string, unknown>>(
         'GET',
         `/services/data/v${config.apiVersion}/sobjects/${encodeURIComponent(m.sobject)}/${encodeURIComponent(m.externalIdField)}/${encodeURIComponent(key)}`,
-        { query: { fields: header.join(',') } },
+        {
+          query: { fields: header.join(',') },
+          schema: recordBody(m.sobject, header, { field: m.externalIdField, value: key }),
+          about: `current ${m.sobject} (${m.entity}) ${key}`,
+        },
       );
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404) return none;
+      if (err instanceof ApiError && err.status === 404 && err.code === 'NOT_FOUND') return none;
       throw err;
     }
     const change = compileRowMapper(m, header)(header.map((h) => cell(body[h])));

@@ -9,7 +9,14 @@ import { classifyPgError, StagingError } from '../../../staging/errors.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../../../staging/model/backoff.js';
 import type { Change } from '../../../staging/model/change.js';
 import { TrueupError } from '../../../staging/model/errors.js';
-import type { RereadRequest, SourcePass, StreamOutput, StreamPlan, SystemHandle } from '../contract.js';
+import {
+  type RereadRequest,
+  type SourcePass,
+  type StreamOutput,
+  type StreamPlan,
+  type SystemHandle,
+  windowOrIds,
+} from '../contract.js';
 import { ApiClient, mergeLimits, RetryBudget } from '../http/api-client.js';
 import { csvCellsByHeader } from '../map-record.js';
 import { addChange, newPendingUnit, type PendingUnit } from '../pending-unit.js';
@@ -37,10 +44,11 @@ export function rereadSalesforce(
   sys: SystemHandle<SalesforceSystemConfig>,
   request: RereadRequest,
 ): SourcePass {
+  const slice = windowOrIds('salesforce', request);
   const { config, options: opts, tenant, system, logger } = sys;
   const subject = { tenant, system, entity: request.entity };
-  if ('ids' in request)
-    for (const id of request.ids)
+  if ('ids' in slice)
+    for (const id of slice.ids)
       if (!RECORD_ID.test(id))
         throw new SalesforceRereadError(
           `tenant ${tenant}, system ${system}: ${JSON.stringify(id)} is not a Salesforce record id (15 or 18 letters and digits)`,
@@ -73,9 +81,9 @@ export function rereadSalesforce(
       read: async (out) => {
         const fields = selectFields(mapping);
         const queries =
-          'ids' in request
-            ? idQueries(fields, mapping.sobject, request.ids)
-            : [windowQuery(fields, mapping.sobject, request.window.from, request.window.to)];
+          'ids' in slice
+            ? idQueries(fields, mapping.sobject, slice.ids)
+            : [windowQuery(fields, mapping.sobject, slice.window.from, slice.window.to)];
         const job = { sys, bulk, mapping, out, maxRetries: limits.maxRetries, backoff };
         for (const q of queries) await readJob(job, q);
       },
