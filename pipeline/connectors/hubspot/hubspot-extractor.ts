@@ -12,6 +12,7 @@ import { addChange, newPendingUnit, type PendingUnit } from '../pending-unit.js'
 import type { HubspotObjectType, HubspotSystemConfig } from './config.js';
 import { type HubspotObjectMapping, hubspotProperties } from './hubspot-mapping.js';
 import {
+  type HubspotListPage,
   type HubspotRecord,
   type HubspotSearchPage,
   hubspotListPage,
@@ -202,16 +203,7 @@ export async function extractArchived(ctx: ExtractContext, start: ArchivedPositi
   const runStartedAt = start.runStartedAt ?? ctx.now() - ctx.config.overlapMs;
   let after = start.after;
   for (;;) {
-    const page = await ctx.client.json('GET', base(ctx.type), {
-      query: {
-        limit: ctx.config.listPageSize,
-        after: after ?? undefined,
-        archived: 'true',
-        properties: 'hs_object_id',
-      },
-      schema: hubspotListPage,
-      about: `${about(ctx)}, archived`,
-    });
+    const page = await archivedListPage(ctx, after, `${about(ctx)}, archived`);
     for (const r of page.results) {
       ctx.out.received();
       const at = parseStampMs(r.archivedAt) ?? parseStampMs(r.updatedAt);
@@ -221,14 +213,7 @@ export async function extractArchived(ctx: ExtractContext, start: ArchivedPositi
         continue;
       }
       if (at < start.since) continue;
-      const change: Change = {
-        sourceId: r.id,
-        version: msToVersion(at),
-        op: 'delete',
-        raw: r,
-        sourceUpdatedAt: new Date(at).toISOString(),
-      };
-      addChange(unit, ctx.mapping.entity, change);
+      addChange(unit, ctx.mapping.entity, archivedTombstone(r, at));
     }
     after = page.paging?.next?.after ?? null;
     if (after === null) {
@@ -238,6 +223,35 @@ export async function extractArchived(ctx: ExtractContext, start: ArchivedPositi
     if (unit.rows >= ctx.config.stageBatchRows)
       await commit(ctx, stream, { since: start.since, after, runStartedAt }, unit);
   }
+}
+
+/** One page of the type's archived list: ids and archive stamps only (the archived stream, re-reads). */
+export function archivedListPage(
+  ctx: ExtractContext,
+  after: string | null,
+  what: string,
+): Promise<HubspotListPage> {
+  return ctx.client.json('GET', base(ctx.type), {
+    query: {
+      limit: ctx.config.listPageSize,
+      after: after ?? undefined,
+      archived: 'true',
+      properties: 'hs_object_id',
+    },
+    schema: hubspotListPage,
+    about: what,
+  });
+}
+
+/** The tombstone of an archived record: version and stamp = its archive time. */
+export function archivedTombstone(r: HubspotRecord, at: number): Change {
+  return {
+    sourceId: r.id,
+    version: msToVersion(at),
+    op: 'delete',
+    raw: r,
+    sourceUpdatedAt: new Date(at).toISOString(),
+  };
 }
 
 function recordStamp(ctx: ExtractContext, r: HubspotRecord): number | null {

@@ -16,23 +16,17 @@ import {
   windowOrIds,
 } from '../contract.js';
 import { refreshingClient } from '../http/system-client.js';
-import { msToVersion, objectMappings, parseStampMs, stampProblem } from '../map-record.js';
+import { objectMappings, parseStampMs, stampProblem } from '../map-record.js';
 import { addChange, newPendingUnit } from '../pending-unit.js';
 import type { HubspotObjectType, HubspotSystemConfig } from './config.js';
-import { addRecord, type ExtractContext } from './hubspot-extractor.js';
+import { addRecord, archivedListPage, archivedTombstone, type ExtractContext } from './hubspot-extractor.js';
 import {
   HUBSPOT_PROPERTY,
   hubspotEntity,
   hubspotObjectMapping,
   hubspotProperties,
 } from './hubspot-mapping.js';
-import {
-  type HubspotListPage,
-  type HubspotSearchPage,
-  hubspotBatchReadPage,
-  hubspotListPage,
-  hubspotSearchPage,
-} from './hubspot-pages.js';
+import { type HubspotSearchPage, hubspotBatchReadPage, hubspotSearchPage } from './hubspot-pages.js';
 import { hubspotPolicy } from './hubspot-policy.js';
 
 /** Inputs per batch read (WIRE.md "Batch upsert": the batch endpoints take at most 100). */
@@ -165,28 +159,13 @@ async function readArchived(
   let staged = 0;
   const now = ctx.now();
   for (;;) {
-    const page: HubspotListPage = await ctx.client.json('GET', `crm/v3/objects/${ctx.type}`, {
-      query: {
-        limit: ctx.config.listPageSize,
-        after: after ?? undefined,
-        archived: 'true',
-        properties: 'hs_object_id',
-      },
-      schema: hubspotListPage,
-      about: `${ctx.type} (${ctx.mapping.entity}), archived, re-read`,
-    });
+    const page = await archivedListPage(ctx, after, `${ctx.type} (${ctx.mapping.entity}), archived, re-read`);
     const unit = newPendingUnit();
     for (const r of page.results) {
       const at = parseStampMs(r.archivedAt) ?? parseStampMs(r.updatedAt);
       if (at === null || stampProblem(at, now, 'archivedAt') !== null || !take(r.id, at)) continue;
       ctx.out.received();
-      addChange(unit, ctx.mapping.entity, {
-        sourceId: r.id,
-        version: msToVersion(at),
-        op: 'delete',
-        raw: r,
-        sourceUpdatedAt: new Date(at).toISOString(),
-      });
+      addChange(unit, ctx.mapping.entity, archivedTombstone(r, at));
       staged++;
     }
     after = page.paging?.next?.after ?? null;
