@@ -12,7 +12,11 @@ import {
   postgresSystemConfig,
 } from '../../pipeline/connectors/postgres/config.js';
 import type { SourceState } from '../../pipeline/connectors/postgres/source-machine.js';
-import { runSource, type SourceOutcome } from '../../pipeline/connectors/postgres/sync-source.js';
+import {
+  type RunSourceOptions,
+  runSource,
+  type SourceOutcome,
+} from '../../pipeline/connectors/postgres/sync-source.js';
 import { withDatabase } from '../../pipeline/embedded/postgres-server.js';
 
 export { until } from './wait.js';
@@ -132,9 +136,10 @@ export function systemConfig(url: string, raw: Record<string, unknown>): Postgre
 export function syncOnce(
   staging: Staging,
   config: PostgresSystemConfig,
-  o: { tenant?: string; system?: string; resnapshot?: boolean } = {},
+  o: { tenant?: string; system?: string; resnapshot?: boolean; entities?: RunSourceOptions['entities'] } = {},
 ): Promise<SourceOutcome> {
   return runSource({
+    ...(o.entities ? { entities: o.entities } : {}),
     tenant: o.tenant ?? 'acme',
     system: o.system ?? 'erp',
     config,

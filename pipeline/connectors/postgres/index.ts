@@ -33,6 +33,7 @@ export const postgresConnector: Connector<PostgresSystemConfig> = {
         logger: sys.logger,
         once: how.once,
         resnapshot: how.resnapshot,
+        entities: sys.options.entities,
         ...(how.signal ? { signal: how.signal } : {}),
       });
       const slot = replicationNames(sys.tenant, sys.system, sys.config).slot;

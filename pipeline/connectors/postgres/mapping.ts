@@ -52,7 +52,15 @@ export class TableMapper {
   private readonly sqlFields: FieldPlan[];
   private readonly updatedAt: FieldPlan | undefined;
 
-  constructor(readonly mapping: TableMapping) {
+  /**
+   * `mappingVersion`: the tenant's `entities.<entity>.mappingVersion`, stamped on every change (as
+   * the API and CSV kinds do), so a mapping change is re-applied and `trueup remap` sees which rows
+   * an older mapping made.
+   */
+  constructor(
+    readonly mapping: TableMapping,
+    private readonly mappingVersion?: number,
+  ) {
     this.entity = mapping.entity;
     this.qualified = quoteQualified(mapping.schema, mapping.table);
     this.label = `${mapping.schema}.${mapping.table}`;
@@ -270,10 +278,17 @@ export class TableMapper {
     // snapshot of an invoice cancelled before trueup started) keeps its links and amounts, so
     // reconcile finds it deleted_in_one rather than missing.
     if (this.mapping.softDelete && isTrue(evals[`${ALIAS}del`]))
-      return { op: 'delete', change: { sourceId, version, op: 'delete', fields, raw, sourceUpdatedAt } };
-    const change: Change = { sourceId, version, op: 'upsert', fields, raw, sourceUpdatedAt };
+      return {
+        op: 'delete',
+        change: { sourceId, version, op: 'delete', fields, raw, sourceUpdatedAt, ...this.stamp() },
+      };
+    const change: Change = { sourceId, version, op: 'upsert', fields, raw, sourceUpdatedAt, ...this.stamp() };
     if (keep.length) change.keepFields = keep;
     return { op: 'upsert', change };
+  }
+
+  private stamp(): { mappingVersion?: number } {
+    return this.mappingVersion ? { mappingVersion: this.mappingVersion } : {};
   }
 
   /** The staged source id of a row; throws NullKeyError when a key column is NULL or missing. */

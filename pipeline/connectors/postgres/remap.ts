@@ -18,7 +18,7 @@ import { TableMapper } from './mapping.js';
 export function postgresRemapper(sys: RemapSystem<PostgresSystemConfig>, entity: Entity): RecordRemap {
   const table = sys.config.tables.find((t) => t.entity === entity);
   if (!table) throw new TrueupError(`postgres system ${sys.system} maps no table to ${entity}`);
-  const mapper = new TableMapper(table);
+  const mapper = new TableMapper(table, sys.entities?.[entity]?.mappingVersion);
   const sqlFields = Object.entries(table.fields)
     .filter(([, source]) => 'sql' in source)
     .map(([name]) => name);

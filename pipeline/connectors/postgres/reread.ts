@@ -39,7 +39,10 @@ export class PostgresRereadError extends TrueupError {
 /** What a postgres re-read takes beyond the contract's request (`backfill --where`, `--table`). */
 export function rereadPostgres(sys: SystemHandle<PostgresSystemConfig>, request: RereadRequest): SourcePass {
   const table = request.source?.table;
-  const all = sys.config.tables.filter((t) => t.entity === request.entity).map((t) => new TableMapper(t));
+  const version = sys.options.entities?.[request.entity]?.mappingVersion;
+  const all = sys.config.tables
+    .filter((t) => t.entity === request.entity)
+    .map((t) => new TableMapper(t, version));
   const mappers = table ? all.filter((m) => m.label === table || m.mapping.table === table) : all;
   if (table && all.length && !mappers.length)
     throw new PostgresRereadError(

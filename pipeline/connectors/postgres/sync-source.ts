@@ -5,6 +5,7 @@ import { listCheckpoints, loadCheckpoint, setStreamState } from '../../../stagin
 import type { Staging } from '../../../staging/database.js';
 import { classifyPgError } from '../../../staging/errors.js';
 import { sleep } from '../../../staging/model/backoff.js';
+import type { Entity } from '../../../staging/model/entities.js';
 import { childWith, type Logger } from '../../log/logger.js';
 import { type PostgresSystemConfig, replicationNames } from './config.js';
 import {
@@ -35,6 +36,8 @@ export interface RunSourceOptions {
   signal?: AbortSignal;
   /** Observes each state change (tests, status). */
   onState?: (m: Machine) => void;
+  /** The tenant's entity configs: each table's entity's `mappingVersion` is stamped on its changes. */
+  entities?: Readonly<Partial<Record<Entity, { mappingVersion?: number }>>> | undefined;
   /** Observes each chunk of streamed changes handed on to mapping and staging (tests). */
   onChunk?: (c: { changes: number; rows: number }) => void;
 }
@@ -55,7 +58,7 @@ export async function runSource(o: RunSourceOptions): Promise<SourceOutcome> {
   const { slot, publication } = replicationNames(o.tenant, o.system, o.config);
   const detail: CdcErrorDetail = { tenant: o.tenant, system: o.system, slot };
   const log = childWith(o.logger, { tenant: o.tenant, system: o.system, slot });
-  const mappers = o.config.tables.map((t) => new TableMapper(t));
+  const mappers = o.config.tables.map((t) => new TableMapper(t, o.entities?.[t.entity]?.mappingVersion));
   const policy = {
     minMs: o.config.stream.backoffMinMs,
     maxMs: o.config.stream.backoffMaxMs,

@@ -164,6 +164,28 @@ describe('postgres: replay and remap with the current mapping', () => {
     expect(again.replayed).toHaveLength(4);
     expect((await staged())['1']).toMatchObject({ name: 'Customer 1', limit: '100' });
   });
+  it("capture stamps the entity's mappingVersion on what it stages (snapshot and stream)", async () => {
+    await src.pool.query(
+      `CREATE TABLE prod (id int PRIMARY KEY, name text); INSERT INTO prod VALUES (1, 'a'), (2, 'b')`,
+    );
+    const c = systemConfig(src.url, {
+      slot: 'remap_ver',
+      publication: 'remap_ver',
+      tables: [{ table: 'prod', entity: 'product', key: ['id'], fields: { name: 'name' } }],
+    });
+    const o = { system: 'versys', entities: { product: { mappingVersion: 3 } } };
+    expect((await syncOnce(staging.staging, c, o)).outcome).toBe('caught_up');
+    await src.pool.query(`INSERT INTO prod VALUES (3, 'c')`);
+    expect((await syncOnce(staging.staging, c, o)).outcome).toBe('caught_up');
+    const { rows } = await staging.staging.pool.query(
+      `SELECT source_id, mapping_version FROM staging.product WHERE system = 'versys' ORDER BY source_id`,
+    );
+    expect(rows).toEqual([
+      { source_id: '1', mapping_version: 3 },
+      { source_id: '2', mapping_version: 3 },
+      { source_id: '3', mapping_version: 3 },
+    ]);
+  });
   it('a letter of a table mapped by SQL expression is tried as stored, saying why it is not mapped again', async () => {
     await src.pool.query(
       `CREATE TABLE expr (id int PRIMARY KEY, lim text); INSERT INTO expr VALUES (1, 'n/a'), (2, '5')`,
