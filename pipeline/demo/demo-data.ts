@@ -71,6 +71,11 @@ export interface OtherEntityOptions {
    * entity through its API (a NetSuite item's price is on a sublist the REST record lacks).
    */
   crmOnly?: boolean;
+  /**
+   * false: no record only the ERP has (no missing_in_crm), for a CRM that cannot create the entity
+   * with all its fields (a HubSpot deal's company is an association, which trueup does not write).
+   */
+  erpOnly?: boolean;
 }
 
 export interface DemoDataOptions {
@@ -141,7 +146,12 @@ export function demoCustomers(o: DemoDataOptions): DemoCustomers {
       other.crmOnly === false
         ? generated.crm.filter((r) => erpCases.has(r.sourceId.replace(/^C-/, '')))
         : generated.crm;
-    others[e] = linkedPairs({ crm, erp: generated.erp }, other.fields ?? DEMO_ENTITY_FIELDS[e], e, shapes);
+    const crmCases = new Set(generated.crm.map((r) => r.sourceId.replace(/^C-/, '')));
+    const erp =
+      other.erpOnly === false
+        ? generated.erp.filter((r) => crmCases.has(r.sourceId.replace(/^E-/, '').replace(/-dup$/, '')))
+        : generated.erp;
+    others[e] = linkedPairs({ crm, erp }, other.fields ?? DEMO_ENTITY_FIELDS[e], e, shapes);
   }
   return { ...pairs('customer', DEMO_FIELDS), others };
 }

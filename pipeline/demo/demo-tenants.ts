@@ -11,9 +11,11 @@ import { DEMO_ENTITIES, type DemoCustomers, type DemoEntity, demoCustomers, ID_S
 import {
   HUBSPOT_OVERRIDES,
   hubspotCompanies,
+  hubspotDeals,
   hubspotProducts,
   netsuiteCustomers,
   netsuiteItems,
+  netsuiteSalesOrders,
   SALESFORCE_ENTITY_OVERRIDES,
   SALESFORCE_OVERRIDES,
   salesforceObjects,
@@ -153,11 +155,13 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
       erpId: ID_SHAPES.netsuite,
       toleranceMinor: 100,
       crmDeadLetters: DEAD_LETTERS,
-      // Products only: HubSpot deals and invoices name their company by association, which the
-      // connector does not map to customer_ref. A NetSuite item has no currency, a HubSpot product
-      // no active flag: the products hold SKU, name and price. NetSuite's REST item record has no
-      // price field (it is on a pricing sublist), so an item cannot be created with its price: the
-      // HubSpot side has no product the ERP lacks.
+      // Products and orders. A NetSuite item has no currency, a HubSpot product no active flag: the
+      // products hold SKU, name and price. NetSuite's REST item record has no price field (it is on
+      // a pricing sublist), so an item cannot be created with its price: the HubSpot side has no
+      // product the ERP lacks. Orders are HubSpot deals ↔ NetSuite sales orders; a deal names its
+      // company by association (the connector's `associations`), which trueup reads but does not
+      // write, and a sales order's total is computed by NetSuite: neither side has an order the
+      // other lacks, so no create is needed on either.
       others: {
         product: {
           crmId: ID_SHAPES.hubspot,
@@ -165,12 +169,24 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
           fields: ['sku', 'name', 'list_price'],
           crmOnly: false,
         },
+        order: {
+          crmId: ID_SHAPES.hubspot,
+          erpId: ID_SHAPES.netsuite,
+          fields: ['number', 'customer_ref', 'order_date', 'currency', 'amount_total'],
+          crmOnly: false,
+          erpOnly: false,
+        },
       },
     });
     const live = (rs: DemoCustomers['crm']) => rs.map((r) => ({ ...r, deleted: false }));
     const globexProducts = globex.others.product!;
+    const globexOrders = globex.others.order!;
     const hs = new HubspotSandbox({
-      records: { ...hubspotCompanies(live(globex.crm)), products: hubspotProducts(live(globexProducts.crm)) },
+      records: {
+        ...hubspotCompanies(live(globex.crm)),
+        products: hubspotProducts(live(globexProducts.crm)),
+        deals: hubspotDeals(live(globexOrders.crm)),
+      },
       tokens: [TOKENS.hubspot],
     });
     const hsUrl = await hs.listen();
@@ -179,6 +195,7 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
       tables: {
         ...netsuiteCustomers(live(globex.erp)),
         item: netsuiteItems(live(globexProducts.erp)),
+        transaction: netsuiteSalesOrders(live(globexOrders.erp)),
       },
       tokens: [TOKENS.netsuite],
     });
@@ -205,8 +222,8 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
     const actions = { policy: 'auto_approve', createMissing: true };
     // The demo's dead letters are on purpose: a side missing a few records is not "incomplete".
     const sync = { maxDeadLetterShare: 0.1 };
-    // The demo's systems hold customers (and initech's products) only: the other entities are
-    // off, so a run skips them.
+    // Entities a tenant's systems do not hold are off, so a run skips them (each tenant below turns
+    // on what it has: customers, products, orders, and invoices where both systems hold them).
     const off = { enabled: false };
     const others = { product: off, order: off, invoice: off, payment: off, subscription: off };
     const tenants: DemoWorld['tenants'] = {
@@ -246,7 +263,7 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
             role: 'erp',
             baseUrl: nsUrl,
             accessToken: `\${file:secrets/${SECRET_FILES.netsuite}}`,
-            streams: ['customer', 'item'],
+            streams: ['customer', 'item', 'salesorder'],
             limits: LIMITS,
           },
           hubspot: {
@@ -254,7 +271,9 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
             role: 'crm',
             baseUrl: hsUrl,
             accessToken: `\${file:secrets/${SECRET_FILES.hubspot}}`,
-            objects: ['companies', 'products'],
+            objects: ['companies', 'products', 'deals'],
+            // A deal's company is an association, not a property (docs/connectors.md).
+            associations: { deals: { customer_ref: 'companies' } },
             limits: LIMITS,
           },
         },
@@ -268,6 +287,13 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
           ...others,
           // What one side does not hold is not compared (NetSuite's item type, HubSpot's active flag).
           product: { match: { keys: [] }, ignoreFields: ['type', 'uom', 'active', 'currency'] },
+          // HubSpot holds no order status or tax; a wrong company on a deal is corrected on the
+          // NetSuite sales order (its entity), since trueup does not write HubSpot associations.
+          order: {
+            match: { keys: [] },
+            ignoreFields: ['status', 'amount_tax', 'amount_untaxed', 'invoice_status'],
+            survivorship: { customer_ref: { rule: 'owner', owner: 'crm' } },
+          },
         },
         actions,
         sync,
@@ -307,6 +333,9 @@ export async function startDemoWorld(o: { cluster: SourceCluster; count: number 
           for (const r of globex.erp.filter((x) => x.deleted)) ns.remove('customer', Number(r.sourceId));
           for (const r of globexProducts.crm.filter((x) => x.deleted)) hs.archive('products', r.sourceId);
           for (const r of globexProducts.erp.filter((x) => x.deleted)) ns.remove('item', Number(r.sourceId));
+          for (const r of globexOrders.crm.filter((x) => x.deleted)) hs.archive('deals', r.sourceId);
+          for (const r of globexOrders.erp.filter((x) => x.deleted))
+            ns.remove('transaction', Number(r.sourceId));
         },
         initech: async () => {
           await initechErp.deleteMarked();

@@ -156,6 +156,51 @@ export function hubspotProducts(
   }));
 }
 
+/**
+ * HubSpot deals (dealname, closedate, deal_currency_code, amount; erp_id holds the NetSuite sales
+ * order id). The company is an association (primary), never a property: the connector reads it
+ * into customer_ref through `associations.deals.customer_ref: companies`.
+ */
+export function hubspotDeals(records: readonly GeneratedRecord[]): NonNullable<HubspotSeedRecords['deals']> {
+  return records.map((r) => ({
+    id: r.sourceId,
+    properties: {
+      dealname: text(r.fields.number) || null,
+      closedate: text(r.fields.order_date) || null,
+      deal_currency_code: text(r.fields.currency) || null,
+      amount: text(r.fields.amount_total) || null,
+      erp_id: (r.fields.erp_ref as string | null) ?? null,
+    },
+    createdAt: Date.parse(r.updatedAt),
+    updatedAt: Date.parse(r.updatedAt),
+    ...(typeof r.fields.customer_ref === 'string'
+      ? { associations: { companies: [{ id: r.fields.customer_ref, primary: true }] } }
+      : {}),
+  }));
+}
+
+/** NetSuite sales orders (transaction rows of type SalesOrd; externalid holds the HubSpot deal id). */
+export function netsuiteSalesOrders(
+  records: readonly GeneratedRecord[],
+): NonNullable<NetsuiteSeedTables['transaction']> {
+  const second = (iso: string) => Math.floor(Date.parse(iso) / 1000) * 1000;
+  return records.map((r) => ({
+    id: Number(r.sourceId),
+    type: 'SalesOrd',
+    tranid: (r.fields.number as string | null) ?? null,
+    entity: typeof r.fields.customer_ref === 'string' ? Number(r.fields.customer_ref) : null,
+    trandate: (r.fields.order_date as string | null) ?? null,
+    duedate: null,
+    status: null,
+    currency: (r.fields.currency as string | null) ?? null,
+    foreigntotal: r.fields.amount_total == null ? null : Number(r.fields.amount_total),
+    taxtotal: null,
+    foreignamountremaining: null,
+    externalid: (r.fields.crm_ref as string | null) ?? null,
+    lastmodifieddate: second(r.updatedAt),
+  }));
+}
+
 /** NetSuite items (itemid is the SKU; externalid holds the HubSpot product id); live ones only. */
 export function netsuiteItems(records: readonly GeneratedRecord[]): NetsuiteSeedTables['item'] {
   const second = (iso: string) => Math.floor(Date.parse(iso) / 1000) * 1000;

@@ -36,6 +36,17 @@ const ROUTES: RouteContract[] = [
       error: 'hubspot/error',
     },
   },
+  {
+    method: 'POST',
+    path: /^\/crm\/v4\/associations\/[a-z]+\/[a-z]+\/batch\/read$/,
+    request: 'hubspot/associations-batch-read-request',
+    response: {
+      200: 'hubspot/associations-batch-read-response',
+      207: 'hubspot/associations-batch-read-response-207',
+      429: 'hubspot/rate-limit-error',
+      error: 'hubspot/error',
+    },
+  },
 ];
 
 describe('HubSpot contract', () => {
@@ -46,9 +57,18 @@ describe('HubSpot contract', () => {
       tokens: ['test-token'],
       record: true,
     });
+    // Deals read their company from associations (v4 batch read): the first page's deals all have
+    // one (200), the second page's do not (207, NO_ASSOCIATIONS_FOUND).
+    const companies = sb.live('companies');
+    for (const [i, d] of sb.live('deals').slice(0, 10).entries())
+      sb.associations.associate('deals', d.id, 'companies', companies[i]!.id, { primary: i % 2 === 0 });
     const url = await sb.listen();
     try {
-      const config = hubspotConfig(url, { listPageSize: 10, searchPageSize: 10 });
+      const config = hubspotConfig(url, {
+        listPageSize: 10,
+        searchPageSize: 10,
+        associations: { deals: { customer_ref: 'companies' } },
+      });
       const deps = { staging: t.staging, logger };
       sb.server.respondNext('rateLimited', 'serverError');
       expect(
@@ -100,6 +120,14 @@ describe('HubSpot contract', () => {
 
   it('the schemas reject what HubSpot would not send or accept', () => {
     expect(schema('hubspot/list-response')({ results: [{ id: 1, properties: {} }] })).toBe(false);
+    // v4 associations: at most 1,000 inputs; a result needs its `from` and `to`.
+    const inputs = (n: number) => ({ inputs: Array.from({ length: n }, (_, i) => ({ id: String(i) })) });
+    expect(schema('hubspot/associations-batch-read-request')(inputs(1000))).toBe(true);
+    expect(schema('hubspot/associations-batch-read-request')(inputs(1001))).toBe(false);
+    const answer = { status: 'COMPLETE', startedAt: 'x', completedAt: 'x' };
+    expect(
+      schema('hubspot/associations-batch-read-response')({ ...answer, results: [{ from: { id: '1' } }] }),
+    ).toBe(false);
     expect(
       schema('hubspot/search-request')({
         filterGroups: [],

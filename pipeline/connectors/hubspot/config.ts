@@ -7,6 +7,57 @@ import { baseUrl, clientLimits, mappingOverrides, secretRef } from '../connector
 export const HUBSPOT_OBJECT_TYPES = ['companies', 'contacts', 'products', 'deals', 'invoices'] as const;
 export type HubspotObjectType = (typeof HUBSPOT_OBJECT_TYPES)[number];
 
+/** The canonical entity each object type feeds (hubspot-mapping.ts holds the rest of its mapping). */
+export const HUBSPOT_OBJECT_ENTITY = {
+  companies: 'customer',
+  contacts: 'customer',
+  products: 'product',
+  deals: 'order',
+  invoices: 'invoice',
+} as const satisfies Record<HubspotObjectType, string>;
+
+/**
+ * The reference fields an association may fill, per entity, with the entity they refer to: the
+ * single-valued references of reconcilers/compare/reference-fields.ts (a connector does not import
+ * the reconcilers; test/connectors/hubspot/associations-config.test.ts keeps the two equal).
+ */
+export const ASSOCIABLE_REFERENCES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  order: { customer_ref: 'customer' },
+  invoice: { customer_ref: 'customer', order_ref: 'order' },
+};
+
+/**
+ * `associations.<objectType>.<referenceField>: <toObjectType>`: the reference is read from the
+ * record's associations with that object type (CRM v4 batch read), not from a property.
+ */
+const associations = z
+  .partialRecord(z.enum(HUBSPOT_OBJECT_TYPES), z.record(z.string(), z.enum(HUBSPOT_OBJECT_TYPES)))
+  .default({})
+  .superRefine((all, ctx) => {
+    for (const [from, fields] of Object.entries(all) as [HubspotObjectType, Record<string, string>][]) {
+      const entity = HUBSPOT_OBJECT_ENTITY[from];
+      const refs = ASSOCIABLE_REFERENCES[entity] ?? {};
+      for (const [field, to] of Object.entries(fields ?? {})) {
+        const target = refs[field];
+        if (!target) {
+          const known = Object.keys(refs);
+          ctx.addIssue({
+            code: 'custom',
+            path: [from, field],
+            message: `${field} is not a reference field of ${entity} that an association can fill (${
+              known.length ? known.join(', ') : `${entity} has none`
+            })`,
+          });
+        } else if (HUBSPOT_OBJECT_ENTITY[to as HubspotObjectType] !== target)
+          ctx.addIssue({
+            code: 'custom',
+            path: [from, field],
+            message: `${field} refers to a ${target}, but HubSpot ${to} are ${HUBSPOT_OBJECT_ENTITY[to as HubspotObjectType]} records`,
+          });
+      }
+    }
+  });
+
 export const hubspotSystemConfig = z.looseObject({
   kind: z.literal('hubspot'),
   role: z.enum(['crm', 'erp']),
@@ -36,6 +87,8 @@ export const hubspotSystemConfig = z.looseObject({
   erpIdProperty: z.string().min(1).default('erp_id'),
   /** Per object type: canonical field ← HubSpot property, and value maps. */
   mapping: z.partialRecord(z.enum(HUBSPOT_OBJECT_TYPES), mappingOverrides).default({}),
+  /** Per object type: reference field ← the object type it is associated with (docs/connectors.md). */
+  associations,
 });
 
 /** The same after secret references were resolved (what `runHubspotSync` receives). */

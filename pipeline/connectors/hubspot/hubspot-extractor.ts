@@ -10,6 +10,7 @@ import type { ApiClient } from '../http/api-client.js';
 import { mapRecord, msToVersion, ownValue, parseStampMs, stampProblem } from '../map-record.js';
 import { addChange, newPendingUnit, type PendingUnit } from '../pending-unit.js';
 import type { HubspotObjectType, HubspotSystemConfig } from './config.js';
+import { type AssociationPage, associationPage, attachAssociations } from './hubspot-associations.js';
 import { type HubspotObjectMapping, hubspotProperties } from './hubspot-mapping.js';
 import {
   type HubspotListPage,
@@ -61,6 +62,7 @@ export async function extractFull(
       schema: hubspotListPage,
       about: about(ctx),
     });
+    await withAssociations(ctx, page.results);
     for (const r of page.results) addRecord(ctx, unit, r, null);
     after = page.paging?.next?.after ?? null;
     if (after === null) {
@@ -95,6 +97,7 @@ export async function extractIncremental(
     // a record modified while paging (it moves to the end of the order) cannot shift an unread
     // record back past a page boundary, and the 10,000-result cap is never reached.
     const page = await search(ctx, since, 0);
+    await withAssociations(ctx, page.results);
     let last: number | null = null;
     // Results come in stamp order: after a record stamped in the future, every one is.
     let future = false;
@@ -151,6 +154,7 @@ async function drainTies(
   let afterId = startAfterId;
   for (;;) {
     const page = await search(ctx, at, 0, afterId);
+    await withAssociations(ctx, page.results);
     for (const r of page.results) {
       afterId = r.id;
       if (skip.has(r.id)) continue;
@@ -165,6 +169,20 @@ async function drainTies(
         unit,
       );
   }
+}
+
+/**
+ * Reads the associations the config maps to reference fields for a page of records (one v4 batch
+ * read per associated object type) and sets them on the records (hubspot-associations.ts).
+ */
+export function withAssociations(ctx: ExtractContext, records: readonly HubspotRecord[]): Promise<void> {
+  return attachAssociations(ctx.type, ctx.mapping.associations, records, (to, inputs) =>
+    ctx.client.json<AssociationPage>('POST', `crm/v4/associations/${ctx.type}/${to}/batch/read`, {
+      schema: associationPage(inputs.map((i) => i.id)),
+      about: `${about(ctx)} → ${to} associations`,
+      body: { inputs },
+    }),
+  );
 }
 
 function search(
@@ -304,6 +322,15 @@ export function hubspotRecordChange(
 ): Change {
   const fields = mapRecord(m.entity, m.mapping, (p) => ownValue(r.properties, p));
   fields[role === 'crm' ? 'crm_ref' : 'erp_ref'] = r.id;
+  for (const [field, to] of Object.entries(m.associations ?? {})) {
+    // Set by the extraction from the associations read with the record's page; a stored record
+    // read before the field was mapped to an association has none (remap: re-read it).
+    if (!r.associatedRefs || !Object.hasOwn(r.associatedRefs, field))
+      throw new Error(
+        `record ${r.id} was read without its ${to} associations (${field}): re-read it with \`trueup backfill --ids\``,
+      );
+    fields[field] = r.associatedRefs[field] ?? null;
+  }
   return {
     sourceId: r.id,
     version: msToVersion(stamp),

@@ -19,6 +19,8 @@ export interface HubspotObjectMapping {
   mapping: FieldMapping;
   /** The tenant's entities.<entity>.mappingVersion, stamped on staged rows. */
   mappingVersion?: number;
+  /** Reference fields read from associations: field → the associated object type (config `associations`). */
+  associations?: Readonly<Record<string, HubspotObjectType>>;
 }
 
 /** HubSpot property names (they go into the `properties` list of every request). */
@@ -115,7 +117,16 @@ export function hubspotObjectMapping(
     `${type} → ${base.entity}`,
     HUBSPOT_PROPERTY,
   );
-  return { ...base, mapping, ...(tenant.mappingVersion ? { mappingVersion: tenant.mappingVersion } : {}) };
+  // An association wins over a property mapping of the same field: the reference is not a property.
+  const associations = { ...config.associations?.[type] } as Record<string, HubspotObjectType>;
+  const fields = { ...mapping.fields };
+  for (const field of Object.keys(associations)) delete fields[field];
+  return {
+    ...base,
+    mapping: { ...mapping, fields },
+    ...(tenant.mappingVersion ? { mappingVersion: tenant.mappingVersion } : {}),
+    ...(Object.keys(associations).length ? { associations } : {}),
+  };
 }
 
 /** Properties to request: every mapped property and the stamp. */

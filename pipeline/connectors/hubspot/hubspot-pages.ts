@@ -17,6 +17,11 @@ export interface HubspotRecord {
   updatedAt?: string;
   archived?: boolean;
   archivedAt?: string;
+  /**
+   * trueup's own addition, kept with the raw record: reference field → the associated record's id
+   * (or null), read from the v4 associations (hubspot-associations.ts). Not part of HubSpot's answer.
+   */
+  associatedRefs?: Record<string, string | null>;
 }
 
 const record = z.custom<HubspotRecord>(() => true);

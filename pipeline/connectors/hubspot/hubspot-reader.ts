@@ -97,6 +97,14 @@ export function withHubspotReads(
         if (field === 'crm_ref' || field === 'erp_ref') return [];
         if (!type || !m)
           return [{ field, reason: `has no HubSpot object type (none is configured for ${entity})` }];
+        const associated = m.associations?.[field];
+        if (associated)
+          return [
+            {
+              field,
+              reason: `is read from the HubSpot ${type} → ${associated} association, which trueup does not write (correct it in HubSpot)`,
+            },
+          ];
         if (!m.mapping.fields[field])
           return [{ field, reason: `is not mapped to a property of HubSpot ${type}` }];
         return [];

@@ -3,8 +3,9 @@
 // no `paging` on the last page, `archived=true`, search with filters/sorts/after, the
 // 10,000-result cap answered with HubSpot's 400 and search's own per-second limit (429
 // SECONDLY), batch upsert by a unique idProperty (hubspot-sandbox-upsert.ts: 207 per traced
-// input, 400 for the whole untraced batch), single create/update/archive; stamps advance on
-// every write. Faults (rate-limit,
+// input, 400 for the whole untraced batch), single create/update/archive, and the v4
+// associations batch read (hubspot-sandbox-associations.ts); stamps advance on every write.
+// Faults (rate-limit,
 // daily limit, 5xx, slow, dropped) come from the shared SandboxServer with HubSpot's own bodies.
 // Tokens are checked by SandboxServer, which lets tests expire and issue them during a run (an
 // OAuth access token expiring mid-load; an expired one gets HubSpot's EXPIRED_AUTHENTICATION) and
@@ -12,6 +13,7 @@
 import { type FaultConfig, SandboxServer, satisfiesComparison } from '../http/sandbox-server.js';
 import { HUBSPOT_OBJECT_TYPES, type HubspotObjectType } from './config.js';
 import type { HubspotRecord } from './hubspot-extractor.js';
+import { type AssociationOptions, AssociationStore } from './hubspot-sandbox-associations.js';
 import { batchRead } from './hubspot-sandbox-read.js';
 import { batchUpsert } from './hubspot-sandbox-upsert.js';
 import {
@@ -24,7 +26,7 @@ import {
 } from './hubspot-sandbox-wire.js';
 import { generateHubspotSeed, type HubspotSeedOptions, type HubspotSeedRecords } from './hubspot-seed.js';
 
-export interface HubspotSandboxOptions extends HubspotSeedOptions {
+export interface HubspotSandboxOptions extends HubspotSeedOptions, AssociationOptions {
   /** Records to serve; default: generateHubspotSeed(seed, counts). The ground-truth seam. */
   records?: HubspotSeedRecords;
   tokens?: string[];
@@ -75,6 +77,8 @@ export class HubspotSandbox {
   readonly apiWrites = new Map<string, number>();
   /** Records served by list, search and batch read (tests of what a read asked for). */
   recordsServed = 0;
+  /** Associations between records (CRM v4 batch read; hubspot-sandbox-associations.ts). */
+  readonly associations: AssociationStore;
   private nextId = 1000;
   private version = 0;
   private readonly cache = new Map<string, { version: number; ids: Stored[] }>();
@@ -89,6 +93,13 @@ export class HubspotSandbox {
       ...(opts.record ? { record: true } : {}),
     });
     for (const t of HUBSPOT_OBJECT_TYPES) this.store.set(t, new Map());
+    this.associations = new AssociationStore(
+      opts,
+      (type, id) => this.table(type).get(id)?.archived === false,
+      (type, id) => {
+        if (this.table(type).get(id)?.archived === false) this.update(type, id, {});
+      },
+    );
     const records = opts.records ?? generateHubspotSeed(opts);
     for (const [type, list] of Object.entries(records) as [
       HubspotObjectType,
@@ -106,6 +117,7 @@ export class HubspotSandbox {
           archivedAt: r.archived ? (r.archivedAt ?? t) : null,
         });
         if (/^\d+$/.test(id)) this.nextId = Math.max(this.nextId, Number(id) + 1);
+        if (r.associations) this.associations.seed(type, id, r.associations);
       }
     this.routes();
   }
@@ -292,6 +304,13 @@ export class HubspotSandbox {
       const out = batchRead(this, type, req.json());
       this.recordsServed += (out.body as { results?: unknown[] } | undefined)?.results?.length ?? 0;
       return out;
+    });
+
+    s.route('POST', '/crm/v4/associations/:type/:to/batch/read', (req, p) => {
+      const type = typeOf(p);
+      const to = typeOf({ type: p.to ?? '' });
+      if (!type || !to) return unknown(type ? { type: p.to ?? '' } : p);
+      return this.associations.batchRead(type, to, req.json());
     });
 
     s.route('POST', '/crm/v3/objects/:type', (req, p) => {

@@ -4,6 +4,7 @@
 // only has to produce that shape, and this file can then go.
 import { prng } from '../http/sandbox-server.js';
 import type { HubspotObjectType } from './config.js';
+import type { SeedAssociation } from './hubspot-sandbox-associations.js';
 
 export interface HubspotSeedRecord {
   id?: string;
@@ -13,6 +14,8 @@ export interface HubspotSeedRecord {
   updatedAt?: number;
   archived?: boolean;
   archivedAt?: number;
+  /** Associated records by object type (needs explicit ids on both sides). */
+  associations?: Partial<Record<HubspotObjectType, SeedAssociation[]>>;
 }
 
 export type HubspotSeedRecords = Partial<Record<HubspotObjectType, HubspotSeedRecord[]>>;

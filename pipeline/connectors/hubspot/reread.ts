@@ -19,7 +19,13 @@ import { refreshingClient } from '../http/system-client.js';
 import { objectMappings, parseStampMs, stampProblem } from '../map-record.js';
 import { addChange, newPendingUnit } from '../pending-unit.js';
 import type { HubspotObjectType, HubspotSystemConfig } from './config.js';
-import { addRecord, archivedListPage, archivedTombstone, type ExtractContext } from './hubspot-extractor.js';
+import {
+  addRecord,
+  archivedListPage,
+  archivedTombstone,
+  type ExtractContext,
+  withAssociations,
+} from './hubspot-extractor.js';
 import {
   HUBSPOT_PROPERTY,
   hubspotEntity,
@@ -92,6 +98,7 @@ async function readWindow(ctx: ExtractContext, from: number, to: number): Promis
       },
     });
     const unit = newPendingUnit();
+    await withAssociations(ctx, page.results);
     for (const r of page.results) {
       lastId = r.id;
       // Search returns a few records just before a GTE bound (index lag): not in the window.
@@ -119,6 +126,7 @@ async function readIds(ctx: ExtractContext, ids: readonly string[]): Promise<voi
     });
     const unit = newPendingUnit();
     const results = res.results.filter((r) => chunk.includes(r?.id));
+    await withAssociations(ctx, results);
     for (const r of results) addRecord(ctx, unit, r, null);
     for (const id of chunk) if (!results.some((r) => r.id === id)) missing.add(id);
     await ctx.out.commit({ done: i + chunk.length }, unit, `hubspot ${ctx.type} re-read`);
