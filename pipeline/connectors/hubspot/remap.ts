@@ -8,9 +8,9 @@ import type { Entity } from '../../../staging/model/entities.js';
 import { TrueupError } from '../../../staging/model/errors.js';
 import type { RecordRemap, RemapSource } from '../../../staging/remap.js';
 import type { RemapSystem } from '../contract.js';
-import { msToVersion, parseStampMs, stampProblem, tenantEntityMapping } from '../map-record.js';
+import { parseStampMs, stampProblem, tenantEntityMapping } from '../map-record.js';
 import type { HubspotObjectType, HubspotSystemConfig } from './config.js';
-import { hubspotRecordChange, hubspotRecordStamp } from './hubspot-extractor.js';
+import { archivedTombstone, hubspotRecordChange, hubspotRecordStamp } from './hubspot-extractor.js';
 import { HUBSPOT_PROPERTY, hubspotEntity, hubspotObjectMapping } from './hubspot-mapping.js';
 import type { HubspotRecord } from './hubspot-pages.js';
 
@@ -32,13 +32,7 @@ export function hubspotRemapper(sys: RemapSystem<HubspotSystemConfig>, entity: E
       const problem = stampProblem(at, Date.now(), 'archivedAt', r.archivedAt ?? r.updatedAt);
       if (at === null || problem !== null)
         throw new TrueupError(`hubspot ${type} ${r.id}: archived record: ${problem}`);
-      return {
-        sourceId: r.id,
-        version: msToVersion(at),
-        op: 'delete',
-        raw: r,
-        sourceUpdatedAt: new Date(at).toISOString(),
-      };
+      return archivedTombstone(r, at);
     }
     const absent = Object.values(m.mapping.fields).filter((p) => !Object.hasOwn(r.properties, p));
     if (absent.length)
