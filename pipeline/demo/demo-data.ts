@@ -191,7 +191,21 @@ function linkedPairs(
   const ge = gen.erp;
   const crm = gc.map((r) => ({ ...cut(r, 'erp_ref', erpId), sourceId: crmId(r.sourceId) }));
   const erp = ge.map((r) => ({ ...cut(r, 'crm_ref', crmId), sourceId: erpId(r.sourceId) }));
-  // A pair is C-…-n / E-…-n: linked both ways, unless the ERP side is duplicated (E-…-n-dup).
+  linkBothWays(gc, ge, crm, erp);
+  return { crm, erp };
+}
+
+/**
+ * Sets the direct keys of every generated pair (C-…-n / E-…-n) both ways in the reshaped records
+ * `crm`/`erp` (same order as the generated `gc`/`ge`), unless the ERP side is duplicated
+ * (E-…-n-dup): a tenant whose systems hold each other's ids.
+ */
+export function linkBothWays(
+  gc: readonly GeneratedRecord[],
+  ge: readonly GeneratedRecord[],
+  crm: GeneratedRecord[],
+  erp: GeneratedRecord[],
+): void {
   const dup = new Set(ge.filter((r) => r.sourceId.endsWith('-dup')).map((r) => r.sourceId.slice(0, -4)));
   const crmAt = new Map(gc.map((r, i) => [r.sourceId.replace(/^C-/, ''), i]));
   ge.forEach((r, i) => {
@@ -200,5 +214,4 @@ function linkedPairs(
     crm[k]!.fields.erp_ref = erp[i]!.sourceId;
     erp[i]!.fields.crm_ref = crm[k]!.sourceId;
   });
-  return { crm, erp };
 }

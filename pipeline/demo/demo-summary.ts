@@ -2,7 +2,11 @@
 // and what stays actionable after the second pass (overall, and for the keys the applied actions
 // corrected — the demo's success criterion), with the table the demo prints at the end.
 import type pg from 'pg';
-import { DISCREPANCY_CLASSES, type DiscrepancyClass } from '../../staging/control/discrepancy-states.js';
+import {
+  CLASS_COLUMN,
+  DISCREPANCY_CLASSES,
+  type DiscrepancyClass,
+} from '../../staging/control/discrepancy-states.js';
 import { formatTable } from '../cli/format-table.js';
 
 /** Classes a correction addresses (duplicates and one-sided deletes are left to a person). */
@@ -82,15 +86,6 @@ export async function openActionable(
   return rows.map((r) => r.k);
 }
 
-const SHORT: Record<DiscrepancyClass, string> = {
-  missing_in_erp: 'miss_erp',
-  missing_in_crm: 'miss_crm',
-  field_mismatch: 'field',
-  duplicate_match: 'dup',
-  deleted_in_one: 'deleted',
-  unverifiable: 'unverif',
-};
-
 /** The per-tenant table: first pass by class, actions, what is left actionable. */
 export function summaryTable(outcomes: readonly TenantOutcome[]): string {
   const rows = outcomes.map((o) => [
@@ -107,7 +102,7 @@ export function summaryTable(outcomes: readonly TenantOutcome[]): string {
     [
       'tenant',
       'cur',
-      ...DISCREPANCY_CLASSES.map((c) => SHORT[c]),
+      ...DISCREPANCY_CLASSES.map((c) => CLASS_COLUMN[c]),
       'approved',
       'applied',
       'not applied',

@@ -15,6 +15,16 @@ export const DISCREPANCY_CLASSES = [
 ] as const;
 export type DiscrepancyClass = (typeof DISCREPANCY_CLASSES)[number];
 
+/** Each class's column header in the summary tables (`trueup reconcile`, `trueup demo`). */
+export const CLASS_COLUMN: Readonly<Record<DiscrepancyClass, string>> = {
+  missing_in_erp: 'miss_erp',
+  missing_in_crm: 'miss_crm',
+  field_mismatch: 'field',
+  duplicate_match: 'dup',
+  deleted_in_one: 'deleted',
+  unverifiable: 'unverif',
+};
+
 /** In the order a reviewer meets them. */
 export const DISCREPANCY_STATUSES = ['open', 'accepted', 'resolved'] as const;
 export type DiscrepancyStatus = (typeof DISCREPANCY_STATUSES)[number];

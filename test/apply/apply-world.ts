@@ -12,6 +12,8 @@ import { runCli } from '../../pipeline/cli/main.js';
 import { validateConfig } from '../../pipeline/config/load-config.js';
 import type { TenantConfig } from '../../pipeline/config/schema.js';
 import { captureSystems } from '../../pipeline/connectors/capture-systems.js';
+import { linkBothWays } from '../../pipeline/demo/demo-data.js';
+import { appliedKeys as demoAppliedKeys } from '../../pipeline/demo/demo-summary.js';
 import { type GeneratedRecord, generateTenant } from '../../pipeline/generator/ground-truth.js';
 import { createLogger } from '../../pipeline/log/logger.js';
 import { createReconcilePool } from '../../reconcilers/pool/reconcile-pool.js';
@@ -89,19 +91,8 @@ export function customers(o: {
     ...cut(r, 'crm_ref', crmId),
     sourceId: erpId(r.sourceId),
   }));
-  if (o.linkAll) {
-    // A pair is C-…-n / E-…-n: linked both ways, unless the ERP side is duplicated (E-…-n-dup).
-    const gc = gen.entities.customer.crm;
-    const ge = gen.entities.customer.erp;
-    const dup = new Set(ge.filter((r) => r.sourceId.endsWith('-dup')).map((r) => r.sourceId.slice(0, -4)));
-    const crmAt = new Map(gc.map((r, i) => [r.sourceId.replace(/^C-/, ''), i]));
-    ge.forEach((r, i) => {
-      const k = crmAt.get(r.sourceId.replace(/^E-/, ''));
-      if (k === undefined || r.sourceId.endsWith('-dup') || dup.has(r.sourceId)) return;
-      crm[k]!.fields.erp_ref = erp[i]!.sourceId;
-      erp[i]!.fields.crm_ref = crm[k]!.sourceId;
-    });
-  }
+  // A pair is C-…-n / E-…-n: linked both ways, unless the ERP side is duplicated (E-…-n-dup).
+  if (o.linkAll) linkBothWays(gen.entities.customer.crm, gen.entities.customer.erp, crm, erp);
   return { crm, erp };
 }
 
@@ -240,20 +231,8 @@ export async function openActionable(
 }
 
 /** The match keys the applied actions corrected (a pair, or the record a create copied). */
-export async function appliedKeys(db: TestDatabase, tenant: string, systems = { crm: 'crm', erp: 'erp' }) {
-  const { rows } = await db.staging.pool.query<{
-    kind: string;
-    target_system: string;
-    explanation: Record<string, unknown>;
-  }>(
-    `SELECT kind, target_system, explanation FROM control.actions WHERE tenant_id = $1 AND status = 'applied'`,
-    [tenant],
-  );
-  return rows.map((r) => {
-    if (r.kind === 'upsert') return String(r.explanation.matchKey);
-    const source = r.explanation.source as { id: string };
-    return r.target_system === systems.crm ? `E:${source.id}` : `C:${source.id}`;
-  });
+export function appliedKeys(db: TestDatabase, tenant: string, systems = { crm: 'crm', erp: 'erp' }) {
+  return demoAppliedKeys(db.staging.pool, tenant, systems);
 }
 
 /** Open discrepancies of every class, as `class field` counts (what a report would show). */

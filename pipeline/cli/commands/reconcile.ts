@@ -7,7 +7,7 @@ import { createReconcilePool } from '../../../reconcilers/pool/reconcile-pool.js
 import { reconcileTenant } from '../../../reconcilers/run/reconcile-tenant.js';
 import type { RunSummary } from '../../../reconcilers/run/run-summary.js';
 import { writeRunReports } from '../../../reports/write-run-reports.js';
-import { DISCREPANCY_CLASSES, type DiscrepancyClass } from '../../../staging/control/discrepancy-states.js';
+import { CLASS_COLUMN, DISCREPANCY_CLASSES } from '../../../staging/control/discrepancy-states.js';
 import { ENTITIES, type Entity, isEntity } from '../../../staging/model/entities.js';
 import { redact } from '../../config/secrets.js';
 import { type CliContext, configuredTenant, UsageError } from '../cli-context.js';
@@ -162,16 +162,6 @@ incomplete, 2 usage error.`,
       });
     });
 }
-
-/** The summary table's column of each discrepancy class. */
-const CLASS_COLUMN: Record<DiscrepancyClass, string> = {
-  missing_in_erp: 'miss_erp',
-  missing_in_crm: 'miss_crm',
-  field_mismatch: 'field',
-  duplicate_match: 'dup',
-  deleted_in_one: 'deleted',
-  unverifiable: 'unverif',
-};
 
 const percent = (x: number) => `${(Math.floor(x * 1000) / 10).toFixed(x >= 1 ? 0 : 1)}%`;
 

@@ -70,14 +70,19 @@ function int(n: number): string {
   return String(n);
 }
 
-export function streamQuery(spec: NetsuiteStreamSpec, pos: NetsuitePosition): string {
-  const cols = [
+/** The SuiteQL columns a stream reads: id, its columns, display values, dates and the stamp. */
+export function streamColumns(spec: NetsuiteStreamSpec): string[] {
+  return [
     'id',
     ...spec.columns,
     ...spec.displayColumns.map((c) => `BUILTIN.DF(${c}) AS ${c}`),
     ...spec.dateColumns.map((d) => `TO_CHAR(${d}, 'YYYY-MM-DD') AS ${d}`),
     `TO_CHAR(lastmodifieddate, '${STAMP_FMT}') AS lastmodified`,
   ];
+}
+
+export function streamQuery(spec: NetsuiteStreamSpec, pos: NetsuitePosition): string {
+  const cols = streamColumns(spec);
   const type = spec.type ? ` AND type = '${spec.type}'` : '';
   if (pos.phase === 'full')
     return `SELECT ${cols.join(', ')} FROM ${spec.table} WHERE id > ${int(pos.lastId)}${type} ORDER BY id`;

@@ -22,7 +22,7 @@ import { msToVersion, objectMappings } from '../map-record.js';
 import { addChange, newPendingUnit, type PendingUnit } from '../pending-unit.js';
 import type { NetsuiteStream, NetsuiteSystemConfig } from './config.js';
 import { type AccountFacts, accountFacts, stampInstant, stampText } from './netsuite-account.js';
-import { rowChange } from './netsuite-extractor.js';
+import { rowChange, streamColumns } from './netsuite-extractor.js';
 import {
   type NetsuiteStreamSpec,
   netsuiteEntity,
@@ -191,13 +191,7 @@ async function readDeleted(ctx: ReadContext, condition: string): Promise<number>
 async function readKeyset(ctx: ReadContext, condition: string): Promise<Set<number>> {
   const seen = new Set<number>();
   const { spec, sys } = ctx;
-  const cols = [
-    'id',
-    ...spec.columns,
-    ...spec.displayColumns.map((c) => `BUILTIN.DF(${c}) AS ${c}`),
-    ...spec.dateColumns.map((d) => `TO_CHAR(${d}, 'YYYY-MM-DD') AS ${d}`),
-    `TO_CHAR(lastmodifieddate, '${STAMP_FMT}') AS lastmodified`,
-  ];
+  const cols = streamColumns(spec);
   const type = spec.type ? ` AND type = '${spec.type}'` : '';
   const limit = Math.min(sys.config.pageSize, sys.config.queryResultCap);
   let lastId = 0;

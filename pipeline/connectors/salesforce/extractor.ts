@@ -218,7 +218,8 @@ export async function extractObject(ctx: ExtractObjectContext, start: Salesforce
   }
 }
 
-function isTransient(err: unknown): boolean {
+/** Whether a failed chunk read is read again (the extraction's and the re-read's one rule). */
+export function isTransient(err: unknown): boolean {
   // A daily limit is `paused`, a hook's simulated crash `terminal`: neither is retried here.
   if (err instanceof TrueupError) return err.isTransient();
   if (err instanceof StagingError) return err.kind === 'transient';

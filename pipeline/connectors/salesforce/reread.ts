@@ -1,11 +1,3 @@
-// The bounded re-read of a `salesforce` system (backfill, issue 18): for each SObject of the
-// entity, Bulk API 2.0 queryAll jobs outside the stream's resumable window walk — one job for a
-// window [from, to) of SystemModstamp, or one per chunk of ids (`Id IN (…)`, each statement within
-// SOQL's 100,000 characters, WIRE.md "SOQL"). queryAll returns deleted records too, so a delete in
-// the slice becomes a tombstone. Rows map exactly as the extraction maps them (version =
-// SystemModstamp in µs); no checkpoint moves. A chunk cut short is read again from the last
-// committed row, within the client's retry budget.
-import { classifyPgError, StagingError } from '../../../staging/errors.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../../../staging/model/backoff.js';
 import type { Change } from '../../../staging/model/change.js';
 import { TrueupError } from '../../../staging/model/errors.js';
@@ -22,6 +14,7 @@ import { csvCellsByHeader } from '../map-record.js';
 import { addChange, newPendingUnit, type PendingUnit } from '../pending-unit.js';
 import { BulkQueryClient, windowQuery } from './bulk-query.js';
 import type { SalesforceSystemConfig } from './config.js';
+import { isTransient } from './extractor.js';
 import {
   compileRowMapper,
   type ObjectMapping,
@@ -219,14 +212,4 @@ function addRow(
     return;
   }
   addChange(unit, ctx.mapping.entity, change);
-}
-
-function isTransient(err: unknown): boolean {
-  // A daily limit is `paused`: never retried here.
-  if (err instanceof TrueupError) return err.isTransient();
-  if (err instanceof StagingError) return err.kind === 'transient';
-  if (err instanceof Error && /^[0-9A-Z]{5}$/.test(String((err as NodeJS.ErrnoException).code)))
-    return classifyPgError(err) === 'transient';
-  // Anything else comes from the body stream (a reset socket, "terminated"): read again.
-  return true;
 }
