@@ -74,6 +74,19 @@ async function stagedCount(): Promise<number> {
 
 /** The staged checkpoint and the slot's confirmed position, as LSN numbers. */
 async function positions(): Promise<{ checkpoint: bigint; confirmed: bigint }> {
+  // The walsender reads the sync's last acknowledgement (sent just before its Terminate) on its
+  // own schedule, after the sync process may already have exited: on a busy machine this query
+  // can come first. Once the slot is inactive, that acknowledgement has been applied.
+  await until(
+    'the walsender to release the slot',
+    async () =>
+      (
+        await src.pool.query(
+          'SELECT count(*)::int AS n FROM pg_replication_slots WHERE database = current_database() AND active',
+        )
+      ).rows[0].n === 0,
+    30_000,
+  );
   const cp = await staging.staging.pool.query(
     `SELECT position::text AS p FROM control.checkpoints WHERE tenant_id = 'stop' AND system = 'erp'`,
   );
