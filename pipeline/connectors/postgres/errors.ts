@@ -71,6 +71,17 @@ export function isTransientSourceError(err: unknown): boolean {
   return code === '57014' || code === '55P03' || classifyPgError(err) === 'transient';
 }
 
+/**
+ * START_REPLICATION refused with 55006 "replication slot … is active for PID …": this reader
+ * holds the slot's claim, so the PID is a walsender still ending after the previous reader left
+ * (a restart or a takeover right after it): a retry cures it. (Under --once the retry is bounded
+ * by stream.onceRetryMs; a foreign consumer holding the slot shows in the retried error.)
+ */
+export function slotStillActive(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return e?.code === '55006' && typeof e.message === 'string' && /replication slot/i.test(e.message);
+}
+
 /** Wraps a source error as transient, so the source reconnects with backoff and nothing is acknowledged. */
 export function transientSourceError(what: string, err: unknown, detail: CdcErrorDetail): CdcError {
   const e = err as { message?: string; code?: string };

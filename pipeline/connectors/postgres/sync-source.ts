@@ -14,6 +14,7 @@ import {
   resnapshotCommand,
   SlotClaimedError,
   SlotLostError,
+  slotStillActive,
 } from './errors.js';
 import { lsnToBigInt } from './lsn.js';
 import { TableMapper } from './mapping.js';
@@ -99,7 +100,8 @@ export async function runSource(o: RunSourceOptions): Promise<SourceOutcome> {
   let failingSince = 0;
   const failWith = (err: unknown) => {
     const error = err as Error;
-    const kind = err instanceof CdcError ? err.kind : classifyPgError(err);
+    const kind =
+      err instanceof CdcError ? err.kind : slotStillActive(err) ? 'transient' : classifyPgError(err);
     if (kind === 'transient' && !o.signal?.aborted) {
       if (m.attempt === 0) failingSince = Date.now();
       const retryMs = o.config.stream.onceRetryMs;

@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { PostgresSystemConfig } from '../../../pipeline/connectors/postgres/config.js';
+import { slotStillActive } from '../../../pipeline/connectors/postgres/errors.js';
 import type { SourceState } from '../../../pipeline/connectors/postgres/source-machine.js';
 import { runSource, type SourceOutcome } from '../../../pipeline/connectors/postgres/sync-source.js';
 import { loadCheckpoint, saveCheckpoint } from '../../../staging/checkpoints.js';
@@ -331,6 +332,46 @@ describe('postgres CDC: source errors', () => {
     );
     expect(res.error?.message).not.toContain('pw-unreachable-1');
     expect(Date.now() - t0).toBeLessThan(20_000);
+  });
+
+  it("a slot still active for the previous reader's walsender (a restart right after a stop) is retried, not a failure", async () => {
+    await src.pool.query(`CREATE TABLE busy_slot (id int PRIMARY KEY, name text)`);
+    await src.pool.query(`INSERT INTO busy_slot VALUES (1, 'a')`);
+    const c = simple('busy_slot', 'e_busy_slot');
+    expect((await syncOnce(staging.staging, c, { system: 'busy' })).outcome).toBe('caught_up');
+    await src.pool.query(`INSERT INTO busy_slot VALUES (2, 'b')`);
+    // Another replication session on the slot, as a walsender that has not ended yet.
+    const startSql = `START_REPLICATION SLOT e_busy_slot LOGICAL 0/0 (proto_version '1', publication_names 'e_busy_slot')`;
+    const replication = async () => {
+      const client = new pg.Client({ connectionString: src.url, replication: 'database' } as pg.ClientConfig);
+      client.on('error', () => {});
+      await client.connect();
+      return client;
+    };
+    const holder = await replication();
+    void holder.query(startSql).catch(() => {});
+    await until('the slot held by the other session', async () => {
+      const r = await src.pool.query(
+        `SELECT active FROM pg_replication_slots WHERE slot_name = 'e_busy_slot'`,
+      );
+      return r.rows[0]?.active === true;
+    });
+    // What START_REPLICATION answers meanwhile (the sync checks the slot first; this covers a
+    // walsender still ending between that check and its START_REPLICATION): retried.
+    const second = await replication();
+    const refused = await second.query(startSql).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    await second.end().catch(() => {});
+    expect((refused as { code?: string }).code).toBe('55006');
+    expect(slotStillActive(refused)).toBe(true);
+    const run = startOnce({ ...c, stream: { ...c.stream, onceRetryMs: 60_000 } }, 'busy');
+    await until('the sync retrying', async () => run.states.includes('backing-off'), 30_000);
+    await holder.end().catch(() => {});
+    const out = await run.done;
+    expect(out.outcome, out.error?.message).toBe('caught_up');
+    expect(await live('busy')).toEqual(['1', '2']);
   });
 
   it('a transient error (57014) while mapping streamed rows is retried, not dead-lettered and acknowledged', async () => {
