@@ -1,8 +1,9 @@
 // What one pass over a system reports: per stream, what was received and what staging did with
-// it, and for the system, how the pass ended (completed, paused by a daily limit, failed, stopped).
+// it, and for the system, how the pass ended (completed, paused by a daily limit, failed, stopped);
+// and the lines `trueup sync` and the demo print of it.
 import { ZodError } from 'zod';
 import type { Entity } from '../../staging/model/entities.js';
-import type { EntityTally } from './staged-tally.js';
+import type { DeadLetterReason, EntityTally } from './staged-tally.js';
 
 export type { DeadLetterReason } from './staged-tally.js';
 
@@ -153,4 +154,41 @@ export function totalOf(
   k: 'received' | 'inserted' | 'updated' | 'deleted' | 'ignored' | 'deadLettered',
 ): number {
   return r.streams.reduce((n, s) => n + s[k], 0);
+}
+
+/**
+ * Per entity, under the pass's line: what the run staged, tombstoned and dead-lettered (grouped
+ * by reason, first record ids) and the open dead letters. Empty when the report has no tally.
+ */
+export function describeEntities(r: SyncReport): string {
+  return (r.entities ?? []).map((e) => `${entityLine(e)}\n${e.reasons.map(reasonLine).join('')}`).join('');
+}
+
+function entityLine(e: EntityReport): string {
+  const tomb = `${e.tombstones} tombstone${e.tombstones === 1 ? '' : 's'}`;
+  return `  ${e.entity}: ${e.read} read, ${e.staged} staged, ${tomb}, ${e.deadLetters} dead-lettered this run, ${e.openDeadLetters} open dead letter${e.openDeadLetters === 1 ? '' : 's'}`;
+}
+
+function reasonLine(g: DeadLetterReason): string {
+  const ids = g.sourceIds.map((id) => id ?? '(no id)').join(', ');
+  return `    ${g.count} × ${g.kind}: ${g.reason}${ids ? ` (e.g. ${ids})` : ''}\n`;
+}
+
+/** One line per pass: "acme/crm (salesforce): completed, 3 streams, 1200 received, 1180 staged, 2 dead-lettered". */
+export function describeReport(r: SyncReport): string {
+  const sum = (k: 'received' | 'inserted' | 'updated' | 'deadLettered') => totalOf(r, k);
+  const why = r.error ? ` — ${r.error}` : r.resumeAt ? ` — resumes after ${r.resumeAt}` : '';
+  // A continuous source: its own words (slot, stopped tables), and caught up instead of completed.
+  if (r.detail !== undefined)
+    return `${r.tenant}/${r.system} (${[r.kind, r.detail].filter(Boolean).join(', ')}): ${r.status === 'completed' ? 'caught up' : r.status}${why}`;
+  // A delete that changed staging is already an insert (tombstone of an unseen record) or an
+  // update; `deleted` counts the deletes received, applied or not, so it is not added again.
+  const staged = sum('inserted') + sum('updated');
+  const head = `${r.tenant}/${r.system} (${r.kind}): ${r.status}`;
+  const counts = `${r.streams.length} stream${r.streams.length === 1 ? '' : 's'}, ${sum('received')} received, ${staged} staged, ${sum('deadLettered')} dead-lettered`;
+  const streams = r.streams
+    .filter((s) => s.status !== 'completed')
+    .map((s) => `\n  ${s.stream}: ${s.status}${s.detail ? ` — ${s.detail}` : ''}`)
+    .join('');
+  return `${head}, ${counts}${why}${streams}`;
 }

@@ -4,8 +4,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeReport } from '../../pipeline/cli/commands/sync.js';
 import { syncSystem } from '../../pipeline/connectors/stream-runner.js';
+import { describeReport } from '../../pipeline/connectors/sync-report.js';
 import { createLogger } from '../../pipeline/log/logger.js';
 import { useTestDatabase } from '../support/database.js';
 
