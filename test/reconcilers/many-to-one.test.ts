@@ -1,6 +1,7 @@
 // Many-to-one links (`tenants.<t>.entities.<e>.match.allowMany`): several CRM records linked to
 // one ERP record are each compared with it instead of being a duplicate_match; without the key,
-// or for the other side, they still are one. Full and incremental runs agree.
+// or for the other side, they still are one. Full and incremental runs agree. References to such
+// records are judged through every link (an invoice of any of the CRM records matches the ERP one).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/database.js';
 import { csvTenantConfig, dataDir, openKeys, reconcile, removeDataDirs, stageRows } from './helpers.js';
@@ -126,4 +127,61 @@ it('rejects an unknown side', () => {
   expect(() => csvTenantConfig('bad', { entities: { customer: { match: { allowMany: 'both' } } } })).toThrow(
     /allowMany/,
   );
+});
+
+it('judges references through many-to-one links: an invoice of any linked CRM record matches the one ERP record', async () => {
+  const t = 'manyrefs';
+  await seed(t);
+  await stageRows(db, t, 'crm', 'customer', [{ id: 'C5', name: 'Initech', credit_limit: '7' }]);
+  await stageRows(db, t, 'erp', 'customer', [
+    { id: 'E5', crm_ref: 'C5', name: 'Initech', credit_limit: '7' },
+  ]);
+  const invoice = (id: string, customer: string, extra: Record<string, unknown> = {}) => ({
+    id,
+    number: `INV-${id.slice(2)}`,
+    currency: 'EUR',
+    total: '100.00',
+    customer_ref: customer,
+    ...extra,
+  });
+  await stageRows(db, t, 'crm', 'invoice', [
+    invoice('ci1', 'C1'), // C1 -> E1 (direct key)
+    invoice('ci2', 'C2'), // C2 -> E1 too (allowMany: crm)
+    invoice('ci3', 'C3'), // C3 -> E1 by its email
+    invoice('ci4', 'C2'), // attached to Acme Sales in the CRM, to Initech in the ERP
+  ]);
+  await stageRows(db, t, 'erp', 'invoice', [
+    invoice('ei1', 'E1', { crm_ref: 'ci1' }),
+    invoice('ei2', 'E1', { crm_ref: 'ci2' }),
+    invoice('ei3', 'E1', { crm_ref: 'ci3' }),
+    invoice('ei4', 'E5', { crm_ref: 'ci4' }),
+    invoice('ei6', 'E1'), // missing in the CRM: E1 has three CRM records
+  ]);
+  const cfg = csvTenantConfig(t, {
+    actions: { policy: 'propose', createMissing: true },
+    entities: { customer: { ...keys, match: { ...keys.match, allowMany: 'crm' } } },
+  });
+  for (const mode of ['full', 'incremental'] as const) {
+    const s = await reconcile(db, dir, t, cfg, { entities: ['customer', 'invoice'], mode });
+    expect(s.errors, mode).toEqual([]);
+    expect(await openKeys(db, t, 'invoice'), mode).toEqual([
+      'invoice field_mismatch C:ci4|E:ei4 customer_ref',
+      'invoice missing_in_crm E:ei6 ',
+    ]);
+  }
+  // The correction writes the CRM's own id of Initech; no create for ei6, whose customer has
+  // three CRM records (which one would the new CRM invoice name?): the discrepancy says so.
+  const actions = await db.staging.pool.query(
+    `SELECT kind, target_system, target_id, fields FROM control.actions
+      WHERE tenant_id = $1 AND entity = 'invoice' AND status = 'proposed'`,
+    [t],
+  );
+  expect(actions.rows).toEqual([
+    { kind: 'upsert', target_system: 'crm', target_id: 'ci4', fields: { customer_ref: 'C5' } },
+  ]);
+  const missing = await db.staging.pool.query(
+    `SELECT detail FROM control.discrepancies WHERE tenant_id = $1 AND match_key = 'E:ei6'`,
+    [t],
+  );
+  expect(missing.rows[0].detail.noCreate).toMatch(/customer_ref E1 .*not linked to exactly one CRM customer/);
 });
