@@ -114,6 +114,16 @@ export async function stageRows(
   });
 }
 
+/** A hand-made invoice (EUR 100.00, number from its id) of `customer` in its own system's ids. */
+export const invoiceRow = (id: string, customer: string | null, extra: Record<string, unknown> = {}) => ({
+  id,
+  number: `INV-${id.slice(2)}`,
+  currency: 'EUR',
+  total: '100.00',
+  customer_ref: customer,
+  ...extra,
+});
+
 /** The tenant's open discrepancies as sorted `entity class match_key field` strings. */
 export async function openKeys(db: TestDatabase, tenant: string, entity?: string): Promise<string[]> {
   const { rows } = await db.staging.pool.query<{ k: string }>(

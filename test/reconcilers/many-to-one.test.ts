@@ -4,7 +4,15 @@
 // records are judged through every link (an invoice of any of the CRM records matches the ERP one).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/database.js';
-import { csvTenantConfig, dataDir, openKeys, reconcile, removeDataDirs, stageRows } from './helpers.js';
+import {
+  csvTenantConfig,
+  dataDir,
+  invoiceRow,
+  openKeys,
+  reconcile,
+  removeDataDirs,
+  stageRows,
+} from './helpers.js';
 
 const db = useTestDatabase('recon_m2o');
 let dir: string;
@@ -136,26 +144,18 @@ it('judges references through many-to-one links: an invoice of any linked CRM re
   await stageRows(db, t, 'erp', 'customer', [
     { id: 'E5', crm_ref: 'C5', name: 'Initech', credit_limit: '7' },
   ]);
-  const invoice = (id: string, customer: string, extra: Record<string, unknown> = {}) => ({
-    id,
-    number: `INV-${id.slice(2)}`,
-    currency: 'EUR',
-    total: '100.00',
-    customer_ref: customer,
-    ...extra,
-  });
   await stageRows(db, t, 'crm', 'invoice', [
-    invoice('ci1', 'C1'), // C1 -> E1 (direct key)
-    invoice('ci2', 'C2'), // C2 -> E1 too (allowMany: crm)
-    invoice('ci3', 'C3'), // C3 -> E1 by its email
-    invoice('ci4', 'C2'), // attached to Acme Sales in the CRM, to Initech in the ERP
+    invoiceRow('ci1', 'C1'), // C1 -> E1 (direct key)
+    invoiceRow('ci2', 'C2'), // C2 -> E1 too (allowMany: crm)
+    invoiceRow('ci3', 'C3'), // C3 -> E1 by its email
+    invoiceRow('ci4', 'C2'), // attached to Acme Sales in the CRM, to Initech in the ERP
   ]);
   await stageRows(db, t, 'erp', 'invoice', [
-    invoice('ei1', 'E1', { crm_ref: 'ci1' }),
-    invoice('ei2', 'E1', { crm_ref: 'ci2' }),
-    invoice('ei3', 'E1', { crm_ref: 'ci3' }),
-    invoice('ei4', 'E5', { crm_ref: 'ci4' }),
-    invoice('ei6', 'E1'), // missing in the CRM: E1 has three CRM records
+    invoiceRow('ei1', 'E1', { crm_ref: 'ci1' }),
+    invoiceRow('ei2', 'E1', { crm_ref: 'ci2' }),
+    invoiceRow('ei3', 'E1', { crm_ref: 'ci3' }),
+    invoiceRow('ei4', 'E5', { crm_ref: 'ci4' }),
+    invoiceRow('ei6', 'E1'), // missing in the CRM: E1 has three CRM records
   ]);
   const cfg = csvTenantConfig(t, {
     actions: { policy: 'propose', createMissing: true },

@@ -9,7 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listActions } from '../../staging/control/actions.js';
 import { linkManually, unlinkRecords } from '../../staging/control/xref.js';
 import { useTestDatabase } from '../support/database.js';
-import { csvTenantConfig, dataDir, openKeys, reconcile, removeDataDirs, stageRows } from './helpers.js';
+import {
+  csvTenantConfig,
+  dataDir,
+  invoiceRow,
+  openKeys,
+  reconcile,
+  removeDataDirs,
+  stageRows,
+} from './helpers.js';
 
 const db = useTestDatabase('recon_refs');
 const T = 'refs';
@@ -50,34 +58,26 @@ beforeAll(async () => {
     erpId: 'E3',
     createdBy: 'test',
   });
-  const invoice = (id: string, customer: string | null, extra: Record<string, unknown> = {}) => ({
-    id,
-    number: `INV-${id.slice(2)}`,
-    currency: 'EUR',
-    total: '100.00',
-    customer_ref: customer,
-    ...extra,
-  });
   await stageRows(db, T, 'crm', 'invoice', [
-    invoice('ci1', 'C1'),
-    invoice('ci2', 'C2'),
-    invoice('ci3', 'C3'),
-    invoice('ci4', 'C1'), // attached to Acme in the CRM, to Globex in the ERP
-    invoice('ci5', 'C4'), // Hooli is not linked to an ERP customer
-    invoice('ci6', null), // no customer in the CRM
-    invoice('ci7', 'C1'), // missing in the ERP: its create refers to E1
-    invoice('ci8', 'C4'), // missing in the ERP: no create (Hooli has no ERP customer)
+    invoiceRow('ci1', 'C1'),
+    invoiceRow('ci2', 'C2'),
+    invoiceRow('ci3', 'C3'),
+    invoiceRow('ci4', 'C1'), // attached to Acme in the CRM, to Globex in the ERP
+    invoiceRow('ci5', 'C4'), // Hooli is not linked to an ERP customer
+    invoiceRow('ci6', null), // no customer in the CRM
+    invoiceRow('ci7', 'C1'), // missing in the ERP: its create refers to E1
+    invoiceRow('ci8', 'C4'), // missing in the ERP: no create (Hooli has no ERP customer)
     // Many more of Globex, so that an incremental run's scope stays a small part of the mirror.
-    ...Array.from({ length: 30 }, (_v, i) => invoice(`ci${100 + i}`, 'C2')),
+    ...Array.from({ length: 30 }, (_v, i) => invoiceRow(`ci${100 + i}`, 'C2')),
   ]);
   await stageRows(db, T, 'erp', 'invoice', [
-    invoice('ei1', 'E1', { crm_ref: 'ci1' }),
-    invoice('ei2', 'E2', { crm_ref: 'ci2' }),
-    invoice('ei3', 'E3', { crm_ref: 'ci3' }),
-    invoice('ei4', 'E2', { crm_ref: 'ci4' }),
-    invoice('ei5', 'E5', { crm_ref: 'ci5' }),
-    invoice('ei6', 'E1', { crm_ref: 'ci6' }),
-    ...Array.from({ length: 30 }, (_v, i) => invoice(`ei${100 + i}`, 'E2', { crm_ref: `ci${100 + i}` })),
+    invoiceRow('ei1', 'E1', { crm_ref: 'ci1' }),
+    invoiceRow('ei2', 'E2', { crm_ref: 'ci2' }),
+    invoiceRow('ei3', 'E3', { crm_ref: 'ci3' }),
+    invoiceRow('ei4', 'E2', { crm_ref: 'ci4' }),
+    invoiceRow('ei5', 'E5', { crm_ref: 'ci5' }),
+    invoiceRow('ei6', 'E1', { crm_ref: 'ci6' }),
+    ...Array.from({ length: 30 }, (_v, i) => invoiceRow(`ei${100 + i}`, 'E2', { crm_ref: `ci${100 + i}` })),
   ]);
   // Payments list the invoices they settle, in each system's ids, in any order.
   await stageRows(db, T, 'crm', 'payment', [
