@@ -58,6 +58,14 @@ export interface DeadLetterAlert {
   message: string;
 }
 
+/** A share as trueup prints it: 0.0123 → "1.23%". */
+export const percent = (share: number): string => `${Number((share * 100).toFixed(2))}%`;
+
+/** Whether `deadLetters` of `read` rows are over the tenant's `sync.maxDeadLetterShare`. */
+export function overDeadLetterShare(deadLetters: number, read: number, maxShare: number): boolean {
+  return deadLetters > 0 && deadLetters > maxShare * read;
+}
+
 /**
  * The entities of a report over the tenant's `sync.maxDeadLetterShare` (dead letters this run
  * above that share of the rows read, per entity): a sync with any exits 1. Each message names
@@ -66,16 +74,15 @@ export interface DeadLetterAlert {
 export function deadLetterAlerts(r: SyncReport, maxShare: number): DeadLetterAlert[] {
   const alerts: DeadLetterAlert[] = [];
   for (const e of r.entities ?? []) {
-    if (!e.deadLetters || e.deadLetters <= maxShare * e.read) continue;
+    if (!overDeadLetterShare(e.deadLetters, e.read, maxShare)) continue;
     const top = e.reasons[0];
-    const pct = (n: number) => `${Number((n * 100).toFixed(2))}%`;
     alerts.push({
       entity: e.entity,
       deadLetters: e.deadLetters,
       read: e.read,
       message:
         `${r.tenant}/${r.system} ${e.entity}: ${e.deadLetters} of ${e.read} rows read were dead-lettered ` +
-        `(${pct(e.deadLetters / e.read)}, above sync.maxDeadLetterShare ${pct(maxShare)}); look at the ` +
+        `(${percent(e.deadLetters / e.read)}, above sync.maxDeadLetterShare ${percent(maxShare)}); look at the ` +
         `${e.entity} mapping of system ${r.system} (tenants.${r.tenant}.systems.${r.system}, ` +
         `tenants.${r.tenant}.entities.${e.entity}.mapping.${r.system})` +
         (top ? `; most common: ${top.kind}: ${top.reason}` : ''),

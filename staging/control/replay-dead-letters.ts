@@ -24,9 +24,6 @@ import { type DeadLetter, listDeadLetters, markReplayed, markReplayFailed } from
  */
 export type Remappers = (system: string, entity: Entity) => RecordRemap | undefined;
 
-/** @deprecated the old per-letter hook, still accepted: a change for a letter, or null. */
-export type Remapper = (dl: DeadLetter) => Change | null;
-
 export interface ReplayResult {
   replayed: string[];
   failed: { id: string; message: string }[];
@@ -37,13 +34,12 @@ export interface ReplayResult {
 export async function replayDeadLetters(
   staging: Staging,
   filter: { tenant: string; ids?: readonly string[]; system?: string; entity?: string },
-  remap?: Remapper | { remappers: Remappers },
+  remap?: { remappers: Remappers },
 ): Promise<ReplayResult> {
   const result: ReplayResult = { replayed: [], failed: [], remapped: 0 };
   // Everything a replay reads and writes is the tenant's: on a handle scoped to it.
   staging = tenantStaging(staging, filter.tenant);
-  const mappers = remap && typeof remap === 'object' ? cachedRemappers(remap.remappers) : undefined;
-  const legacy = typeof remap === 'function' ? remap : undefined;
+  const mappers = remap ? cachedRemappers(remap.remappers) : undefined;
   // A page of letters at a time (a tenant may hold millions after a bad mapping): in id order, so
   // a letter that fails again is not read twice.
   for (let afterId: string | undefined, page: DeadLetter[]; ; afterId = page.at(-1)!.id) {
@@ -54,7 +50,7 @@ export async function replayDeadLetters(
       ...(afterId !== undefined ? { afterId } : {}),
     });
     if (!page.length) break;
-    for (const dl of page) await replayOne(staging, dl, result, mappers, legacy);
+    for (const dl of page) await replayOne(staging, dl, result, mappers);
   }
   return result;
 }
@@ -84,7 +80,6 @@ async function replayOne(
   dl: DeadLetter,
   result: ReplayResult,
   mappers: Lookup | undefined,
-  legacy: Remapper | undefined,
 ): Promise<void> {
   const fail = async (message: string) => {
     result.failed.push({ id: dl.id, message });
@@ -125,7 +120,7 @@ async function replayOne(
       change = stored;
       notRemapped = ` (the stored change was tried: it cannot be mapped again offline: ${(err as Error).message})`;
     }
-  } else change = stored ?? legacy?.(dl) ?? null;
+  } else change = stored;
   if (!change)
     return fail(
       source

@@ -13,6 +13,7 @@ import { withTenantScope } from '../../../staging/tenant-scope.js';
 import { stagingTable } from '../../../staging/write-changes.js';
 import { findConnector } from '../../connectors/registry.js';
 import { tenantRemappers } from '../../connectors/remap.js';
+import { overDeadLetterShare, percent } from '../../connectors/sync-report.js';
 import { kindOf } from '../../connectors/system-handle.js';
 import {
   type CliContext,
@@ -131,10 +132,10 @@ Exit codes: 0 ok, 1 dead letters above sync.maxDeadLetterShare (or a system fail
               ctx.out(
                 `${system} ${entity}: ${res.needsSource} row(s) left as staged: ${res.needsSourceReason}\n`,
               );
-            if (res.deadLettered && res.deadLettered > maxShare * res.scanned)
+            if (overDeadLetterShare(res.deadLettered, res.scanned, maxShare))
               problems.push(
                 `over the dead-letter threshold: ${opts.tenant}/${system} ${entity}: ${res.deadLettered} of ${res.scanned} rows ` +
-                  `no longer map (${pct(res.deadLettered / res.scanned)}, above sync.maxDeadLetterShare ${pct(maxShare)}); ` +
+                  `no longer map (${percent(res.deadLettered / res.scanned)}, above sync.maxDeadLetterShare ${percent(maxShare)}); ` +
                   `look at the ${entity} mapping of system ${system} (trueup dlq list --tenant ${opts.tenant} --system ${system} --entity ${entity})`,
               );
           }
@@ -150,8 +151,6 @@ Exit codes: 0 ok, 1 dead letters above sync.maxDeadLetterShare (or a system fail
       });
     });
 }
-
-const pct = (n: number) => `${Number((n * 100).toFixed(2))}%`;
 
 /** The (system, entity) slices with live staged rows, and how many (for the progress total). */
 async function stagedSlices(

@@ -11,6 +11,7 @@ import { listTenants, upsertTenants } from '../../../staging/tenants.js';
 import { type CdcSourceStatus, cdcSourceStatus } from '../../connectors/postgres/cdc-status.js';
 import type { PostgresSystemConfig } from '../../connectors/postgres/config.js';
 import { type StagedState, stagedState } from '../../connectors/staged-tally.js';
+import { percent } from '../../connectors/sync-report.js';
 import { type CliContext, configuredTenant } from '../cli-context.js';
 import { formatTable } from '../format-table.js';
 
@@ -123,7 +124,7 @@ function formatStreams(
         String(s.live),
         String(s.tombstones),
         String(s.openDeadLetters),
-        `${Number((s.deadLetterShare * 100).toFixed(2))}%${s.overThreshold ? ' (over sync.maxDeadLetterShare)' : ''}`,
+        `${percent(s.deadLetterShare)}${s.overThreshold ? ' (over sync.maxDeadLetterShare)' : ''}`,
       ]),
     ),
   ];
