@@ -117,14 +117,21 @@ export function createReconcilePool(opts: ReconcilePoolOptions = {}): ReconcileP
   const jobTimeoutMs = Math.min(2 ** 31 - 1, Math.max(0, opts.jobTimeoutMs ?? DEFAULT_JOB_TIMEOUT_MS));
   const workerFile = fileURLToPath(new URL('./reconcile-worker.js', import.meta.url));
   const threaded = !opts.inline && import.meta.url.endsWith('.js') && existsSync(workerFile);
-  const executor: Promise<Executor> = threaded
-    ? Promise.resolve(threadedExecutor(threads, keepOpen))
-    : inlineExecutor(keepOpen);
-  const scheduler = executor.then((e) => new Scheduler(threads, e, jobTimeoutMs, opts.timers));
+  // Started by the first job: a pool nobody runs a job on loads no worker (and, inline, imports
+  // nothing after its creator may have finished).
+  let executor: Promise<Executor> | undefined;
+  let scheduler: Promise<Scheduler> | undefined;
+  const started = () => {
+    executor ??= threaded ? Promise.resolve(threadedExecutor(threads, keepOpen)) : inlineExecutor(keepOpen);
+    scheduler ??= executor.then((e) => new Scheduler(threads, e, jobTimeoutMs, opts.timers));
+    return scheduler;
+  };
   return {
     threaded,
     threads,
-    run: async (job) => (await scheduler).run(job),
-    close: async () => (await executor).close(),
+    run: async (job) => (await started()).run(job),
+    close: async () => {
+      if (executor) await (await executor).close();
+    },
   };
 }
